@@ -1,1 +1,1 @@
-export {};
+export { Module, ModuleList } from './module';
