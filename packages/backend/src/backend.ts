@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
+import { installConvGradients } from './conv-gradients';
 import { LdmError } from './errors';
 
 export type BackendName = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -28,5 +29,6 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
   }
   await tf.setBackend(name);
   await tf.ready();
+  installConvGradients();
   return { name, reason: wanted === 'auto' ? 'auto: wasm' : 'asked for' };
 }

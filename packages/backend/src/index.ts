@@ -1,5 +1,15 @@
 export { initBackend } from './backend';
 export type { BackendName, BackendOptions, BackendInfo } from './backend';
+export {
+  installConvGradients,
+  uninstallConvGradients,
+  convGradientsInstalled,
+  convGradientSupported,
+  conv2dInputGradient,
+  conv2dFilterGradient,
+  stockConv2dGradientConfig,
+} from './conv-gradients';
+export type { Conv2DAttrs } from './conv-gradients';
 export { LdmError } from './errors';
 export type { LdmErrorCode } from './errors';
 export { Generator, philox4x32 } from './random';
