@@ -1,0 +1,98 @@
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { LdmError } from '@ldm/backend';
+import { byteToSigned, padImagesTo32 } from './dataset';
+import type { ImageDataset } from './dataset';
+
+/** An IDX array of unsigned bytes: the MNIST family's file format. */
+export interface IdxArray {
+  dims: number[];
+  data: Uint8Array;
+}
+
+export interface IdxOptions {
+  /** Pad images smaller than 32×32 to 32×32 with background (-1). Default true; images larger than 32 are left alone unless asked explicitly. */
+  padTo32?: boolean;
+}
+
+const UNSIGNED_BYTE = 0x08;
+
+function readMaybeGzipped(path: string): Uint8Array {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new LdmError('FILE_NOT_FOUND', `${path}: IDX file not found`, { cause: error });
+    throw new LdmError('BAD_DATA', `${path}: cannot read IDX file (${(error as Error).message})`, { cause: error });
+  }
+  // Detected by gzip's magic bytes rather than the name: both `x.gz` and a renamed file work.
+  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
+    try {
+      return gunzipSync(raw);
+    } catch (error) {
+      throw new LdmError('CORRUPT_FILE', `${path}: gzip data is corrupt (${(error as Error).message})`, { cause: error });
+    }
+  }
+  return raw;
+}
+
+/**
+ * Parses IDX bytes: magic 0x00 0x00 <type> <ndims>, ndims big-endian uint32 sizes, then the data.
+ * `source` names the file in errors. Only unsigned-byte data (type 0x08), which is what MNIST-family files hold.
+ */
+export function parseIdx(bytes: Uint8Array, source: string, expectedDims?: number): IdxArray {
+  if (bytes.length < 4) throw new LdmError('CORRUPT_FILE', `${source}: ${bytes.length} bytes, too short for an IDX header`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const magic = view.getUint32(0, false);
+  const type = bytes[2]!;
+  const ndims = bytes[3]!;
+  if (bytes[0] !== 0 || bytes[1] !== 0 || type !== UNSIGNED_BYTE || ndims === 0 || (expectedDims !== undefined && ndims !== expectedDims)) {
+    const want = expectedDims === undefined ? '0x000008NN' : `0x0000080${expectedDims}`;
+    throw new LdmError('CORRUPT_FILE', `${source}: IDX magic number is 0x${magic.toString(16).padStart(8, '0')}, expected ${want} (unsigned bytes, ${expectedDims ?? 'N'} dimensions)`);
+  }
+  const headerLength = 4 + 4 * ndims;
+  if (bytes.length < headerLength) {
+    throw new LdmError('CORRUPT_FILE', `${source}: ${bytes.length} bytes, too short for an IDX header of ${ndims} dimensions`);
+  }
+  const dims: number[] = [];
+  for (let d = 0; d < ndims; d++) dims.push(view.getUint32(4 + 4 * d, false));
+  const count = dims.reduce((a, b) => a * b, 1);
+  if (bytes.length !== headerLength + count) {
+    throw new LdmError('CORRUPT_FILE', `${source}: header says ${dims.join('×')} = ${count} bytes of data after a ${headerLength}-byte header, but the file holds ${bytes.length - headerLength}`);
+  }
+  return { dims, data: bytes.subarray(headerLength) };
+}
+
+/** Encodes unsigned bytes as an IDX file (big-endian header), e.g. to export a dataset in MNIST's format. */
+export function encodeIdx(data: Uint8Array, dims: number[]): Uint8Array {
+  const count = dims.reduce((a, b) => a * b, 1);
+  if (count !== data.length) throw new LdmError('SHAPE_MISMATCH', `encodeIdx: dims ${dims.join('×')} need ${count} bytes, got ${data.length}`);
+  const out = new Uint8Array(4 + 4 * dims.length + data.length);
+  const view = new DataView(out.buffer);
+  out[2] = UNSIGNED_BYTE;
+  out[3] = dims.length;
+  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
+  out.set(data, 4 + 4 * dims.length);
+  return out;
+}
+
+/** Reads an IDX image file (magic 0x00000803, n×h×w bytes) and optionally its label file (0x00000801), gzipped or plain. */
+export function loadIdx(imagesPath: string, labelsPath?: string, options: IdxOptions = {}): ImageDataset {
+  const images = parseIdx(readMaybeGzipped(imagesPath), imagesPath, 3);
+  const [n, h, w] = images.dims as [number, number, number];
+  const pixels = new Float32Array(images.data.length);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = byteToSigned(images.data[i]!);
+  let ds: ImageDataset = { images: pixels, shape: [n, h, w, 1], name: `idx:${imagesPath}` };
+  if (labelsPath !== undefined) {
+    const labels = parseIdx(readMaybeGzipped(labelsPath), labelsPath, 1);
+    if (labels.dims[0] !== n) {
+      throw new LdmError('SHAPE_MISMATCH', `${labelsPath}: ${labels.dims[0]} labels for the ${n} images of ${imagesPath}`);
+    }
+    ds.labels = Int32Array.from(labels.data);
+    ds.numClasses = labels.data.reduce((m, v) => Math.max(m, v), -1) + 1;
+  }
+  const pad = options.padTo32 ?? true;
+  if (pad && (options.padTo32 === true || (h <= 32 && w <= 32))) ds = padImagesTo32(ds, imagesPath);
+  return ds;
+}
