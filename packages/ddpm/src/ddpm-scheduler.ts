@@ -1,0 +1,67 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { LdmError } from '@ldm/backend';
+import { parseDiffusersSchedulerConfig, resolveSchedulerConfig } from './config';
+import type { SchedulerOptions } from './config';
+import { SchedulerBase } from './scheduler-base';
+import type { StepOptions, StepOutput } from './scheduler-base';
+import { validateCustomTimesteps } from './timesteps';
+
+/**
+ * Ancestral sampling (Ho et al. 2020, Algorithm 2) over any descending subset of timesteps: x_{t'} ~ q(x_{t'} | x_t, x̂₀)
+ * with the variance β̃ ('fixed_small') or β ('fixed_large') of that (possibly strided) step. Follows diffusers' DDPMScheduler.
+ */
+export class DDPMScheduler extends SchedulerBase {
+  constructor(options: SchedulerOptions = {}) {
+    super(resolveSchedulerConfig(options, 'ddpm'), 'ddpm');
+  }
+
+  /** Builds a scheduler from a diffusers `scheduler_config.json` object. */
+  static fromConfig(config: unknown): DDPMScheduler {
+    const c = parseDiffusersSchedulerConfig(config, 'ddpm');
+    return new DDPMScheduler(c);
+  }
+
+  /** `n` spaced timesteps, or explicit descending timesteps (`{ timesteps: [...] }`, diffusers' custom timesteps). */
+  override setTimesteps(steps: number | { timesteps: ArrayLike<number> }): void {
+    if (typeof steps === 'number') {
+      super.setTimesteps(steps);
+      return;
+    }
+    if (typeof steps !== 'object' || steps === null || !('timesteps' in steps)) {
+      throw new LdmError('INVALID_ARGUMENT', 'DDPM setTimesteps: pass a number of steps or { timesteps: number[] }');
+    }
+    this.useTimesteps(validateCustomTimesteps(steps.timesteps, this.config.numTrainTimesteps));
+  }
+
+  private alphaBarPrev(prevT: number): number {
+    return prevT >= 0 ? (this.schedule.alphasCumprod[prevT] as number) : 1;
+  }
+
+  /** The variance of the step t → previous timestep (diffusers `_get_variance`; fixed_small clamped at 1e-20). */
+  getVariance(t: number, prevT = this.previousTimestep(t)): number {
+    const alphaBar = this.schedule.alphasCumprod[t] as number;
+    const alphaBarPrev = this.alphaBarPrev(prevT);
+    const beta = 1 - alphaBar / alphaBarPrev;
+    if (this.config.varianceType === 'fixed_large') return beta;
+    return Math.max(((1 - alphaBarPrev) / (1 - alphaBar)) * beta, 1e-20);
+  }
+
+  step(modelOutput: tf.Tensor, t: number, sample: tf.Tensor, options: StepOptions = {}): StepOutput {
+    this.checkStepInputs(modelOutput, sample, options.noise);
+    const prevT = this.previousTimestep(t);
+    const alphaBar = this.schedule.alphasCumprod[t] as number;
+    const alphaBarPrev = this.alphaBarPrev(prevT);
+    const alpha = alphaBar / alphaBarPrev;
+    const beta = 1 - alpha;
+    const coefX0 = (Math.sqrt(alphaBarPrev) * beta) / (1 - alphaBar);
+    const coefXt = (Math.sqrt(alpha) * (1 - alphaBarPrev)) / (1 - alphaBar);
+    return tf.tidy(() => {
+      const { x0 } = this.predictOriginal(modelOutput, sample, alphaBar);
+      const mean = tf.add(tf.mul(x0, coefX0), tf.mul(sample, coefXt));
+      if (t === 0) return { prevSample: mean, predOriginalSample: x0 };
+      const noise = this.stepNoise(sample, options, `a step at t = ${t} > 0`);
+      const prevSample = tf.add(mean, tf.mul(noise, Math.sqrt(this.getVariance(t, prevT))));
+      return { prevSample, predOriginalSample: x0 };
+    });
+  }
+}
