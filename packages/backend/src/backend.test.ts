@@ -1,0 +1,87 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { activeBackend, initBackend } from './backend';
+import { classifyBackendFailure, nativeBackendFailureMessage, shortFailureReason } from './backend-errors';
+import { convGradientsInstalled } from './conv-gradients';
+import { LdmError } from './errors';
+
+/** Errors shaped like the ones Node and the tfjs-node loader throw. */
+const fakeErrors = {
+  notInstalled: Object.assign(new Error("Cannot find package '@tensorflow/tfjs-node' imported from /app/x.js"), {
+    code: 'ERR_MODULE_NOT_FOUND',
+  }),
+  bindingMissing: new Error(
+    'The Node.js native addon module (tfjs_binding.node) can not be found at path: /app/node_modules/@tensorflow/tfjs-node/lib/napi-v8/tfjs_binding.node. \nPlease run command ...',
+  ),
+  cuda: new Error('libcudart.so.11.0: cannot open shared object file: No such file or directory'),
+  otherLib: new Error('libtensorflow.so.2: cannot open shared object file: No such file or directory'),
+  weird: new Error('segfault-ish\nsecond line'),
+};
+
+describe('native backend failure messages', () => {
+  it('classifies each kind of load failure', () => {
+    expect(classifyBackendFailure(fakeErrors.notInstalled, '@tensorflow/tfjs-node')).toBe('not-installed');
+    expect(classifyBackendFailure(fakeErrors.bindingMissing, '@tensorflow/tfjs-node')).toBe('binding-not-built');
+    expect(classifyBackendFailure(fakeErrors.cuda, '@tensorflow/tfjs-node-gpu')).toBe('missing-cuda-library');
+    expect(classifyBackendFailure(fakeErrors.otherLib, '@tensorflow/tfjs-node')).toBe('missing-shared-library');
+    expect(classifyBackendFailure(fakeErrors.weird, '@tensorflow/tfjs-node')).toBe('other');
+  });
+
+  it('names the package, the install command and a fallback, on one line', () => {
+    const { cuda: _cudaHasItsOwnAdvice, ...installErrors } = fakeErrors;
+    for (const error of Object.values(installErrors)) {
+      const message = nativeBackendFailureMessage('tensorflow', error);
+      expect(message).not.toContain('\n');
+      expect(message).toContain('@tensorflow/tfjs-node');
+      expect(message).toContain('pnpm add @tensorflow/tfjs-node@4.22.0');
+      expect(message).toContain('--backend wasm');
+    }
+  });
+
+  it('for a missing CUDA library names it and the CUDA/cuDNN versions tfjs-node-gpu 4.22 needs', () => {
+    const message = nativeBackendFailureMessage('tensorflow-gpu', fakeErrors.cuda);
+    expect(message).toContain('libcudart.so.11.0');
+    expect(message).toContain('CUDA 11.2');
+    expect(message).toContain('cuDNN 8.1');
+    expect(message).toContain('@tensorflow/tfjs-node-gpu');
+    expect(shortFailureReason('tensorflow-gpu', fakeErrors.cuda)).toContain('libcudart.so.11.0');
+  });
+
+  it('says a package is installed without its binding, as opposed to not installed', () => {
+    expect(nativeBackendFailureMessage('tensorflow', fakeErrors.bindingMissing)).toContain('native binding was not built');
+    expect(nativeBackendFailureMessage('tensorflow', fakeErrors.notInstalled)).toContain('is not installed');
+  });
+});
+
+describe('initBackend', () => {
+  it('asking for tensorflow here fails with BACKEND_UNAVAILABLE naming the package and the install command', async () => {
+    const error = await initBackend({ backend: 'tensorflow' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(LdmError.isInstance(error)).toBe(true);
+    const e = error as LdmError;
+    expect(e.code).toBe('BACKEND_UNAVAILABLE');
+    expect(e.message).toContain('@tensorflow/tfjs-node');
+    expect(e.message).toContain('pnpm add @tensorflow/tfjs-node@4.22.0');
+    expect(e.message).not.toContain('\n');
+  });
+
+  it('auto falls through the native backends to wasm and says why', async () => {
+    const info = await initBackend({ backend: 'auto' });
+    expect(info.name).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+    expect(info.tried.map((t) => t.name)).toEqual(['tensorflow-gpu', 'tensorflow']);
+    for (const t of info.tried) expect(t.error.length).toBeGreaterThan(0);
+    expect(info.reason).toContain('tensorflow-gpu');
+    expect(activeBackend()).toEqual(info);
+    // Loading the native packages re-registers tfjs' stock gradients; initBackend must put ours back.
+    expect(convGradientsInstalled()).toBe(true);
+  });
+
+  it('starts cpu when asked and rejects unknown names', async () => {
+    expect((await initBackend({ backend: 'cpu' })).name).toBe('cpu');
+    expect(tf.getBackend()).toBe('cpu');
+    await expect(initBackend({ backend: 'webgpu' as never })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+});
