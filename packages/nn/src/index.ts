@@ -34,3 +34,6 @@ export { toTorchStateDict, loadTorchStateDict } from './torch-layout';
 export { readModelFolder, writeModelFolder, CONFIG_NAME, WEIGHTS_NAME } from './model-folder';
 export type { ModelFolder } from './model-folder';
 export { camelToSnake, snakeToCamel, resolveConfig, toDiffusersJson } from './diffusers-config';
+export { Adam, AdamW, ADAM_DEFAULTS, ADAMW_DEFAULT_WEIGHT_DECAY } from './optim/adam';
+export type { AdamOptions, AdamState } from './optim/adam';
+export { globalNorm, clipCoefficient } from './optim/clip-grad-norm';
