@@ -146,6 +146,9 @@ function resolve(options: Record<string, unknown>, kind: SchedulerKind, naming: 
     setAlphaToOne: checkBoolean('setAlphaToOne', naming, c.setAlphaToOne),
     rescaleBetasZeroSnr: checkBoolean('rescaleBetasZeroSnr', naming, c.rescaleBetasZeroSnr),
   };
+  // The other scheduler's key has no meaning here: keep its default so configs compare equal after a round trip.
+  if (kind === 'ddpm') config.setAlphaToOne = SCHEDULER_DEFAULTS.setAlphaToOne;
+  else config.varianceType = SCHEDULER_DEFAULTS.varianceType;
   if (c.trainedBetas !== null) {
     const tb = c.trainedBetas;
     const ok = (Array.isArray(tb) || ArrayBuffer.isView(tb)) && Array.from(tb as ArrayLike<unknown>).every((b) => typeof b === 'number' && b > 0 && b <= 1);
