@@ -20,7 +20,7 @@ export interface LoadDatasetOptions extends ImageFolderOptions {
 export const DATASET_SPECS = ['mnist', 'fashion-mnist', 'fashion-mnist:test', 'idx:<images>[,<labels>]', 'folder:<dir>'] as const;
 
 /** Where Debian's `dataset-fashion-mnist` installs its IDX files. */
-const FASHION_MNIST_DIRS = ['/usr/share/dataset-fashion-mnist', '/usr/share/fashion-mnist', '/usr/share/datasets/fashion-mnist'];
+const FASHION_MNIST_DIRS = ['/usr/share/datasets/fashion-mnist', '/usr/share/dataset-fashion-mnist'];
 
 /** The folder holding Fashion-MNIST's IDX files, or undefined when the Debian package is not installed. */
 export function findFashionMnist(dir?: string): string | undefined {

@@ -81,8 +81,9 @@ export function encodeIdx(data: Uint8Array, dims: number[]): Uint8Array {
 export function loadIdx(imagesPath: string, labelsPath?: string, options: IdxOptions = {}): ImageDataset {
   const images = parseIdx(readMaybeGzipped(imagesPath), imagesPath, 3);
   const [n, h, w] = images.dims as [number, number, number];
+  const table = Float32Array.from({ length: 256 }, (_, b) => byteToSigned(b));
   const pixels = new Float32Array(images.data.length);
-  for (let i = 0; i < pixels.length; i++) pixels[i] = byteToSigned(images.data[i]!);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = table[images.data[i]!]!;
   let ds: ImageDataset = { images: pixels, shape: [n, h, w, 1], name: `idx:${imagesPath}` };
   if (labelsPath !== undefined) {
     const labels = parseIdx(readMaybeGzipped(labelsPath), labelsPath, 1);
