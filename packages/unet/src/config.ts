@@ -37,7 +37,7 @@ export interface UNet2DConfig {
 }
 
 /** diffusers' defaults for `UNet2DModel` (v0.38). */
-export const DEFAULT_UNET_CONFIG: Readonly<UNet2DConfig> = Object.freeze({
+export const UNET_2D_DEFAULTS: Readonly<UNet2DConfig> = Object.freeze({
   sampleSize: null,
   inChannels: 3,
   outChannels: 3,
@@ -74,7 +74,7 @@ export const DEFAULT_UNET_CONFIG: Readonly<UNet2DConfig> = Object.freeze({
  * (H·W)², so it stays where there are 64 positions. About 0.9 M parameters: trains in minutes on 2 cores.
  */
 export const PIXEL_UNET_CONFIG: Readonly<UNet2DConfig> = Object.freeze({
-  ...DEFAULT_UNET_CONFIG,
+  ...UNET_2D_DEFAULTS,
   sampleSize: 32,
   inChannels: 1,
   outChannels: 1,
@@ -91,7 +91,7 @@ export const PIXEL_UNET_CONFIG: Readonly<UNet2DConfig> = Object.freeze({
  * at 4×4 and in the mid block.
  */
 export const LATENT_UNET_CONFIG: Readonly<UNet2DConfig> = Object.freeze({
-  ...DEFAULT_UNET_CONFIG,
+  ...UNET_2D_DEFAULTS,
   sampleSize: 8,
   inChannels: 4,
   outChannels: 4,
@@ -112,7 +112,7 @@ function unsupported(option: string, value: unknown, supported: string): LdmErro
 
 /** Fills defaults and checks that the architecture can be built. */
 export function resolveUNetConfig(input: UNet2DConfigInput = {}): UNet2DConfig {
-  const c = resolveConfig<UNet2DConfig>(DEFAULT_UNET_CONFIG as UNet2DConfig, input, 'UNet2DModel config');
+  const c = resolveConfig<UNet2DConfig>(UNET_2D_DEFAULTS as UNet2DConfig, input, 'UNet2DModel config');
   const n = c.blockOutChannels.length;
   if (n === 0) throw new LdmError('INVALID_CONFIG', 'UNet2DModel: block_out_channels must not be empty');
   if (c.downBlockTypes.length !== n || c.upBlockTypes.length !== n) {

@@ -1,6 +1,6 @@
 export { UNet2DModel } from './unet-2d-model';
 export type { Timesteps, ActivationTrace } from './unet-2d-model';
-export { DEFAULT_UNET_CONFIG, PIXEL_UNET_CONFIG, LATENT_UNET_CONFIG, resolveUNetConfig, unetConfigToDiffusers } from './config';
+export { UNET_2D_DEFAULTS, PIXEL_UNET_CONFIG, LATENT_UNET_CONFIG, resolveUNetConfig, unetConfigToDiffusers } from './config';
 export type { UNet2DConfig, UNet2DConfigInput, UNetDownBlockType, UNetUpBlockType } from './config';
 export { DownBlock2D } from './down-block';
 export type { DownBlockOptions } from './down-block';

@@ -1,0 +1,97 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import { LdmError } from '@ldm/backend';
+import { resolveConfig, toDiffusersJson } from '@ldm/nn';
+
+/** The configuration of diffusers' `AutoencoderKL` in camelCase (config.json uses the snake_case names). */
+export interface AutoencoderKLConfig {
+  inChannels: number;
+  outChannels: number;
+  downBlockTypes: 'DownEncoderBlock2D'[];
+  upBlockTypes: 'UpDecoderBlock2D'[];
+  blockOutChannels: number[];
+  layersPerBlock: number;
+  actFn: 'silu';
+  latentChannels: number;
+  normNumGroups: number;
+  sampleSize: number;
+  /** Multiplies latents before diffusion (diffusers' `scaling_factor`), so they have roughly unit variance. */
+  scalingFactor: number;
+  shiftFactor: number | null;
+  latentsMean: number[] | null;
+  latentsStd: number[] | null;
+  forceUpcast: boolean;
+  useQuantConv: boolean;
+  usePostQuantConv: boolean;
+  midBlockAddAttention: boolean;
+}
+
+/** diffusers' defaults for `AutoencoderKL` (v0.38). */
+export const AUTOENCODER_KL_DEFAULTS: Readonly<AutoencoderKLConfig> = Object.freeze({
+  inChannels: 3,
+  outChannels: 3,
+  downBlockTypes: ['DownEncoderBlock2D'],
+  upBlockTypes: ['UpDecoderBlock2D'],
+  blockOutChannels: [64],
+  layersPerBlock: 1,
+  actFn: 'silu',
+  latentChannels: 4,
+  normNumGroups: 32,
+  sampleSize: 32,
+  scalingFactor: 0.18215,
+  shiftFactor: null,
+  latentsMean: null,
+  latentsStd: null,
+  forceUpcast: true,
+  useQuantConv: true,
+  usePostQuantConv: true,
+  midBlockAddAttention: true,
+} satisfies AutoencoderKLConfig);
+
+/**
+ * The VAE for 32×32×1 images on this machine: 32×32 → 8×8×4 latents (f = 4, two downsamples through
+ * channel widths 32/64/64), one ResNet block a level, mid-block attention at 8×8, 8 norm groups.
+ * `scalingFactor` 1 until measured on trained latents (set it to 1/std of the latents after training).
+ */
+export const DEFAULT_VAE_CONFIG: Readonly<AutoencoderKLConfig> = Object.freeze({
+  ...AUTOENCODER_KL_DEFAULTS,
+  inChannels: 1,
+  outChannels: 1,
+  downBlockTypes: ['DownEncoderBlock2D', 'DownEncoderBlock2D', 'DownEncoderBlock2D'],
+  upBlockTypes: ['UpDecoderBlock2D', 'UpDecoderBlock2D', 'UpDecoderBlock2D'],
+  blockOutChannels: [32, 64, 64],
+  layersPerBlock: 1,
+  latentChannels: 4,
+  normNumGroups: 8,
+  sampleSize: 32,
+  scalingFactor: 1,
+} satisfies AutoencoderKLConfig);
+
+export type AutoencoderKLConfigInput = Partial<AutoencoderKLConfig> | Record<string, unknown>;
+
+/** Fills defaults and checks the architecture can be built. */
+export function resolveVaeConfig(input: AutoencoderKLConfigInput = {}): AutoencoderKLConfig {
+  const c = resolveConfig<AutoencoderKLConfig>(AUTOENCODER_KL_DEFAULTS as AutoencoderKLConfig, input, 'AutoencoderKL config');
+  const n = c.blockOutChannels.length;
+  if (n === 0) throw new LdmError('INVALID_CONFIG', 'AutoencoderKL: block_out_channels must not be empty');
+  if (c.downBlockTypes.length !== n || c.upBlockTypes.length !== n) {
+    throw new LdmError('INVALID_CONFIG', `AutoencoderKL: down_block_types (${c.downBlockTypes.length}) and up_block_types (${c.upBlockTypes.length}) must each have one entry per block_out_channels (${n})`);
+  }
+  for (const t of c.downBlockTypes) if (t !== 'DownEncoderBlock2D') throw new LdmError('INVALID_CONFIG', `AutoencoderKL: down_block_types entry '${t}' is not supported (supported: DownEncoderBlock2D)`);
+  for (const t of c.upBlockTypes) if (t !== 'UpDecoderBlock2D') throw new LdmError('INVALID_CONFIG', `AutoencoderKL: up_block_types entry '${t}' is not supported (supported: UpDecoderBlock2D)`);
+  if (c.actFn !== 'silu') throw new LdmError('INVALID_CONFIG', `AutoencoderKL: act_fn '${c.actFn}' is not supported (supported: silu)`);
+  for (const ch of c.blockOutChannels) {
+    if (ch % c.normNumGroups !== 0) throw new LdmError('INVALID_CONFIG', `AutoencoderKL: block_out_channels entry ${ch} is not divisible by norm_num_groups ${c.normNumGroups}`);
+  }
+  if (!(c.scalingFactor > 0)) throw new LdmError('INVALID_CONFIG', `AutoencoderKL: scaling_factor must be > 0, got ${c.scalingFactor}`);
+  return c;
+}
+
+export function vaeConfigToDiffusers(config: AutoencoderKLConfig): Record<string, unknown> {
+  return toDiffusersJson('AutoencoderKL', config);
+}
+
+/** The VAE's norm epsilon: diffusers hard-codes 1e-6 in the encoder and decoder. */
+export const VAE_NORM_EPS = 1e-6;
+
+/** Receives intermediate activations (named as diffusers' submodules) during a forward pass. */
+export type ActivationTrace = (name: string, activation: tf.Tensor) => void;
