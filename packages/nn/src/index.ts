@@ -37,3 +37,7 @@ export { camelToSnake, snakeToCamel, resolveConfig, toDiffusersJson } from './di
 export { Adam, AdamW, ADAM_DEFAULTS, ADAMW_DEFAULT_WEIGHT_DECAY } from './optim/adam';
 export type { AdamOptions, AdamState } from './optim/adam';
 export { globalNorm, clipCoefficient } from './optim/clip-grad-norm';
+export { EMA, emaDecay, resolveEmaOptions, EMA_DEFAULTS } from './ema';
+export type { EmaOptions, ResolvedEmaOptions, EmaState } from './ema';
+export { learningRateAt, LR_SCHEDULE_DEFAULTS } from './lr-schedule';
+export type { LearningRateSchedule, LearningRateScheduleKind } from './lr-schedule';
