@@ -22,7 +22,9 @@ function checkChannels(c: number, path: string): void {
 
 async function encodePng(bytes: Uint8Array, height: number, width: number, channels: number): Promise<Uint8Array> {
   const raw = { width, height, channels: channels as 1 | 3 | 4 };
-  return sharp(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { raw }).png().toBuffer();
+  // Without an explicit colourspace libvips promotes one-channel raw data to sRGB on output.
+  const image = sharp(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { raw });
+  return (channels === 1 ? image.toColourspace('b-w') : image).png().toBuffer();
 }
 
 /** Writes one image [h, w, c] (or [1, h, w, c]) in [-1, 1] as an 8-bit PNG; values outside the range are clipped. */
