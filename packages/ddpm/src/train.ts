@@ -1,0 +1,222 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Generator, LdmError } from '@ldm/backend';
+import type { GeneratorState } from '@ldm/backend';
+import { BatchIterator } from '@ldm/data';
+import type { BatchCursor, ImageDataset } from '@ldm/data';
+import {
+  Adam,
+  CheckpointStore,
+  EMA,
+  learningRateAt,
+  readSafetensorsFile,
+  runTrainingLoop,
+  writeSafetensorsFile,
+} from '@ldm/nn';
+import type { EmaOptions, TrainingLoopResult } from '@ldm/nn';
+import { resolveSchedulerConfig } from './config';
+import type { SchedulerOptions } from './config';
+import { addNoise, trainingTarget } from './forward';
+import { diffusionLoss } from './loss';
+import { NoiseSchedule } from './schedule';
+
+/** What trainDDPM needs of a network: a UNet2DModel fits, and so does anything shaped like it. */
+export interface DenoisingModel {
+  forward(sample: tf.Tensor4D, timesteps: tf.Tensor1D): tf.Tensor4D;
+  trainableParameters(): Map<string, tf.Variable>;
+  parameters(): Map<string, tf.Variable>;
+  train(on?: boolean): unknown;
+}
+
+export interface TrainDDPMOptions {
+  model: DenoisingModel;
+  /** Images in [−1, 1], or latents already multiplied by the VAE's scaling factor (NHWC). */
+  data: ImageDataset;
+  /** Run folder: `checkpoints/`, `metrics.jsonl`. */
+  runDir: string;
+  /** The noise schedule and prediction type (diffusers' DDPMScheduler options, camelCase). */
+  scheduler?: SchedulerOptions;
+  steps: number;
+  batchSize: number;
+  learningRate: number;
+  /** Linear warm-up steps, then cosine decay to 0 at `steps` (default 0). */
+  warmupSteps?: number;
+  lrSchedule?: 'cosine' | 'constant';
+  /** EMA of the weights (diffusers' EMAModel options); sampling uses it. */
+  ema?: EmaOptions;
+  maxGradNorm?: number;
+  /** Min-SNR-γ loss weighting; off when undefined. */
+  minSnrGamma?: number;
+  seed: number;
+  /** Continue from the newest checkpoint in `runDir` (an error when there is none). */
+  resume?: boolean;
+  checkpointEvery: number;
+  sampleEvery?: number;
+  /** Called every `sampleEvery` steps with the EMA weights swapped into the model. */
+  onSample?: (step: number) => Promise<void>;
+  /** Writes the model's current weights as a model folder (e.g. `unet.save(dir)`). */
+  saveModel: (dir: string) => Promise<void>;
+  /** Loads a model folder written by `saveModel` into the model. */
+  loadModel: (dir: string) => Promise<void>;
+  silent?: boolean;
+  label?: string;
+}
+
+export interface TrainDDPMResult extends TrainingLoopResult {
+  /** The EMA of the weights; `ema.copyTo(model.parameters())` puts it in the model. The caller disposes it. */
+  ema: EMA;
+}
+
+/** Defaults of trainDDPM's optional settings, in one place. */
+export const TRAIN_DDPM_DEFAULTS = {
+  warmupSteps: 0,
+  lrSchedule: 'cosine',
+  ema: { maxDecay: 0.999, useWarmup: true, invGamma: 1, power: 3 / 4 } satisfies EmaOptions,
+} as const;
+
+interface TrainState {
+  step: number;
+  data: BatchCursor;
+  timestepGenerator: GeneratorState;
+  noiseGenerator: GeneratorState;
+  seed: number;
+}
+
+/**
+ * Algorithm 1 of the primer (Ho et al. 2020): repeat { x₀ ~ data, t ~ U{0..T−1}, ε ~ N(0, I);
+ * step on ∇‖target − model(√ᾱ_t x₀ + √(1−ᾱ_t) ε, t)‖² } with Adam, warm-up + cosine learning
+ * rate, gradient clipping and an EMA of the weights. The same function trains pixel and latent
+ * models. Every random draw comes from seeded streams saved in the checkpoints, so a resumed run
+ * ends with the same weights as an uninterrupted one.
+ */
+export async function trainDDPM(options: TrainDDPMOptions): Promise<TrainDDPMResult> {
+  const { model, data, batchSize } = options;
+  const config = resolveSchedulerConfig(options.scheduler ?? {}, 'ddpm');
+  const schedule = NoiseSchedule.fromOptions(config);
+  const T = config.numTrainTimesteps;
+  const params = model.trainableParameters();
+  const allParams = model.parameters();
+  const optimizer = new Adam(params, { learningRate: options.learningRate, ...(options.maxGradNorm ? { maxGradNorm: options.maxGradNorm } : {}) });
+  const ema = new EMA(allParams, options.ema ?? TRAIN_DDPM_DEFAULTS.ema);
+  const root = new Generator(options.seed);
+  let iterator = new BatchIterator(data, { batchSize, generator: root.split('data') });
+  const timestepGenerator = root.split('timesteps');
+  const noiseGenerator = root.split('noise');
+  const store = new CheckpointStore(join(options.runDir, 'checkpoints'));
+
+  let startStep = 0;
+  if (options.resume) {
+    const latest = await store.latest();
+    if (!latest) throw new LdmError('FILE_NOT_FOUND', `--resume: no checkpoint in ${store.dir}`);
+    const state = JSON.parse(await readFile(join(latest.path, 'state.json'), 'utf8')) as TrainState;
+    await options.loadModel(join(latest.path, 'model'));
+    const opt = await readSafetensorsFile(join(latest.path, 'optimizer.safetensors'));
+    optimizer.setState({ step: Number(opt.metadata.step), tensors: opt.tensors });
+    const emaFile = await readSafetensorsFile(join(latest.path, 'ema.safetensors'));
+    ema.setState({ optimizationStep: Number(emaFile.metadata.optimization_step), tensors: emaFile.tensors });
+    iterator = BatchIterator.fromState(data, { batchSize, generator: root.split('data') }, state.data);
+    timestepGenerator.setState(state.timestepGenerator);
+    noiseGenerator.setState(state.noiseGenerator);
+    startStep = state.step;
+  }
+
+  // tf.variableGrads keys gradients by variable name; map them back to parameter names.
+  const varList = [...params.values()];
+  const paramNameOf = new Map<string, string>();
+  for (const [name, v] of params) paramNameOf.set(v.name, name);
+
+  const [, h, w, c] = data.shape;
+  model.train(true);
+  const step = (n: number) => {
+    const batch = iterator.next();
+    const t = Int32Array.from(timestepGenerator.uniform(batchSize), (u) => Math.min(T - 1, Math.floor(u * T)));
+    const noiseValues = noiseGenerator.normal(batchSize * h * w * c);
+    const lr = learningRateAt(n - 1, {
+      base: options.learningRate,
+      warmupSteps: options.warmupSteps ?? TRAIN_DDPM_DEFAULTS.warmupSteps,
+      totalSteps: options.steps,
+      schedule: options.lrSchedule ?? TRAIN_DDPM_DEFAULTS.lrSchedule,
+    });
+    const out = tf.tidy(() => {
+      const x0 = tf.tensor4d(batch.images, batch.shape);
+      const noise = tf.tensor4d(noiseValues, batch.shape);
+      const tt = tf.tensor1d(t, 'int32');
+      const xt = addNoise(schedule, x0, noise, t) as tf.Tensor4D;
+      const target = trainingTarget(schedule, config.predictionType, x0, noise, t);
+      const { value, grads } = tf.variableGrads(
+        () =>
+          diffusionLoss({
+            prediction: model.forward(xt, tt),
+            target,
+            t,
+            schedule,
+            predictionType: config.predictionType,
+            ...(options.minSnrGamma !== undefined ? { minSnrGamma: options.minSnrGamma } : {}),
+          }),
+        varList,
+      );
+      const named = new Map<string, tf.Tensor>();
+      for (const [varName, g] of Object.entries(grads)) named.set(paramNameOf.get(varName)!, g);
+      const gradNorm = optimizer.applyGradients(named, lr);
+      ema.update(allParams);
+      return { loss: value, gradNorm, lr: tf.scalar(lr) };
+    });
+    return { loss: out.loss, metrics: { gradNorm: out.gradNorm, lr: out.lr } };
+  };
+
+  const saveCheckpoint = async (dir: string, n: number) => {
+    await options.saveModel(join(dir, 'model'));
+    const opt = optimizer.getState();
+    await writeSafetensorsFile(join(dir, 'optimizer.safetensors'), opt.tensors, { step: String(opt.step) });
+    const emaState = ema.getState();
+    await writeSafetensorsFile(join(dir, 'ema.safetensors'), emaState.tensors, { optimization_step: String(emaState.optimizationStep) });
+    await withEma(ema, allParams, () => options.saveModel(join(dir, 'ema')));
+    const state: TrainState = {
+      step: n,
+      data: iterator.state(),
+      timestepGenerator: timestepGenerator.state(),
+      noiseGenerator: noiseGenerator.state(),
+      seed: options.seed,
+    };
+    // state.json last: a checkpoint folder is complete when it has one (the store renames it into place after).
+    await writeFile(join(dir, 'state.json'), `${JSON.stringify(state, null, 2)}\n`);
+  };
+
+  await mkdir(options.runDir, { recursive: true });
+  const result = await runTrainingLoop({
+    runDir: options.runDir,
+    label: options.label ?? 'ddpm',
+    totalSteps: options.steps,
+    startStep,
+    batchSize,
+    checkpointEvery: options.checkpointEvery,
+    ...(options.sampleEvery ? { sampleEvery: options.sampleEvery } : {}),
+    ...(options.onSample
+      ? {
+          onSample: async (n: number) => {
+            model.train(false);
+            await withEma(ema, allParams, () => options.onSample!(n));
+            model.train(true);
+          },
+        }
+      : {}),
+    step,
+    saveCheckpoint,
+    silent: options.silent ?? false,
+  });
+  model.train(false);
+  optimizer.dispose();
+  return { ...result, ema };
+}
+
+/** Runs `fn` with the EMA weights in the model, then puts the trained weights back. */
+export async function withEma<T>(ema: EMA, params: ReadonlyMap<string, tf.Variable>, fn: () => Promise<T>): Promise<T> {
+  ema.store(params);
+  ema.copyTo(params);
+  try {
+    return await fn();
+  } finally {
+    ema.restore(params);
+  }
+}
