@@ -7,6 +7,8 @@ import { nativeBackendFailureMessage, nativeBackendPackages, shortFailureReason 
 import type { NativeBackendName } from './backend-errors';
 import { installConvGradients, uninstallConvGradients } from './conv-gradients';
 import { LdmError } from './errors';
+import { installGatherGradient } from './gather-gradient';
+import { installResizeGradient } from './resize-gradient';
 
 export type BackendName = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 export type ConcreteBackendName = Exclude<BackendName, 'auto'>;
@@ -112,13 +114,18 @@ function shortReason(name: ConcreteBackendName, error: unknown): string {
 }
 
 /**
- * The Conv2D gradient follows the backend: libtensorflow has tuned backprop kernels, while wasm
- * lacks Conv2DBackpropFilter and runs Conv2DBackpropInput as a naive loop, and cpu's are far slower
- * than its forward conv. Called after loading, since a native package re-registers all gradients.
+ * Which gradients to override follows the backend. The Conv2D rewrite is for wasm (no
+ * Conv2DBackpropFilter, a naive Conv2DBackpropInput) and cpu (backprop kernels far slower than its
+ * forward conv); libtensorflow has tuned backprop kernels, so native backends keep tfjs' own. The
+ * resize and gather gradients are exact everywhere and fix kernels that are wrong or missing
+ * (cpu ResizeNearestNeighborGrad with batch > 1, wasm UnsortedSegmentSum). Called after loading,
+ * since a native package re-registers all stock gradients.
  */
 function configureGradients(name: ConcreteBackendName): void {
   if (isNative(name)) uninstallConvGradients();
   else installConvGradients();
+  installResizeGradient();
+  installGatherGradient();
 }
 
 /**

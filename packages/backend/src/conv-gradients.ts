@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { GradConfig, NamedAttrMap } from '@tensorflow/tfjs-core';
+import type { GradConfig } from '@tensorflow/tfjs-core';
+import { gradientOverridden, overrideGradient, restoreGradient, stockGradient } from './gradient-override';
 
 /*
  * The Conv2D gradient rewritten as forward convolutions.
@@ -201,26 +202,12 @@ export function conv2dFilterGradient(
   });
 }
 
-// Marks our gradient config, so a second copy of this module (or a second call) sees it is in place.
-const rewriteMarker = Symbol.for('ldm.convGradients');
-type MarkedGradConfig = GradConfig & { [rewriteMarker]?: GradConfig };
-
-function registeredConv2dGradient(): MarkedGradConfig | undefined {
-  return tf.getGradient(tf.Conv2D) as MarkedGradConfig | undefined;
-}
-
 /**
- * The gradient tfjs registered for Conv2D before `installConvGradients` replaced it (calls the
- * backend's Conv2DBackpropInput / Conv2DBackpropFilter kernels). Kept for the fallback and as the
- * reference in tests.
+ * The gradient tfjs registered for Conv2D (the backend's Conv2DBackpropInput / Conv2DBackpropFilter
+ * kernels), whether or not the rewrite is installed: the fallback, and the reference in tests.
  */
 export function stockConv2dGradientConfig(): GradConfig {
-  const registered = registeredConv2dGradient();
-  const config = registered?.[rewriteMarker] ?? registered;
-  if (config === undefined) {
-    throw new Error('no Conv2D gradient is registered: import @tensorflow/tfjs-core/dist/register_all_gradients first');
-  }
-  return config;
+  return stockGradient(tf.Conv2D);
 }
 
 /**
@@ -229,36 +216,24 @@ export function stockConv2dGradientConfig(): GradConfig {
  * Idempotent.
  */
 export function installConvGradients(): void {
-  if (convGradientsInstalled()) return;
-  const stock = stockConv2dGradientConfig();
-  const config: MarkedGradConfig = {
-    kernelName: tf.Conv2D,
-    inputsToSave: ['x', 'filter'],
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: NamedAttrMap) => {
-      const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
-      const convAttrs = attrs as unknown as Conv2DAttrs;
-      if (!convGradientSupported(x.shape, filter.shape, convAttrs)) {
-        return stock.gradFunc(dy, saved, attrs);
-      }
-      const dy4 = dy as tf.Tensor4D;
-      return {
-        x: () => conv2dInputGradient(dy4, filter, x.shape, convAttrs),
-        filter: () => conv2dFilterGradient(x, dy4, filter.shape, convAttrs),
-      };
-    },
-    [rewriteMarker]: stock,
-  };
-  tf.registerGradient(config);
+  overrideGradient(tf.Conv2D, (stock) => (dy, saved, attrs) => {
+    const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
+    const convAttrs = attrs as unknown as Conv2DAttrs;
+    if (!convGradientSupported(x.shape, filter.shape, convAttrs)) return stock(dy, saved, attrs);
+    const dy4 = dy as tf.Tensor4D;
+    return {
+      x: () => conv2dInputGradient(dy4, filter, x.shape, convAttrs),
+      filter: () => conv2dFilterGradient(x, dy4, filter.shape, convAttrs),
+    };
+  });
 }
 
 /** Whether `installConvGradients` has replaced the stock Conv2D gradient. */
 export function convGradientsInstalled(): boolean {
-  return registeredConv2dGradient()?.[rewriteMarker] !== undefined;
+  return gradientOverridden(tf.Conv2D);
 }
 
-/** Puts the stock Conv2D gradient back (for benchmarks that compare the two). */
+/** Puts the stock Conv2D gradient back (for benchmarks that compare the two, and native backends). */
 export function uninstallConvGradients(): void {
-  const registered = registeredConv2dGradient();
-  const stock = registered?.[rewriteMarker];
-  if (stock !== undefined) tf.registerGradient(stock);
+  restoreGradient(tf.Conv2D);
 }

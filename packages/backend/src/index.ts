@@ -1,5 +1,12 @@
-export { initBackend } from './backend';
-export type { BackendName, BackendOptions, BackendInfo } from './backend';
+export { initBackend, activeBackend, backendLadder } from './backend';
+export type { BackendName, ConcreteBackendName, BackendOptions, BackendInfo, BackendAttempt } from './backend';
+export {
+  nativeBackendFailureMessage,
+  classifyBackendFailure,
+  shortFailureReason,
+  nativeBackendPackages,
+} from './backend-errors';
+export type { NativeBackendName, BackendFailureKind } from './backend-errors';
 export {
   installConvGradients,
   uninstallConvGradients,
@@ -10,6 +17,14 @@ export {
   stockConv2dGradientConfig,
 } from './conv-gradients';
 export type { Conv2DAttrs } from './conv-gradients';
+export {
+  resizeNearestNeighborGradient,
+  installResizeGradient,
+  uninstallResizeGradient,
+  resizeGradientInstalled,
+} from './resize-gradient';
+export { gatherGradient, segmentSum, installGatherGradient, uninstallGatherGradient, gatherGradientInstalled } from './gather-gradient';
+export { stockGradient } from './gradient-override';
 export { LdmError } from './errors';
 export type { LdmErrorCode } from './errors';
 export { Generator, philox4x32 } from './random';
