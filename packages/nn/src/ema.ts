@@ -73,7 +73,7 @@ export class EMA {
   constructor(params: ReadonlyMap<string, tf.Variable>, options: EmaOptions = {}) {
     this.options = resolveEmaOptions(options);
     for (const [name, p] of params) {
-      this.shadow.set(name, tf.variable(p.clone(), false));
+      this.shadow.set(name, tf.tidy(() => tf.variable(p.clone(), false)));
       this.trainable.set(name, p.trainable);
     }
   }
