@@ -7,4 +7,6 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'node20',
+  // loadMnist finds the `mnist` package with createRequire(import.meta.url), which CJS needs shimmed.
+  shims: true,
 });
