@@ -69,3 +69,11 @@ export const MIXTURE_2D: GaussianMixture = {
   means: [[-1, -1], [1, 1], [1.5, -1]],
   variances: [0.09, 0.04, 0.01],
 };
+
+/** Wider components (σ ≥ 0.4): DDIM at 50 uniform steps resolves them; the narrow ones above show its discretisation error. */
+export const WIDE_MIXTURE_1D: GaussianMixture = { weights: [0.3, 0.7], means: [[-2], [1.5]], variances: [0.16, 0.36] };
+export const WIDE_MIXTURE_2D: GaussianMixture = {
+  weights: [0.5, 0.3, 0.2],
+  means: [[-2, -2], [2, 2], [2, -2]],
+  variances: [0.36, 0.25, 0.16],
+};
