@@ -84,6 +84,23 @@ describe('PNG output', () => {
     expect(Array.from(img.data.subarray((2 * 12 + 2) * 3, (2 * 12 + 2) * 3 + 3))).toEqual([128, 128, 128]);
   });
 
+  it('label adds a caption strip above the grid, text drawn in a contrasting colour, grid unchanged below', async () => {
+    const data = new Float32Array(4 * 8 * 8).fill(-1);
+    const plain = join(dir, 'plain.png');
+    const captioned = join(dir, 'captioned.png');
+    const size = await writeImageGrid(plain, { data, shape: [4, 8, 8, 1] });
+    const withLabel = await writeImageGrid(captioned, { data, shape: [4, 8, 8, 1] }, { label: 'DDIM 50 steps <&>' });
+    expect(withLabel).toEqual({ width: size.width, height: size.height + 20 });
+    const a = await readRaw(plain);
+    const b = await readRaw(captioned);
+    expect(b.channels).toBe(1);
+    expect(Buffer.compare(b.data.subarray(20 * size.width), a.data)).toBe(0);
+    const caption = Array.from(b.data.subarray(0, 20 * size.width));
+    const dark = caption.filter((v) => v < 128).length;
+    expect(dark).toBeGreaterThan(20);
+    expect(dark).toBeLessThan(caption.length / 2);
+  });
+
   it('rejects shapes that are not images', async () => {
     await expect(writePng(join(dir, 'bad.png'), { data: new Float32Array(4), shape: [2, 2] })).rejects.toThrow(/bad\.png: writePng expects one image/);
     await expect(writeImageGrid(join(dir, 'bad.png'), { data: new Float32Array(8), shape: [2, 2, 1, 2] })).rejects.toThrow(/bad\.png: images need 1, 3 or 4 channels, got 2/);

@@ -48,6 +48,31 @@ export interface ImageGridOptions {
   padValue?: number;
   /** Integer nearest-neighbour upscaling of each image, so 32×32 samples stay visible. Default 1. */
   scale?: number;
+  /** A one-line caption drawn in a strip above the grid (e.g. the model and step). */
+  label?: string;
+}
+
+const CAPTION_HEIGHT = 20;
+
+function escapeXml(text: string): string {
+  return text.replace(/[<>&'"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
+
+/** A caption strip [CAPTION_HEIGHT, width, channels] rendered by sharp's SVG support, on the padding colour. */
+async function captionStrip(text: string, width: number, background: number, channels: number): Promise<Uint8Array> {
+  const fg = background >= 128 ? 'black' : 'white';
+  const bg = `rgb(${background},${background},${background})`;
+  const svg =
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${CAPTION_HEIGHT}">` +
+    `<rect width="100%" height="100%" fill="${bg}"/>` +
+    `<text x="4" y="15" font-family="DejaVu Sans, sans-serif" font-size="13" fill="${fg}">${escapeXml(text)}</text></svg>`;
+  let image = sharp(Buffer.from(svg)).flatten({ background: { r: background, g: background, b: background } });
+  image = channels === 1 ? image.toColourspace('b-w') : channels === 4 ? image.toColourspace('srgb').ensureAlpha(1) : image.toColourspace('srgb');
+  const { data, info } = await image.raw().toBuffer({ resolveWithObject: true });
+  if (info.channels !== channels || info.width !== width || info.height !== CAPTION_HEIGHT) {
+    throw new LdmError('INVALID_ARGUMENT', `image grid: caption rendered as ${info.width}×${info.height}×${info.channels}, expected ${width}×${CAPTION_HEIGHT}×${channels}`);
+  }
+  return data;
 }
 
 /** The grid as bytes [height, width, c], laid out as torchvision's make_grid (row-major, padding all round). */
@@ -87,6 +112,14 @@ export async function writeImageGrid(path: string, images: ImageInput, options: 
   const { data, shape } = await toArray(images);
   checkChannels(shape[3] ?? 0, path);
   const grid = imageGridPixels(data, shape, options);
-  await writeFileAtomic(path, await encodePng(grid.bytes, grid.height, grid.width, grid.channels));
-  return { width: grid.width, height: grid.height };
+  let { bytes, height } = grid;
+  if (options.label !== undefined && options.label.length > 0) {
+    const caption = await captionStrip(options.label, grid.width, signedToByte(options.padValue ?? 1), grid.channels);
+    bytes = new Uint8Array(caption.length + grid.bytes.length);
+    bytes.set(caption, 0);
+    bytes.set(grid.bytes, caption.length);
+    height += CAPTION_HEIGHT;
+  }
+  await writeFileAtomic(path, await encodePng(bytes, height, grid.width, grid.channels));
+  return { width: grid.width, height };
 }
