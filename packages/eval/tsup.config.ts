@@ -7,4 +7,6 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'node20',
+  // loadMnistClassifier finds the shipped folder through import.meta.url, which CJS lacks without the shim.
+  shims: true,
 });

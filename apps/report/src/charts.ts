@@ -115,7 +115,8 @@ export function scatterSpec(panel: ScatterPanel): VegaLiteSpec {
         },
         {
           transform: [{ filter: "datum.kind === 'true mode'" }],
-          mark: { type: 'point', shape: 'cross', size: 90, color: '#cf222e', strokeWidth: 2 },
+          // Hollow and thin, so samples sitting exactly on a mode stay visible under the marker.
+          mark: { type: 'point', shape: 'cross', size: 60, color: '#cf222e', strokeWidth: 1.2, filled: false, opacity: 0.9 },
           encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } },
         },
       ],
