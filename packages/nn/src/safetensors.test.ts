@@ -225,6 +225,32 @@ describe('validation of malformed files', () => {
     `{"a":{"dtype":"F32","shape":[2],"data_offsets":[${offsets.join(',')}]}${extra}}`;
   const eight = new Uint8Array(8);
 
+  it('decodes escaped names, skips unknown fields, accepts trailing spaces and null metadata', () => {
+    const header = '{"__metadata__":null,"\\u00e9\\n\\"q":{"extra":{"x":[1,-2.5e3,true,null,"s",{}]},"dtype":"F32","shape":[2],"data_offsets":[0,8]}}   ';
+    const file = parseSafetensors(rawFile(header, eight));
+    expect([...file.tensors.keys()]).toEqual(['é\n"q']);
+    expect(file.metadata).toEqual({});
+  });
+
+  it('hostile headers fail fast without building what they describe', () => {
+    const mb = 4_000_000;
+    const cases = [
+      `{"a":{"dtype":"F32","shape":${'['.repeat(mb)}`,
+      `{"a":{"dtype":"F32","extra":${'['.repeat(mb)}`,
+      `{"a":{"dtype":"F32","shape":[${'[],'.repeat(mb / 3)}[]]}}`,
+      `{"a":{"dtype":"F32","shape":[${'1,'.repeat(mb / 2)}1],"data_offsets":[0,4]}}`,
+      `{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,${'9'.repeat(mb)}]}}`,
+      `{"${'x'.repeat(mb)}`,
+    ];
+    for (const header of cases) {
+      const bytes = rawFile(header, new Uint8Array(4));
+      const t0 = performance.now();
+      expectCorrupt(() => parseSafetensors(bytes));
+      // JSON.parse needs seconds and hundreds of MB for the first three; a linear scan needs milliseconds.
+      expect(performance.now() - t0, header.slice(0, 40)).toBeLessThan(1500);
+    }
+  });
+
   it('accepts the minimal valid file, and an empty one', () => {
     expect(parseSafetensors(rawFile(ok([0, 8]), eight)).tensors.get('a')!.shape).toEqual([2]);
     expect(parseSafetensors(rawFile('{}')).tensors.size).toBe(0);
@@ -238,13 +264,13 @@ describe('validation of malformed files', () => {
     expectCorrupt(() => parseSafetensors(rawFile(ok([0, 8]), eight).subarray(0, 20), 't.st'), 't.st', 'past the end');
     expectCorrupt(() => parseSafetensors(rawFile(ok([0, 8]), eight).subarray(0, 66)), "'a'", "run past");
     expectCorrupt(() => parseSafetensors(rawFile('[1,2]')), 'JSON object');
-    expectCorrupt(() => parseSafetensors(rawFile('{"a":')), 'not valid JSON');
+    expectCorrupt(() => parseSafetensors(rawFile('{"a":')), 'bad header', "'a'");
     expectCorrupt(() => parseSafetensors(rawFile(ok([0, 8]).replace('F32', 'I64'), eight)), 'I64', 'not supported');
     expectCorrupt(() => parseSafetensors(rawFile(ok([0, 8]).replace('F32', 'Q9'), eight)), 'unknown dtype');
     expectCorrupt(() => parseSafetensors(rawFile(ok([0, 4]), eight)), "'a'", 'needs 8 bytes');
     expectCorrupt(() => parseSafetensors(rawFile(ok([8, 0]), eight)), 'begin > end');
-    expectCorrupt(() => parseSafetensors(rawFile(ok([0, 8]).replace('[2]', '[2.5]'), eight)), 'non-negative integers');
-    expectCorrupt(() => parseSafetensors(rawFile(ok([0, 8]).replace('[2]', '[-2]'), eight)), 'non-negative integers');
+    expectCorrupt(() => parseSafetensors(rawFile(ok([0, 8]).replace('[2]', '[2.5]'), eight)), 'fraction');
+    expectCorrupt(() => parseSafetensors(rawFile(ok([0, 8]).replace('[2]', '[-2]'), eight)), 'negative number');
     expectCorrupt(
       () => parseSafetensors(rawFile(ok([0, 8]).replace('[2]', '[4294967296,4294967296,4294967296]'), eight)),
       'more than the file holds',
@@ -256,6 +282,12 @@ describe('validation of malformed files', () => {
     expectCorrupt(() => parseSafetensors(rawFile(ok([4, 12]), new Uint8Array(12))), 'belong to no tensor');
     expectCorrupt(() => parseSafetensors(rawFile(ok([0, 8]), new Uint8Array(12))), 'data section holds 12');
     expectCorrupt(() => parseSafetensors(rawFile('{"__metadata__":{"a":1}}')), 'must be a string');
+    expectCorrupt(() => parseSafetensors(rawFile(`${ok([0, 8])}${ok([0, 8]).slice(1, -1)}`, eight)), 'bad header');
+    expectCorrupt(() => parseSafetensors(rawFile(`{${ok([0, 8]).slice(1, -1)},${ok([0, 8]).slice(1, -1)}}`, eight)), "duplicate tensor name 'a'");
+    expectCorrupt(() => parseSafetensors(rawFile(ok([0, 8]).replace('[2]', '[2.0]'), eight)), 'fraction');
+    expectCorrupt(() => parseSafetensors(rawFile(ok([0, 8]).replace('[2]', '[2e0]'), eight)), 'exponent');
+    expectCorrupt(() => parseSafetensors(rawFile(ok([0, 8]).replace('[2]', '[02]'), eight)), 'leading zero');
+    expectCorrupt(() => parseSafetensors(rawFile(ok([0, 8]).replace('"dtype":"F32",', ''), eight)), "'dtype' is missing");
     const badUtf8 = rawFile('{"a":1}   ');
     badUtf8[10] = 0xff;
     expectCorrupt(() => parseSafetensors(badUtf8), 'UTF-8');

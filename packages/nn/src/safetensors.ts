@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { LdmError } from '@ldm/backend';
 import { writeFileAtomic } from './atomic-write';
+import { HeaderSyntaxError, METADATA_KEY, readSafetensorsHeader, type RawHeader, type RawHeaderEntry } from './safetensors-header';
 import { bf16BitsToFloat, f16BitsToFloat, floatToBf16Bits, floatToF16Bits } from './half-float';
 
 /**
@@ -27,8 +28,6 @@ export interface SafetensorsFile {
 /** The reference library's limit: larger headers are refused before they are read. */
 export const MAX_HEADER_BYTES = 100_000_000;
 
-const METADATA_KEY = '__metadata__';
-
 const SUPPORTED_DTYPE_BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
 
 /** Every dtype the format defines; these are recognised and refused by name rather than called garbage. */
@@ -41,10 +40,6 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function corrupt(source: string, problem: string): LdmError {
   return new LdmError('CORRUPT_FILE', `${source}: not a valid safetensors file: ${problem}`);
-}
-
-function isPlainObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
 function isSupportedDtype(d: string): d is SafetensorsDtype {
@@ -60,11 +55,6 @@ function elementCount(shape: readonly number[], limit: number): number {
     if (n > limit) return -1;
   }
   return n;
-}
-
-/** Defines the key as an own property, so a tensor or metadata key named `__proto__` is kept, not swallowed. */
-function setOwn(obj: Record<string, string>, key: string, value: string): void {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 interface HeaderEntry {
@@ -89,54 +79,18 @@ function readHeaderLength(bytes: Uint8Array, source: string): number {
   return lo;
 }
 
-function parseHeaderJson(bytes: Uint8Array, n: number, source: string): Record<string, unknown> {
-  if (n < 2 || bytes[8] !== 0x7b /* '{' */) throw corrupt(source, 'the header does not start with a JSON object');
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
-  } catch {
-    throw corrupt(source, 'the header is not valid UTF-8');
-  }
-  let header: unknown;
-  try {
-    header = JSON.parse(text);
-  } catch (e) {
-    throw corrupt(source, `the header is not valid JSON (${(e as Error).message})`);
-  }
-  if (!isPlainObject(header)) throw corrupt(source, 'the header is not a JSON object');
-  return header;
-}
-
-function parseMetadata(raw: unknown, source: string): Record<string, string> {
-  const metadata: Record<string, string> = {};
-  if (raw === undefined || raw === null) return metadata;
-  if (!isPlainObject(raw)) throw corrupt(source, `'${METADATA_KEY}' must be an object of strings`);
-  for (const [k, v] of Object.entries(raw)) {
-    if (typeof v !== 'string') throw corrupt(source, `'${METADATA_KEY}.${k}' must be a string, got ${JSON.stringify(v)?.slice(0, 40)}`);
-    setOwn(metadata, k, v);
-  }
-  return metadata;
-}
-
-function parseEntry(name: string, raw: unknown, dataBytes: number, source: string): HeaderEntry {
+function parseEntry(raw: RawHeaderEntry, dataBytes: number, source: string): HeaderEntry {
+  const { name, dtype, shape, dataOffsets: offsets } = raw;
   const where = `tensor '${name}'`;
-  if (!isPlainObject(raw)) throw corrupt(source, `${where}: entry is not an object`);
-  const { dtype, shape, data_offsets: offsets } = raw;
-  if (typeof dtype !== 'string') throw corrupt(source, `${where}: 'dtype' is missing or not a string`);
+  if (dtype === undefined) throw corrupt(source, `${where}: 'dtype' is missing`);
   if (!isSupportedDtype(dtype)) {
     if (KNOWN_UNSUPPORTED_DTYPES.has(dtype)) {
       throw corrupt(source, `${where}: dtype ${dtype} is not supported by this reader (supported: F32, F16, BF16)`);
     }
     throw corrupt(source, `${where}: unknown dtype ${JSON.stringify(dtype).slice(0, 40)}`);
   }
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    throw corrupt(source, `${where}: 'shape' must be an array of non-negative integers`);
-  }
-  if (
-    !Array.isArray(offsets) ||
-    offsets.length !== 2 ||
-    !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)
-  ) {
+  if (shape === undefined) throw corrupt(source, `${where}: 'shape' is missing`);
+  if (offsets === undefined || offsets.length !== 2) {
     throw corrupt(source, `${where}: 'data_offsets' must be two non-negative integers [begin, end]`);
   }
   const [begin, end] = offsets as [number, number];
@@ -145,14 +99,14 @@ function parseEntry(name: string, raw: unknown, dataBytes: number, source: strin
     throw corrupt(source, `${where}: data_offsets [${begin}, ${end}] run past the ${dataBytes}-byte data section (truncated?)`);
   }
   const size = SUPPORTED_DTYPE_BYTES[dtype];
-  const numel = elementCount(shape as number[], dataBytes);
+  const numel = elementCount(shape, dataBytes);
   if (numel < 0 || numel * size !== end - begin) {
     throw corrupt(
       source,
-      `${where}: shape [${(shape as number[]).join(', ')}] of ${dtype} needs ${numel < 0 ? 'more than the file holds' : `${numel * size} bytes`}, but data_offsets span ${end - begin}`,
+      `${where}: shape [${shape.join(', ')}] of ${dtype} needs ${numel < 0 ? 'more than the file holds' : `${numel * size} bytes`}, but data_offsets span ${end - begin}`,
     );
   }
-  return { name, dtype, shape: [...(shape as number[])], begin, end };
+  return { name, dtype, shape, begin, end };
 }
 
 /** The tensors must tile the data section exactly: sorted by offset, each starts where the previous ended. */
@@ -198,16 +152,18 @@ function decode(bytes: Uint8Array, dtype: SafetensorsDtype, numel: number): Floa
  */
 export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): SafetensorsFile {
   const n = readHeaderLength(bytes, source);
-  const header = parseHeaderJson(bytes, n, source);
+  if (n < 2 || bytes[8] !== 0x7b /* '{' */) throw corrupt(source, 'the header does not start with a JSON object');
+  let header: RawHeader;
+  try {
+    header = readSafetensorsHeader(bytes, 8, 8 + n);
+  } catch (e) {
+    if (e instanceof HeaderSyntaxError) throw corrupt(source, `bad header: ${e.message}`);
+    throw e;
+  }
   const dataStart = 8 + n;
   const dataBytes = bytes.length - dataStart;
-
-  const metadata = parseMetadata(header[METADATA_KEY], source);
-  const entries: HeaderEntry[] = [];
-  for (const [name, raw] of Object.entries(header)) {
-    if (name === METADATA_KEY) continue;
-    entries.push(parseEntry(name, raw, dataBytes, source));
-  }
+  const entries = header.entries.map((raw) => parseEntry(raw, dataBytes, source));
+  const metadata = header.metadata;
   checkCoverage(entries, dataBytes, source);
 
   const tensors = new Map<string, TensorRecord>();
