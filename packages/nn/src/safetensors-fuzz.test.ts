@@ -134,7 +134,22 @@ function checkValid(file: SafetensorsFile, bytes: Uint8Array): void {
   expect(cursor).toBe(total);
 }
 
-type Kind = 'bit flips' | 'truncation' | 'header length' | 'header edit' | 'random bytes';
+/** Inserts, deletes or replaces JSON-significant characters in the header text: exercises every syntax path of the scanner. */
+function editSyntax(g: Generator, bytes: Uint8Array): Uint8Array {
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+  let text = new TextDecoder().decode(bytes.subarray(8, 8 + n));
+  const alphabet = ['[', ']', '{', '}', ',', ':', '"', '\\', '-', '.', 'e', '0', '9', ' ', 'n', 'u', '\u00e9', '\u0001'];
+  const edits = 1 + g.int(3);
+  for (let i = 0; i < edits; i++) {
+    const at = g.int(text.length + 1);
+    const ch = pick(g, alphabet);
+    const op = g.int(3);
+    text = op === 0 ? text.slice(0, at) + ch + text.slice(at) : op === 1 ? text.slice(0, at) + text.slice(at + 1) : text.slice(0, at) + ch + text.slice(at + 1);
+  }
+  return withHeader(text, bytes.subarray(8 + n));
+}
+
+type Kind = 'bit flips' | 'truncation' | 'header length' | 'header edit' | 'header syntax' | 'random bytes';
 
 function makeCase(kind: Kind, g: Generator): Uint8Array {
   switch (kind) {
@@ -145,12 +160,13 @@ function makeCase(kind: Kind, g: Generator): Uint8Array {
     }
     case 'header length': return setLength(g, baseFile(g));
     case 'header edit': return editHeader(g, baseFile(g));
+    case 'header syntax': return editSyntax(g, baseFile(g));
     case 'random bytes': return randomFile(g);
   }
 }
 
 describe('safetensors parser under fuzzing', () => {
-  const kinds: Kind[] = ['bit flips', 'truncation', 'header length', 'header edit', 'random bytes'];
+  const kinds: Kind[] = ['bit flips', 'truncation', 'header length', 'header edit', 'header syntax', 'random bytes'];
   for (const kind of kinds) {
     it(`${kind}: ${CASES_PER_KIND} cases end in a valid parse or CORRUPT_FILE`, () => {
       const g = new Generator(20261128).split(kind);
