@@ -51,15 +51,17 @@ describe('loadImageFolder', () => {
     await solid(join(dir, 'cats', 'x.png'), 10, 20, [255, 255, 255]);
     await solid(join(dir, 'cats', 'nested', 'y.png'), 7, 7, [0, 0, 0]);
     await solid(join(dir, 'dogs', 'z.png'), 30, 12, [128, 128, 128]);
+    // A 16-bit PNG reads as the same 8-bit values.
+    await sharp({ create: { width: 9, height: 9, channels: 3, background: { r: 128, g: 128, b: 128 } } }).toColourspace('rgb16').png().toFile(join(dir, 'dogs', 'z16.png'));
     const ds = await loadImageFolder(dir, { size: 8, channels: 1, fit: 'fill' });
-    expect(ds.shape).toEqual([3, 8, 8, 1]);
+    expect(ds.shape).toEqual([4, 8, 8, 1]);
     expect(ds.classNames).toEqual(['cats', 'dogs']);
-    expect(Array.from(ds.labels!)).toEqual([0, 0, 1]);
+    expect(Array.from(ds.labels!)).toEqual([0, 0, 1, 1]);
     expect(ds.numClasses).toBe(2);
     const img = (i: number) => Array.from(ds.images.subarray(i * 64, (i + 1) * 64));
     expect(new Set(img(0))).toEqual(new Set([1]));
     expect(new Set(img(1))).toEqual(new Set([-1]));
-    for (const v of img(2)) expect(v).toBeCloseTo(128 / 127.5 - 1, 5);
+    for (const v of [...img(2), ...img(3)]) expect(v).toBeCloseTo(128 / 127.5 - 1, 5);
   });
 
   it("fit 'contain' letterboxes with black, 'cover' crops the centre", async () => {

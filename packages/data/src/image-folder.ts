@@ -51,7 +51,8 @@ async function decode(file: string, options: Required<Omit<ImageFolderOptions, '
   pipeline = pipeline.flatten({ background: { r: 0, g: 0, b: 0 } });
   pipeline = options.channels === 1 ? pipeline.greyscale().toColourspace('b-w') : pipeline.toColourspace('srgb');
   try {
-    const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+    // 16-bit PNG/TIFF come out as 8-bit: the [-1, 1] mapping assumes bytes.
+    const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     if (info.channels !== options.channels) {
       throw new Error(`decoded to ${info.channels} channels, expected ${options.channels}`);
     }
