@@ -28,8 +28,8 @@ export interface VlbOptions {
   clipDenoised?: boolean;
   /**
    * 'all' (default): every one of the T terms. `{ count, strategy }`: an unbiased estimate of Σ_{t≥1} L_t from `count`
-   * timesteps: 'stratified' picks one uniformly in each of `count` equal strata of 1 … T−1, 'uniform' draws with
-   * replacement. L_0 and the prior are always exact.
+   * timesteps: 'stratified' picks one uniformly in each of `count` log-spaced strata of 1 … T−1 (weighted by the
+   * stratum's size), 'uniform' draws with replacement. L_0 and the prior are always exact.
    */
   timesteps?: 'all' | { count: number; strategy?: 'stratified' | 'uniform' };
 }
@@ -80,11 +80,20 @@ function pickTimesteps(T: number, spec: VlbOptions['timesteps'], generator: Gene
     return { t: Array.from(u, (v) => 1 + Math.min(Math.floor(v * (T - 1)), T - 2)), weight: new Array<number>(count).fill((T - 1) / count) };
   }
   if (strategy !== 'stratified') throw new LdmError('INVALID_ARGUMENT', `variationalBound: timesteps.strategy must be "stratified" or "uniform", got "${String(strategy)}"`);
+  // Strata are log-spaced in t: the terms fall roughly like 1/t² at small t (where β̃_t ≪ the data variance), so
+  // the first strata are single timesteps evaluated exactly and the wide, flat tail is sampled.
+  const bounds = [1];
+  for (let k = 1; k < count; k++) {
+    const remaining = count - k;
+    const geometric = Math.floor(Math.exp((k / count) * Math.log(T)));
+    bounds.push(Math.min(Math.max((bounds[k - 1] as number) + 1, geometric), T - remaining));
+  }
+  bounds.push(T);
   const t: number[] = [];
   const weight: number[] = [];
   for (let k = 0; k < count; k++) {
-    const lo = 1 + Math.floor((k * (T - 1)) / count);
-    const hi = 1 + Math.floor(((k + 1) * (T - 1)) / count); // exclusive
+    const lo = bounds[k] as number;
+    const hi = bounds[k + 1] as number; // exclusive
     t.push(lo + Math.min(Math.floor((u[k] as number) * (hi - lo)), hi - lo - 1));
     weight.push(hi - lo);
   }
