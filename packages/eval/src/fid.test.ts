@@ -14,7 +14,7 @@ let classifier: MnistClassifier;
 let accuracyInConfig: number | undefined;
 let train: ImageDataset;
 let heldOut: ImageDataset;
-const N = 400;
+const N = 300;
 
 const first = (ds: ImageDataset, n: number): ImageDataset => selectImages(ds, Int32Array.from({ length: n }, (_, i) => i), `${ds.name}[:${n}]`);
 
@@ -79,7 +79,7 @@ describe('FID and coverage on known cases', () => {
   });
 
   it('fidFloor splits one real set into two disjoint halves and refuses too few images', () => {
-    const floor = fidFloor(train, classifier, { size: N });
+    const floor = fidFloor(first(train, 200), classifier, { size: 100 });
     expect(floor).toBeGreaterThan(0);
     expect(() => fidFloor(first(train, 10), classifier, { size: 6 })).toThrow(/two disjoint splits of 6/);
   });

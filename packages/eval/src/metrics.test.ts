@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Generator } from '@ldm/backend';
 import { classShares, modeCoverage } from './class-shares';
 import { precisionRecall } from './precision-recall';
-import { mmdRbf, modeShares, slicedWasserstein, wasserstein1dSquared } from './toy2d';
+import { mmdRbf, modeShares, slicedWasserstein, toyQuality, wasserstein1dSquared } from './toy2d';
 
 /** n points of an 8-Gaussian ring (radius 2, std 0.05), optionally keeping only some modes or shifted. */
 function ring(n: number, g: Generator, options: { modes?: number[]; shift?: number; balanced?: boolean } = {}): Float64Array {
@@ -70,6 +70,20 @@ describe('2-D distances', () => {
     // Points at the midpoints between neighbouring modes are "between".
     const mid = Float64Array.from([0, 0, 1.4, 1.4 * 0.41]);
     expect(modeShares(mid, ringMeans, 0.25).between).toBe(1);
+  });
+});
+
+describe('toyQuality', () => {
+  it('puts exact samples near zero and a mode-dropping sampler clearly above', () => {
+    const g = new Generator(14);
+    const reference = ring(600, g, { balanced: true });
+    const exact = toyQuality(ring(600, g, { balanced: true }), reference, ringMeans, 0.25);
+    const dropped = toyQuality(ring(600, g, { modes: [1, 3, 5, 7], balanced: true }), reference, ringMeans, 0.25);
+    expect(exact.modesCovered).toBe(8);
+    expect(dropped.modesCovered).toBe(4);
+    expect(dropped.slicedWasserstein).toBeGreaterThan(10 * exact.slicedWasserstein);
+    expect(dropped.mmd).toBeGreaterThan(0.05);
+    expect(Math.abs(exact.mmd)).toBeLessThan(0.01);
   });
 });
 

@@ -141,3 +141,27 @@ export function modeShares(points: Points, means: Points, radius: number, dim = 
   for (const s of perMode) if (s >= 0.5 / k) modesCovered++;
   return { perMode, between: between / n, modesCovered };
 }
+
+export interface ToyQuality {
+  slicedWasserstein: number;
+  mmd: number;
+  /** Per-mode shares, the between-modes share, and how many modes hold half their fair share. */
+  modeShares: number[];
+  betweenModes: number;
+  modesCovered: number;
+}
+
+/**
+ * Every 2-D number the report's multimodality panel shows for one sampler: distances from `samples`
+ * to `reference` (samples of the true distribution) and where samples landed relative to the true modes.
+ */
+export function toyQuality(samples: Points, reference: Points, means: Points, radius: number, generator?: Generator): ToyQuality {
+  const shares = modeShares(samples, means, radius);
+  return {
+    slicedWasserstein: slicedWasserstein(samples, reference, generator ? { generator } : {}),
+    mmd: mmdRbf(samples, reference),
+    modeShares: [...shares.perMode],
+    betweenModes: shares.between,
+    modesCovered: shares.modesCovered,
+  };
+}
