@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -315,6 +315,13 @@ describe('files on disk', () => {
     expect(await readdir(dir)).toEqual(['model.safetensors']);
     await writeFileAtomic(join(dir, 'note.txt'), 'hello');
     expect(await readFile(join(dir, 'note.txt'), 'utf8')).toBe('hello');
+  });
+
+  it('a failed write leaves the target and the directory as they were', async () => {
+    const sub = join(dir, 'failing');
+    await mkdir(join(sub, 'target.safetensors'), { recursive: true });
+    await expect(writeFileAtomic(join(sub, 'target.safetensors'), 'data')).rejects.toSatisfy((e: unknown) => LdmError.isInstance(e));
+    expect(await readdir(sub)).toEqual(['target.safetensors']);
   });
 
   it('missing files and directories give FILE_NOT_FOUND naming the path; corrupt ones CORRUPT_FILE', async () => {
