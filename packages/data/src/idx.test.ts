@@ -61,6 +61,12 @@ describe('IDX files', () => {
     expect(background).toBeGreaterThanOrEqual(1024 - 8);
   });
 
+  it('leaves images larger than 32 alone by default, and refuses to pad them when asked', () => {
+    writeFileSync(join(dir, 'wide'), encodeIdx(new Uint8Array(2 * 33), [2, 1, 33]));
+    expect(loadIdx(join(dir, 'wide')).shape).toEqual([2, 1, 33, 1]);
+    expectLdmError(() => loadIdx(join(dir, 'wide'), undefined, { padTo32: true }), 'INVALID_ARGUMENT', /wide: padTo32 asked for, but its images are 1×33/);
+  });
+
   it('encodeIdx writes what parseIdx reads', () => {
     const data = Uint8Array.from({ length: 2 * 3 * 5 }, (_, i) => 255 - i);
     const back = parseIdx(encodeIdx(data, [2, 3, 5]), 'mem', 3);

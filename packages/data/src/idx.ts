@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { LdmError } from '@ldm/backend';
-import { byteToSigned, padImagesTo32 } from './dataset';
+import { byteToSigned, DEFAULT_IMAGE_SIZE } from './dataset';
 import type { ImageDataset } from './dataset';
 
 /** An IDX array of unsigned bytes: the MNIST family's file format. */
@@ -81,10 +81,26 @@ export function encodeIdx(data: Uint8Array, dims: number[]): Uint8Array {
 export function loadIdx(imagesPath: string, labelsPath?: string, options: IdxOptions = {}): ImageDataset {
   const images = parseIdx(readMaybeGzipped(imagesPath), imagesPath, 3);
   const [n, h, w] = images.dims as [number, number, number];
+  const asked = options.padTo32;
+  if (asked === true && (h > DEFAULT_IMAGE_SIZE || w > DEFAULT_IMAGE_SIZE)) {
+    throw new LdmError('INVALID_ARGUMENT', `${imagesPath}: padTo32 asked for, but its images are ${h}×${w}, larger than 32×32`);
+  }
+  const pad = (asked ?? true) && h <= DEFAULT_IMAGE_SIZE && w <= DEFAULT_IMAGE_SIZE;
+  // Converted straight into the padded layout: one pass, no intermediate 28×28 copy.
+  const [outH, outW] = pad ? [DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE] : [h, w];
+  const top = Math.floor((outH - h) / 2);
+  const left = Math.floor((outW - w) / 2);
   const table = Float32Array.from({ length: 256 }, (_, b) => byteToSigned(b));
-  const pixels = new Float32Array(images.data.length);
-  for (let i = 0; i < pixels.length; i++) pixels[i] = table[images.data[i]!]!;
-  let ds: ImageDataset = { images: pixels, shape: [n, h, w, 1], name: `idx:${imagesPath}` };
+  const pixels = new Float32Array(n * outH * outW).fill(-1);
+  const src = images.data;
+  for (let i = 0; i < n; i++) {
+    for (let y = 0; y < h; y++) {
+      const from = (i * h + y) * w;
+      const to = (i * outH + y + top) * outW + left;
+      for (let x = 0; x < w; x++) pixels[to + x] = table[src[from + x]!]!;
+    }
+  }
+  const ds: ImageDataset = { images: pixels, shape: [n, outH, outW, 1], name: `idx:${imagesPath}` };
   if (labelsPath !== undefined) {
     const labels = parseIdx(readMaybeGzipped(labelsPath), labelsPath, 1);
     if (labels.dims[0] !== n) {
@@ -93,7 +109,5 @@ export function loadIdx(imagesPath: string, labelsPath?: string, options: IdxOpt
     ds.labels = Int32Array.from(labels.data);
     ds.numClasses = labels.data.reduce((m, v) => Math.max(m, v), -1) + 1;
   }
-  const pad = options.padTo32 ?? true;
-  if (pad && (options.padTo32 === true || (h <= 32 && w <= 32))) ds = padImagesTo32(ds, imagesPath);
   return ds;
 }
