@@ -3,6 +3,7 @@ import { Generator, LdmError } from '@ldm/backend';
 import { Module, ModuleList } from './module';
 import { Linear } from './linear';
 import { GroupNorm } from './group-norm';
+import { matMulFastGrad } from './matmul';
 
 export interface SpatialSelfAttentionOptions {
   /** Channels per head (diffusers' `attention_head_dim`); heads = channels / headDim. */
@@ -59,9 +60,9 @@ export class SpatialSelfAttention extends Module {
       const q = split(this.toQ.forward(tokens));
       const k = split(this.toK.forward(tokens));
       const v = split(this.toV.forward(tokens));
-      const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(d));
+      const scores = tf.mul(matMulFastGrad(q, k, true), 1 / Math.sqrt(d));
       const attn = tf.softmax(scores);
-      const out = tf.matMul(attn, v); // [b·heads, n, d]
+      const out = matMulFastGrad(attn as tf.Tensor3D, v); // [b·heads, n, d]
       const merged = tf.reshape(tf.transpose(tf.reshape(out, [b, heads, n, d]), [0, 2, 1, 3]), [b * n, c]);
       const projected = tf.reshape(this.toOut.items[0]!.forward(merged), [b, h, w, c]);
       const y = tf.add(projected, x);

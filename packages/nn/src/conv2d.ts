@@ -50,18 +50,10 @@ export class Conv2d extends Module {
       let pad: 'same' | 'valid' = 'valid';
       if (this.stride === 1 && k === 2 * p + 1) pad = 'same';
       else if (p > 0) input = tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]]);
-      let y: tf.Tensor4D = k === 1 && this.stride === 1 ? this.pointwise(input) : tf.conv2d(input, this.weight as tf.Tensor4D, this.stride, pad);
+      let y: tf.Tensor4D = tf.conv2d(input, this.weight as tf.Tensor4D, this.stride, pad);
       if (this.bias) y = tf.add(y, this.bias);
       return y;
     });
-  }
-
-  // A 1×1 conv is a matMul over channels; both routes hit XNNPACK on wasm.
-  private pointwise(x: tf.Tensor4D): tf.Tensor4D {
-    const [b, h, w] = x.shape;
-    const flat = tf.reshape(x, [b * h * w, this.inChannels]) as tf.Tensor2D;
-    const kernel = tf.reshape(this.weight, [this.inChannels, this.outChannels]) as tf.Tensor2D;
-    return tf.reshape(tf.matMul(flat, kernel), [b, h, w, this.outChannels]);
   }
 
   /** Output spatial size for an input of `h`×`w`. */

@@ -41,3 +41,4 @@ export { EMA, emaDecay, resolveEmaOptions, EMA_DEFAULTS } from './ema';
 export type { EmaOptions, ResolvedEmaOptions, EmaState } from './ema';
 export { learningRateAt, LR_SCHEDULE_DEFAULTS } from './lr-schedule';
 export type { LearningRateSchedule, LearningRateScheduleKind } from './lr-schedule';
+export { matMulFastGrad } from './matmul';

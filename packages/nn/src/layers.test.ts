@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, Generator, randn } from '@ldm/backend';
-import { Conv2d, Dropout, GroupNorm, Linear, sinusoidalEmbedding, upsampleNearest2x } from './index';
+import { Conv2d, Dropout, GroupNorm, Linear, matMulFastGrad, sinusoidalEmbedding, upsampleNearest2x } from './index';
 
 describe.each(['wasm', 'cpu'] as const)('layers on %s', (backend) => {
   beforeAll(async () => {
@@ -116,5 +116,17 @@ describe.each(['wasm', 'cpu'] as const)('layers on %s', (backend) => {
     expect(kept.length).toBeGreaterThan(430);
     expect(kept.length).toBeLessThan(570);
     x.dispose();
+  });
+
+  it('matMulFastGrad has the value and gradients of tf.matMul (rank 2 and 3, with and without bᵀ)', () => {
+    const gen = new Generator(7);
+    for (const [sa, sb, tb] of [[[5, 3], [3, 4], false], [[2, 5, 3], [2, 4, 3], true], [[2, 5, 3], [2, 3, 4], false]] as const) {
+      const a = randn([...sa], gen);
+      const b = randn([...sb], gen);
+      const ours = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(matMulFastGrad(x as tf.Tensor3D, y as tf.Tensor3D, tb))))([a, b]);
+      const ref = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D, false, tb))))([a, b]);
+      for (let i = 0; i < 2; i++) expect(tf.max(tf.abs(tf.sub(ours[i]!, ref[i]!))).dataSync()[0]).toBeLessThan(1e-4);
+      tf.dispose([a, b, ...ours, ...ref]);
+    }
   });
 });

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Generator, LdmError } from '@ldm/backend';
 import { Module } from './module';
 import { biasInit, kaimingUniformInit } from './init';
+import { matMulFastGrad } from './matmul';
 
 /**
  * y = x·W + b over the last axis. `weight` is stored [in, out] (tfjs dense layout); PyTorch's
@@ -29,7 +30,7 @@ export class Linear extends Module {
         throw new LdmError('SHAPE_MISMATCH', `Linear expects ${this.inFeatures} input features, got shape [${x.shape}]`);
       }
       const flat = x.rank === 2 ? (x as tf.Tensor2D) : tf.reshape(x, [-1, this.inFeatures]) as tf.Tensor2D;
-      let y: tf.Tensor = tf.matMul(flat, this.weight as tf.Tensor2D);
+      let y: tf.Tensor = matMulFastGrad(flat, this.weight as tf.Tensor2D);
       if (this.bias) y = tf.add(y, this.bias);
       return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), this.outFeatures]);
     });
