@@ -13,7 +13,9 @@ import { DDPMScheduler } from '../src/index';
 import type { Scheduler, StepOptions } from '../src/index';
 
 const backend = (process.env.BACKEND ?? 'wasm') as 'wasm' | 'cpu';
-const REPEATS = Number(process.env.REPEATS ?? 50);
+const REPEATS = Number(process.env.REPEATS ?? 30);
+/** Steps are ~0.1 ms, so they get many more runs (and warm-ups: the JIT settles after a few hundred calls). */
+const STEP_REPEATS = 10 * REPEATS;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -24,10 +26,10 @@ function median(xs: number[]): number {
  * Median milliseconds of fn(). The cpu and wasm backends run kernels synchronously, so the call's wall time is its
  * cost; no per-run read-back (a dataSync costs more than a small step and would hide the difference).
  */
-function time(fn: () => tf.Tensor): number {
-  for (let i = 0; i < 10; i++) tf.tidy(() => void fn());
+function time(fn: () => tf.Tensor, repeats = REPEATS): number {
+  for (let i = 0; i < Math.min(repeats, 300); i++) tf.tidy(() => void fn());
   const ms: number[] = [];
-  for (let i = 0; i < REPEATS; i++) {
+  for (let i = 0; i < repeats; i++) {
     const t0 = performance.now();
     tf.tidy(() => void fn());
     ms.push(performance.now() - t0);
@@ -67,15 +69,15 @@ for (const shape of [
     ['DDIM step η=1', ddim, 500, { eta: 1, noise }],
   ];
   for (const [name, sched, t, options] of cases) {
-    const stepMs = time(() => sched.step(out, t, x, options).prevSample);
+    const stepMs = time(() => sched.step(out, t, x, options).prevSample, STEP_REPEATS);
     rows.push({ shape: `[${shape.join(',')}]`, scheduler: name, step_ms: +stepMs.toFixed(3), function_eval_ms: +netMs.toFixed(3), overhead_percent: +((100 * stepMs) / netMs).toFixed(2) });
   }
   tf.dispose([x, out, noise]);
 }
 
-console.log(`backend ${backend}; function evaluation = stand-in of 4 conv2d 3×3 layers at 32 channels (not the real UNet); median of ${REPEATS}`);
+console.log(`backend ${backend}; function evaluation = stand-in of 4 conv2d 3×3 layers at 32 channels (not the real UNet); median of ${REPEATS} (function) / ${STEP_REPEATS} (step) runs`);
 console.table(rows);
 const outPath = join(dirname(fileURLToPath(import.meta.url)), 'results', 'scheduler.json');
 mkdirSync(dirname(outPath), { recursive: true });
-writeFileSync(outPath, `${JSON.stringify({ backend, repeats: REPEATS, function_eval: '4 conv2d 3x3 layers at 32 channels (stand-in for the small UNet)', target_overhead_percent: 5, rows }, null, 2)}\n`);
+writeFileSync(outPath, `${JSON.stringify({ backend, repeats_function: REPEATS, repeats_step: STEP_REPEATS, function_eval: '4 conv2d 3x3 layers at 32 channels (stand-in for the small UNet)', target_overhead_percent: 5, rows }, null, 2)}\n`);
 console.log(`wrote ${outPath}`);
