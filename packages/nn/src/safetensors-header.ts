@@ -110,11 +110,20 @@ class HeaderReader {
       if (c < 0x20) this.fail(`control character in a string ${context}`);
       this.pos++;
     }
-    let text: string;
-    try {
-      text = this.decoder.decode(b.subarray(start, this.pos));
-    } catch {
-      return this.fail(`invalid UTF-8 in a string ${context}`);
+    let text = '';
+    let ascii = this.pos - start <= 256;
+    // Short ASCII strings (every name and dtype in practice) are built directly: TextDecoder's per-call cost dominates otherwise.
+    for (let i = start; ascii && i < this.pos; i++) {
+      const c = b[i]!;
+      if (c >= 0x80) ascii = false;
+      else text += String.fromCharCode(c);
+    }
+    if (!ascii) {
+      try {
+        text = this.decoder.decode(b.subarray(start, this.pos));
+      } catch {
+        return this.fail(`invalid UTF-8 in a string ${context}`);
+      }
     }
     this.pos++;
     if (!escaped) return text;

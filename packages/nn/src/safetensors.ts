@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { LdmError } from '@ldm/backend';
 import { writeFileAtomic } from './atomic-write';
 import { HeaderSyntaxError, METADATA_KEY, readSafetensorsHeader, type RawHeader, type RawHeaderEntry } from './safetensors-header';
-import { bf16BitsToFloat, f16BitsToFloat, floatToBf16Bits, floatToF16Bits } from './half-float';
+import { f16BitsToFloat, floatToBf16Bits, floatToF16Bits } from './half-float';
 
 /**
  * The safetensors format (https://github.com/huggingface/safetensors): an 8-byte little-endian
@@ -129,6 +129,17 @@ function checkCoverage(entries: HeaderEntry[], dataBytes: number, source: string
   }
 }
 
+let f16Lookup: Float32Array | undefined;
+
+/** All 65536 binary16 values (256 KB, built on first use): decoding becomes one lookup per element. */
+function f16Table(): Float32Array {
+  if (!f16Lookup) {
+    f16Lookup = new Float32Array(0x10000);
+    for (let h = 0; h < 0x10000; h++) f16Lookup[h] = f16BitsToFloat(h);
+  }
+  return f16Lookup;
+}
+
 function decode(bytes: Uint8Array, dtype: SafetensorsDtype, numel: number): Float32Array {
   const out = new Float32Array(numel);
   if (dtype === 'F32') {
@@ -141,8 +152,14 @@ function decode(bytes: Uint8Array, dtype: SafetensorsDtype, numel: number): Floa
     }
     return out;
   }
-  const decodeOne = dtype === 'F16' ? f16BitsToFloat : bf16BitsToFloat;
-  for (let i = 0; i < numel; i++) out[i] = decodeOne(bytes[2 * i]! | (bytes[2 * i + 1]! << 8));
+  if (dtype === 'BF16') {
+    // bfloat16 is the top half of a float32: shift the bits into place, no arithmetic.
+    const outBits = new Uint32Array(out.buffer);
+    for (let i = 0; i < numel; i++) outBits[i] = (bytes[2 * i]! | (bytes[2 * i + 1]! << 8)) << 16;
+    return out;
+  }
+  const table = f16Table();
+  for (let i = 0; i < numel; i++) out[i] = table[bytes[2 * i]! | (bytes[2 * i + 1]! << 8)]!;
   return out;
 }
 
