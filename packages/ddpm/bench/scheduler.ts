@@ -49,7 +49,10 @@ function convStandIn(channels: number, generator: Generator): (x: tf.Tensor) => 
 
 await initBackend({ backend });
 const generator = new Generator(0);
-const rows: Record<string, string | number>[] = [];
+// Two passes; the first warms every code path (JIT, wasm heap growth), the second is reported.
+let rows: Record<string, string | number>[] = [];
+for (let pass = 0; pass < 2; pass++) {
+rows = [];
 for (const shape of [
   [16, 8, 8, 4],
   [16, 32, 32, 1],
@@ -73,6 +76,7 @@ for (const shape of [
     rows.push({ shape: `[${shape.join(',')}]`, scheduler: name, step_ms: +stepMs.toFixed(3), function_eval_ms: +netMs.toFixed(3), overhead_percent: +((100 * stepMs) / netMs).toFixed(2) });
   }
   tf.dispose([x, out, noise]);
+}
 }
 
 console.log(`backend ${backend}; function evaluation = stand-in of 4 conv2d 3×3 layers at 32 channels (not the real UNet); median of ${REPEATS} (function) / ${STEP_REPEATS} (step) runs`);
