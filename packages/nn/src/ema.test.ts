@@ -123,7 +123,9 @@ describe('EMA', () => {
 
   it('no tensor leaks across updates and swaps', () => {
     const params = makeParams(6);
+    const atStart = tf.memory().numTensors;
     const ema = new EMA(params);
+    expect(tf.memory().numTensors).toBe(atStart + 2); // one shadow per parameter
     ema.update(params);
     const before = tf.memory().numTensors;
     for (let i = 0; i < 5; i++) {
@@ -132,8 +134,10 @@ describe('EMA', () => {
       ema.restore(params);
     }
     expect(tf.memory().numTensors).toBe(before);
+    ema.getState();
+    expect(tf.memory().numTensors).toBe(before);
     ema.dispose();
-    expect(tf.memory().numTensors).toBe(before - 2);
+    expect(tf.memory().numTensors).toBe(atStart);
     tf.dispose([...params.values()]);
   });
 });
