@@ -88,6 +88,20 @@ describe('DDIM (η = 0) driven by ε* reproduces the mixture; drift at fewer ste
     expect(Math.abs(mean - 0.5)).toBeLessThan(4 * Math.sqrt(factor / n));
   });
 
+  it('zero terminal SNR (rescaled betas, v_prediction, trailing): x_T is pure noise and 50 steps still match (1-D wide)', () => {
+    const scheduler = new DDIMScheduler({ clipSample: false, timestepSpacing: 'trailing', rescaleBetasZeroSnr: true, predictionType: 'v_prediction' });
+    scheduler.setTimesteps(50);
+    expect(scheduler.schedule.alphasCumprod[999]).toBeLessThan(1e-12);
+    const mixture = WIDE_MIXTURE_1D;
+    const x = sample({ denoiser: gaussianMixtureDenoiser(mixture, scheduler.schedule.alphasCumprod, 'v_prediction'), scheduler, shape: [2000, 1], seed: 4 });
+    const v = x.dataSync() as Float32Array;
+    x.dispose();
+    expect(v.every(Number.isFinite)).toBe(true);
+    const z = worstZScore(componentStats(v, mixture), mixture, 2000);
+    console.log(`zero-SNR v_prediction DDIM 50 trailing steps, 1-D wide: worst z ${z.toFixed(2)}`);
+    expect(z).toBeLessThan(4);
+  });
+
   it('same seed → same samples, different seed → different; no tensors leak over the loop', () => {
     const before = tf.memory().numTensors;
     const a = ddimSamples(MIXTURE_2D, 10, 16, 1);
@@ -98,6 +112,16 @@ describe('DDIM (η = 0) driven by ε* reproduces the mixture; drift at fewer ste
 });
 
 describe('DDIM inversion', () => {
+  it('walks the schedule upwards: steps_offset=1, 5 steps → [1, 201, 401, 601, 801] (diffusers test_scheduler_ddim_inverse)', () => {
+    const scheduler = new DDIMScheduler({ stepsOffset: 1, clipSample: false });
+    scheduler.setTimesteps(5);
+    const seen: number[] = [];
+    const x0 = tf.zeros([2, 2]);
+    const xT = ddimInvert({ denoiser: (x) => tf.zerosLike(x), scheduler, x0, onStep: ({ t }) => seen.push(t) });
+    expect(seen).toEqual([1, 201, 401, 601, 801]);
+    tf.dispose([x0, xT]);
+  });
+
   for (const [name, mixture, bound] of [['wide', WIDE_MIXTURE_2D, 2e-3], ['narrow', MIXTURE_2D, 5e-3]] as const) {
     it(`${name} 2-D mixture: x₀ → x_T → x₀ reconstructs its input; the error falls as steps grow (DDIM Table 2 analogue)`, () => {
       const x0 = drawMixture(mixture, 500, new Generator(21));

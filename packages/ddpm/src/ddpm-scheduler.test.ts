@@ -95,6 +95,26 @@ describe('DDPMScheduler timesteps', () => {
 });
 
 describe('DDPMScheduler step', () => {
+  it('diffusers test_variance: _get_variance(0) = 0, (487) = 0.00979, (999) = 0.02', () => {
+    const s = new DDPMScheduler();
+    expect(s.getVariance(0)).toBeLessThan(1e-19);
+    expect(Math.abs(s.getVariance(487) - 0.00979)).toBeLessThan(1e-5);
+    expect(Math.abs(s.getVariance(999) - 0.02)).toBeLessThan(1e-5);
+  });
+
+  it('dynamic thresholding inside step keeps x̂₀ in [−1, 1] and leaves small predictions alone', () => {
+    const s = new DDPMScheduler({ thresholding: true, sampleMaxValue: 5 });
+    const x = tf.tensor([[3, -9, 0.2, 0.1]]);
+    const out = tf.zeros([1, 4]);
+    const a = s.schedule.alphasCumprod[999] as number;
+    const { prevSample, predOriginalSample } = s.step(out, 999, x, { noise: out });
+    const x0 = predOriginalSample.dataSync();
+    expect(Math.max(...Array.from(x0, Math.abs))).toBeLessThanOrEqual(1 + 1e-6);
+    // s = min(quantile, 5) = 5 here, so x̂₀ = clip(x/√ᾱ, −5, 5)/5.
+    Array.from(x0).forEach((v, i) => expect(v).toBeCloseTo(Math.min(5, Math.max(-5, ([3, -9, 0.2, 0.1][i] as number) / Math.sqrt(a))) / 5, 5));
+    tf.dispose([x, out, prevSample, predOriginalSample]);
+  });
+
   for (const [predictionType, expected] of [['epsilon', 0.6609], ['v_prediction', 0.1132]] as const) {
     it(`mean-only 1000-step loop with the dummy model, clip on (anchors b5, ${predictionType}): sum|x| = ${expected}`, () => {
       const s = new DDPMScheduler({ predictionType });

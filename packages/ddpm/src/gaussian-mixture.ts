@@ -64,7 +64,11 @@ export function gaussianMixtureDenoiser(mixture: GaussianMixture, alphasCumprod:
       const score = tf.sum(tf.mul(tf.expandDims(r, 2), tf.mul(diff, invS2)), 1); // [B, D] = −∇log p_t
       const eps = tf.reshape(tf.mul(score, noiseStd), xt.shape);
       if (predictionType === 'epsilon') return eps;
-      const x0 = tf.mul(tf.sub(xt, tf.mul(eps, noiseStd)), 1 / signal);
+      // E[x₀ | x_t] = Σ_k r_k (μ_k + √ᾱ σ_k²/s_k² (x_t − √ᾱ μ_k)), formed directly so it stays finite at ᾱ = 0 (zero terminal SNR).
+      const gain = tf.tensor3d(s2.map((v, i) => (signal * (mixture.variances[i] as number)) / v), [1, k, 1]);
+      const mu = tf.tensor3d(mixture.means.flat(), [1, k, d]);
+      const perComponent = tf.add(mu, tf.mul(diff, gain)); // [B, K, D]
+      const x0 = tf.reshape(tf.sum(tf.mul(tf.expandDims(r, 2), perComponent), 1), xt.shape);
       return x0AndEpsToPrediction(predictionType, x0, eps, alphaBar);
     });
   };
