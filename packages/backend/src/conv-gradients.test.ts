@@ -7,6 +7,7 @@ import {
   convGradientSupported,
   convGradientsInstalled,
   installConvGradients,
+  setInputGradientMethod,
 } from './conv-gradients';
 import { Generator } from './random';
 
@@ -114,11 +115,17 @@ describe('conv2d gradients as forward convs', () => {
     expect(convGradientSupported([c.batch, c.height, c.width, c.cin], [c.k, c.k, c.cin, c.cout], { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', dilations: 1 })).toBe(true);
     const { x, w, dy, dyShape } = inputsFor(c, i);
     const expected = reference.get(name(c))!;
+    // Strided input gradients have two methods (depth-to-space phases, zero-dilated dy); check both.
+    const methods = c.stride > 1 ? (['phases', 'dilate'] as const) : (['phases'] as const);
     for (const backend of ['cpu', 'wasm'] as const) {
       await tf.setBackend(backend);
-      const actual = registeredGradients(c, x, w, dy, dyShape);
-      expect(relativeError(actual.dx, expected.dx), `${backend} dx`).toBeLessThanOrEqual(1e-4);
-      expect(relativeError(actual.dw, expected.dw), `${backend} dw`).toBeLessThanOrEqual(1e-4);
+      for (const method of methods) {
+        setInputGradientMethod(method);
+        const actual = registeredGradients(c, x, w, dy, dyShape);
+        expect(relativeError(actual.dx, expected.dx), `${backend} ${method} dx`).toBeLessThanOrEqual(1e-4);
+        expect(relativeError(actual.dw, expected.dw), `${backend} dw`).toBeLessThanOrEqual(1e-4);
+      }
+      setInputGradientMethod('phases');
     }
     await tf.setBackend('cpu');
   });
@@ -133,6 +140,35 @@ describe('conv2d gradients as forward convs', () => {
     const actual = registeredGradients(c, x, w, dy, dyShape);
     expect(relativeError(actual.dx, expected.dx)).toBeLessThanOrEqual(1e-6);
     expect(relativeError(actual.dw, expected.dw)).toBeLessThanOrEqual(1e-6);
+  });
+
+  it('handles unequal strides (1, 2) and stride 3', async () => {
+    await tf.setBackend('wasm');
+    const g = new Generator(3);
+    for (const strides of [[1, 2], [2, 1], [3, 3]] as [number, number][]) {
+      for (const pad of ['same', 'valid'] as const) {
+        const x = tf.tensor4d(g.normal(2 * 8 * 7 * 3), [2, 8, 7, 3]);
+        const w = tf.tensor4d(g.normal(3 * 3 * 3 * 4), [3, 3, 3, 4]);
+        const dyShape = tf.conv2d(x, w, strides, pad).shape;
+        const dy = tf.tensor4d(g.normal(dyShape.reduce((a, b) => a * b, 1)), dyShape);
+        const attrs = { strides, pad, dataFormat: 'NHWC' as const, dilations: 1 };
+        await tf.setBackend('cpu');
+        const stockAttrs = { strides, pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
+        const xc = tf.tensor4d(x.dataSync(), x.shape);
+        const wc = tf.tensor4d(w.dataSync(), w.shape);
+        const dyc = tf.tensor4d(dy.dataSync(), dy.shape);
+        const refDx = (tf.engine().runKernel('Conv2DBackpropInput', { dy: dyc, filter: wc }, { ...stockAttrs, inputShape: x.shape } as never) as tf.Tensor).dataSync() as Float32Array;
+        const refDw = (tf.engine().runKernel('Conv2DBackpropFilter', { x: xc, dy: dyc }, { ...stockAttrs, filterShape: w.shape } as never) as tf.Tensor).dataSync() as Float32Array;
+        await tf.setBackend('wasm');
+        const x2 = tf.tensor4d(x.dataSync(), x.shape);
+        const w2 = tf.tensor4d(w.dataSync(), w.shape);
+        const dy2 = tf.tensor4d(dy.dataSync(), dy.shape);
+        const dx = conv2dInputGradient(dy2, w2, x2.shape, attrs).dataSync() as Float32Array;
+        const dw = conv2dFilterGradient(x2, dy2, w2.shape, attrs).dataSync() as Float32Array;
+        expect(relativeError(dx, refDx), `dx ${strides} ${pad}`).toBeLessThanOrEqual(1e-4);
+        expect(relativeError(dw, refDw), `dw ${strides} ${pad}`).toBeLessThanOrEqual(1e-4);
+      }
+    }
   });
 
   it('the direct functions leave no tensors behind', async () => {

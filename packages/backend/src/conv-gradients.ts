@@ -108,6 +108,15 @@ export function convGradientSupported(
   );
 }
 
+/**
+ * How a strided conv's input gradient is computed: 'phases' (s² stride-1 convs, see
+ * stridedInputGradient) or 'dilate' (one conv over dy with zeros inserted). Exposed for the benchmark.
+ */
+export let inputGradientMethod: 'phases' | 'dilate' = 'phases';
+export function setInputGradientMethod(method: 'phases' | 'dilate'): void {
+  inputGradientMethod = method;
+}
+
 /** Inserts (stride − 1) zeros after every row and column of `dy`: [B,Ho,Wo,C] → [B,Ho·sh,Wo·sw,C]. */
 function dilateWithTrailingZeros(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
   if (sh === 1 && sw === 1) return dy;
@@ -125,10 +134,37 @@ function dilateWithTrailingZeros(dy: tf.Tensor4D, sh: number, sw: number): tf.Te
 }
 
 /**
- * dL/dx of `y = conv2d(x, filter)` (NHWC) as one stride-1 forward conv: `dy` dilated by the stride,
- * correlated with the filter flipped in H and W and with its in/out channels swapped.
- * dx[h] = Σ_p dyDilated[h + top − p]·w[p]; with p' = k−1−p that is a correlation whose leading pad
- * is k−1−top, and the trailing pad follows from the input height.
+ * The input gradient as one stride-1 conv over dy with (stride − 1) zeros inserted after each row and
+ * column, against the flipped filter; the trailing pad follows from the input size.
+ */
+function dilatedInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
+  const spread = dilateWithTrailingZeros(dy, g.strideHeight, g.strideWidth);
+  // Rows after the trailing zeros; negative when the last input rows were never read by the conv.
+  const padTop = g.filterHeight - 1 - g.top;
+  const padLeft = g.filterWidth - 1 - g.left;
+  let padBottom = g.inHeight + g.top - g.outHeight * g.strideHeight;
+  let padRight = g.inWidth + g.left - g.outWidth * g.strideWidth;
+  let source = spread;
+  if (padBottom < 0 || padRight < 0) {
+    const keepH = spread.shape[1] + Math.min(padBottom, 0);
+    const keepW = spread.shape[2] + Math.min(padRight, 0);
+    source = tf.slice(spread, [0, 0, 0, 0], [-1, keepH, keepW, -1]);
+    padBottom = Math.max(padBottom, 0);
+    padRight = Math.max(padRight, 0);
+  }
+  const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]);
+  return tf.conv2d(source, flipped, 1, [
+    [0, 0],
+    [padTop, padBottom],
+    [padLeft, padRight],
+    [0, 0],
+  ]);
+}
+
+/**
+ * dL/dx of `y = conv2d(x, filter)` (NHWC) as a forward conv. Stride 1: dy correlated with the filter
+ * flipped in H and W and its in/out channels swapped, since dx[h] = Σ_p dy[h + top − p]·w[p] and with
+ * p' = k−1−p that is a correlation with leading pad k−1−top. Stride s: see stridedInputGradient.
  */
 export function conv2dInputGradient(
   dy: tf.Tensor4D,
@@ -138,28 +174,117 @@ export function conv2dInputGradient(
 ): tf.Tensor4D {
   return tf.tidy(() => {
     const g = resolveGeometry(xShape, filter.shape, attrs);
-    const spread = dilateWithTrailingZeros(dy, g.strideHeight, g.strideWidth);
-    // Rows after the trailing zeros; negative when the last input rows were never read by the conv.
-    const padTop = g.filterHeight - 1 - g.top;
-    const padLeft = g.filterWidth - 1 - g.left;
-    let padBottom = g.inHeight + g.top - g.outHeight * g.strideHeight;
-    let padRight = g.inWidth + g.left - g.outWidth * g.strideWidth;
-    let source = spread;
-    if (padBottom < 0 || padRight < 0) {
-      const keepH = spread.shape[1] + Math.min(padBottom, 0);
-      const keepW = spread.shape[2] + Math.min(padRight, 0);
-      source = tf.slice(spread, [0, 0, 0, 0], [-1, keepH, keepW, -1]);
-      padBottom = Math.max(padBottom, 0);
-      padRight = Math.max(padRight, 0);
+    if ((g.strideHeight > 1 || g.strideWidth > 1) && inputGradientMethod === 'phases') {
+      return stridedInputGradient(dy, filter, g);
     }
-    const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]);
-    return tf.conv2d(source, flipped, 1, [
-      [0, 0],
-      [padTop, padBottom],
-      [padLeft, padRight],
-      [0, 0],
-    ]);
+    return dilatedInputGradient(dy, filter, g);
   });
+}
+
+/**
+ * How the input gradient of a strided conv reads dy along one axis. Output row h = s·m + r (phase r)
+ * gets dx[s·m + r] = Σ_j dy[m + d − j]·w[c + s·j], with c = (r + pad) mod s and d = (r + pad − c)/s:
+ * a stride-1 correlation over dy rows m + offset … m + offset + taps − 1 (kernel taps reversed). All
+ * phases share one window of `window` dy rows starting at m + `start`, each using its own part of it.
+ */
+interface AxisPlan {
+  /** ceil(size / s): rows of the phase-0 grid; rows past the input size are cropped at the end. */
+  rows: number;
+  start: number;
+  window: number;
+  /** For each phase r and window position t, the kernel tap it multiplies, or -1 for none. */
+  tapAt: number[][];
+}
+
+function planAxis(size: number, stride: number, k: number, padBefore: number): AxisPlan {
+  const phases = Array.from({ length: stride }, (_, r) => {
+    const first = (r + padBefore) % stride;
+    const taps = r < size ? Math.max(0, Math.ceil((k - first) / stride)) : 0;
+    const d = (r + padBefore - first) / stride;
+    return { first, taps, offset: d - (taps - 1) };
+  });
+  const used = phases.filter((p) => p.taps > 0);
+  const start = Math.min(...used.map((p) => p.offset));
+  const end = Math.max(...used.map((p) => p.offset + p.taps - 1));
+  const window = end - start + 1;
+  const tapAt = phases.map((p) => {
+    const row = new Array<number>(window).fill(-1);
+    for (let j = 0; j < p.taps; j++) row[p.offset - start + j] = p.first + stride * (p.taps - 1 - j);
+    return row;
+  });
+  return { rows: Math.ceil(size / stride), start, window, tapAt };
+}
+
+/**
+ * The input gradient of a strided conv as one stride-1 conv and a depth-to-space: every phase's
+ * reversed sub-kernel sits in a shared window, stacked along the output channels, so the conv
+ * writes all s² phases at once and a depth-to-space interleaves them. Dilating dy with zeros instead
+ * would spend (s² − 1)/s² of its multiply-adds on zeros; stacking per-phase convs costs more in
+ * the wasm backend's slow Concat than in the convs.
+ */
+function stridedInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
+  const sh = g.strideHeight;
+  const sw = g.strideWidth;
+  if (sh !== sw) return dilatedInputGradient(dy, filter, g);
+  const s = sh;
+  const ph = planAxis(g.inHeight, s, g.filterHeight, g.top);
+  const pw = planAxis(g.inWidth, s, g.filterWidth, g.left);
+  if (!Number.isFinite(ph.window) || !Number.isFinite(pw.window)) return dilatedInputGradient(dy, filter, g);
+
+  // Combined filter [window_h, window_w, Cout, s²·Cin], gathered from the taps (index k·k is zero).
+  const k2 = g.filterHeight * g.filterWidth;
+  const index: number[] = [];
+  for (let th = 0; th < ph.window; th++) {
+    for (let tw = 0; tw < pw.window; tw++) {
+      for (let rh = 0; rh < s; rh++) {
+        for (let rw = 0; rw < s; rw++) {
+          const p = ph.tapAt[rh]![th]!;
+          const q = pw.tapAt[rw]![tw]!;
+          index.push(p < 0 || q < 0 ? k2 : p * g.filterWidth + q);
+        }
+      }
+    }
+  }
+  const taps = tf.concat([
+    tf.reshape(tf.transpose(filter, [0, 1, 3, 2]), [k2, g.outChannels, g.inChannels]),
+    tf.zeros([1, g.outChannels, g.inChannels]),
+  ]);
+  const gathered = tf.gather(taps, tf.tensor1d(index, 'int32'));
+  const combined = tf.reshape(
+    tf.transpose(tf.reshape(gathered, [ph.window, pw.window, s * s, g.outChannels, g.inChannels]), [0, 1, 3, 2, 4]),
+    [ph.window, pw.window, g.outChannels, s * s * g.inChannels],
+  ) as tf.Tensor4D;
+
+  // dy rows start … start + window − 1 feed output row 0; pad with zeros or crop to get `rows` outputs.
+  const cropTop = Math.max(0, ph.start);
+  const cropLeft = Math.max(0, pw.start);
+  const padTop = Math.max(0, -ph.start);
+  const padLeft = Math.max(0, -pw.start);
+  let padBottom = ph.rows + ph.window - 1 - (g.outHeight - cropTop) - padTop;
+  let padRight = pw.rows + pw.window - 1 - (g.outWidth - cropLeft) - padLeft;
+  const cropBottom = Math.max(0, -padBottom);
+  const cropRight = Math.max(0, -padRight);
+  padBottom = Math.max(0, padBottom);
+  padRight = Math.max(0, padRight);
+  const source =
+    cropTop + cropLeft + cropBottom + cropRight === 0
+      ? dy
+      : tf.slice(dy, [0, cropTop, cropLeft, 0], [-1, g.outHeight - cropTop - cropBottom, g.outWidth - cropLeft - cropRight, -1]);
+  const phases = tf.conv2d(source, combined, 1, [
+    [0, 0],
+    [padTop, padBottom],
+    [padLeft, padRight],
+    [0, 0],
+  ]);
+  // Depth-to-space as reshape/transpose: the wasm DepthToSpace kernel is about 3× slower than Transpose.
+  const [batch, rows, cols] = phases.shape;
+  const interleaved = tf.reshape(
+    tf.transpose(tf.reshape(phases, [batch, rows, cols, s, s, g.inChannels]), [0, 1, 3, 2, 4, 5]),
+    [batch, rows * s, cols * s, g.inChannels],
+  ) as tf.Tensor4D;
+  return interleaved.shape[1] === g.inHeight && interleaved.shape[2] === g.inWidth
+    ? interleaved
+    : tf.slice(interleaved, [0, 0, 0, 0], [-1, g.inHeight, g.inWidth, -1]);
 }
 
 /**
