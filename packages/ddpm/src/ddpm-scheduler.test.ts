@@ -95,6 +95,14 @@ describe('DDPMScheduler timesteps', () => {
 });
 
 describe('DDPMScheduler step', () => {
+  it('zero terminal SNR with epsilon prediction is a clear error at t = T−1, not a NaN', () => {
+    const s = new DDPMScheduler({ rescaleBetasZeroSnr: true, timestepSpacing: 'trailing' });
+    s.setTimesteps(10);
+    const x = tf.zeros([1, 2]);
+    expect(errorOf(() => s.step(x, 999, x, { noise: x })).message).toMatch(/zero terminal SNR.*v_prediction/);
+    x.dispose();
+  });
+
   it('diffusers test_variance: _get_variance(0) = 0, (487) = 0.00979, (999) = 0.02', () => {
     const s = new DDPMScheduler();
     expect(s.getVariance(0)).toBeLessThan(1e-19);

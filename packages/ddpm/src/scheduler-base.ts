@@ -103,6 +103,9 @@ export abstract class SchedulerBase implements Scheduler {
 
   /** x̂₀ and ε̂ from the model output, x̂₀ thresholded or clipped as configured. Call inside tf.tidy. */
   protected predictOriginal(modelOutput: tf.Tensor, sample: tf.Tensor, alphaBar: number): { x0: tf.Tensor; eps: tf.Tensor } {
+    if (alphaBar <= 0 && this.config.predictionType === 'epsilon') {
+      throw new LdmError('NUMERICAL_ERROR', `${this.kind.toUpperCase()} step: ᾱ_t = 0 (zero terminal SNR) makes x̂₀ undefined for prediction_type "epsilon"; use "v_prediction" or "sample" with rescale_betas_zero_snr`);
+    }
     const { x0: raw, eps } = predictionToX0AndEps(this.config.predictionType, modelOutput, sample, alphaBar);
     // The caller owns what step returns, so never hand back its own model output tensor.
     const x0 = raw === modelOutput ? tf.clone(raw) : raw;
