@@ -23,35 +23,30 @@ export function bf16BitsToFloat(h: number): number {
   return f32[0]!;
 }
 
-function roundHalfEven(q: number): number {
-  const f = Math.floor(q);
-  const d = q - f;
-  if (d > 0.5) return f + 1;
-  if (d < 0.5) return f;
-  return f + (f & 1);
-}
-
-/** Encodes a float32 value as binary16, round-to-nearest-even; overflow gives ±inf, NaN stays NaN. */
+/** Encodes a float32 value as binary16, round-to-nearest-even; overflow gives ±inf, NaN stays NaN. Integer bit work only. */
 export function floatToF16Bits(value: number): number {
   f32[0] = value;
-  const bits = u32[0]!;
-  const sign = (bits >>> 16) & 0x8000;
-  const a = Math.abs(f32[0]!);
-  if (Number.isNaN(a)) return sign | 0x7e00;
-  // 65520 is halfway between the largest finite half (65504) and 2^16; ties-to-even goes up.
-  if (a >= 65520) return sign | 0x7c00;
-  if (a < 2 ** -14) {
-    // Subnormal range: a multiple of 2^-24. A result of 1024 is the smallest normal, whose bits are 0x0400.
-    return sign | roundHalfEven(a * 2 ** 24);
+  const x = u32[0]!;
+  const sign = (x >>> 16) & 0x8000;
+  const abs = x & 0x7fffffff;
+  if (abs >= 0x7f800000) return sign | (abs > 0x7f800000 ? 0x7e00 : 0x7c00);
+  // 65520 (0x477ff000) is halfway between the largest finite half (65504) and 2^16; ties-to-even goes up.
+  if (abs >= 0x477ff000) return sign | 0x7c00;
+  if (abs < 0x38800000) {
+    // Below 2^-14 the result is subnormal: round(|x| · 2^24). At most 2^-25 (0x33000000) that is 0.
+    if (abs <= 0x33000000) return sign;
+    const m = (abs & 0x7fffff) | 0x800000;
+    const shift = 126 - (abs >>> 23);
+    const r = m >>> shift;
+    const rem = m & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    // A carry out of 1023 gives 0x0400, the smallest normal: the bit layout makes that right.
+    return sign | (r + (rem > half || (rem === half && (r & 1) === 1) ? 1 : 0));
   }
-  let e = ((bits >>> 23) & 0xff) - 127;
-  // Exact in float64: the significand scaled to [1024, 2048).
-  let r = roundHalfEven(a * 2 ** (10 - e));
-  if (r === 2048) {
-    r = 1024;
-    e += 1;
-  }
-  return sign | ((e + 15) << 10) | (r - 1024);
+  let h = ((((abs >>> 23) - 112) << 10) | ((abs & 0x7fffff) >>> 13)) >>> 0;
+  const rem = abs & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && (h & 1) === 1)) h += 1;
+  return sign | h;
 }
 
 /** Encodes a float32 value as bfloat16, round-to-nearest-even on the dropped 16 bits; NaN stays NaN. */

@@ -152,6 +152,41 @@ describe('half-precision decoding', () => {
     }
   });
 
+  it('F16 encoding agrees with a float64 rounding reference on 300k float32 bit patterns', () => {
+    const roundHalfEven = (q: number) => {
+      const f = Math.floor(q);
+      return q - f > 0.5 ? f + 1 : q - f < 0.5 ? f : f + (f & 1);
+    };
+    // Reference: scale to an integer significand in float64 (exact), round there, rebuild the bits.
+    const reference = (v: number): number => {
+      const sign = v < 0 || Object.is(v, -0) ? 0x8000 : 0;
+      const a = Math.abs(v);
+      if (Number.isNaN(a)) return 0x7e00 | sign;
+      if (a >= 65520) return sign | 0x7c00;
+      if (a < 2 ** -14) return sign | roundHalfEven(a * 2 ** 24);
+      let e = Math.floor(Math.log2(a));
+      if (2 ** e > a) e -= 1;
+      if (2 ** (e + 1) <= a) e += 1;
+      let r = roundHalfEven(a * 2 ** (10 - e));
+      if (r === 2048) {
+        r = 1024;
+        e += 1;
+      }
+      return sign | ((e + 15) << 10) | (r - 1024);
+    };
+    const g = new Generator(99);
+    const bits = g.uint32(300_000);
+    const asFloat = new Float32Array(bits.buffer);
+    // Half of the patterns moved into the binary16 range (|x| < 2^17), where rounding decisions happen.
+    for (let i = 0; i < bits.length; i += 2) bits[i] = (bits[i]! & 0x80000000) | (0x33000000 + (bits[i]! % (0x48000000 - 0x33000000)));
+    for (let i = 0; i < asFloat.length; i++) {
+      const v = asFloat[i]!;
+      if (Number.isNaN(v)) continue;
+      const got = floatToF16Bits(v);
+      if (got !== reference(v)) expect(got, `${v} (0x${bits[i]!.toString(16)})`).toBe(reference(v));
+    }
+  });
+
   it('encoding rounds to nearest, ties to even', () => {
     expect(floatToF16Bits(1 + 2 ** -11)).toBe(0x3c00); // tie, down to even
     expect(floatToF16Bits(1 + 3 * 2 ** -11)).toBe(0x3c02); // tie, up to even
