@@ -5,7 +5,7 @@ import { EMA, emaDecay } from './ema';
 import { parseSafetensors, serializeSafetensors } from './safetensors';
 
 beforeAll(async () => {
-  await initBackend({ backend: 'cpu' });
+  await initBackend({ backend: 'wasm' });
 });
 
 describe('emaDecay (diffusers EMAModel.get_decay)', () => {

@@ -5,7 +5,7 @@ import { parseSafetensors, serializeSafetensors } from '../safetensors';
 import { Adam, AdamW, type AdamOptions } from './adam';
 
 beforeAll(async () => {
-  await initBackend({ backend: 'cpu' });
+  await initBackend({ backend: 'wasm' });
 });
 
 type Vec = number[];
