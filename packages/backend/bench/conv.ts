@@ -13,7 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { conv2dFilterGradient, conv2dInputGradient, Generator, initBackend, randn } from '@ldm/backend';
+import { conv2dFilterGradient, conv2dInputGradient, Generator, initBackend, randn, setInputGradientMethod } from '@ldm/backend';
 import type { Conv2DAttrs } from '@ldm/backend';
 
 interface Shape {
@@ -30,7 +30,7 @@ interface Row {
   backend: string;
   shape: string;
   op: 'forward' | 'input gradient' | 'filter gradient' | 'forward + both gradients (tf.grads)';
-  impl: 'tfjs' | 'stock' | 'forward-conv';
+  impl: 'tfjs' | 'stock' | 'forward-conv' | 'forward-conv, zero-dilated dy';
   /** Median process CPU time of one call. */
   ms: number | null;
   gflops: number | null;
@@ -98,6 +98,22 @@ async function benchShape(backend: string, s: Shape): Promise<Row[]> {
       run: () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...stockAttrs, inputShape: x.shape } as never) as tf.Tensor,
     },
     { op: 'input gradient', impl: 'forward-conv', run: () => conv2dInputGradient(dy, w, x.shape, attrs) },
+    ...(s.stride > 1
+      ? [
+          {
+            op: 'input gradient' as const,
+            impl: 'forward-conv, zero-dilated dy' as const,
+            run: () => {
+              setInputGradientMethod('dilate');
+              try {
+                return conv2dInputGradient(dy, w, x.shape, attrs);
+              } finally {
+                setInputGradientMethod('phases');
+              }
+            },
+          },
+        ]
+      : []),
     { op: 'filter gradient', impl: 'forward-conv', run: () => conv2dFilterGradient(x, dy, w.shape, attrs) },
     { op: 'forward + both gradients (tf.grads)', impl: 'forward-conv', run: step },
   ];
@@ -131,7 +147,8 @@ async function benchShape(backend: string, s: Shape): Promise<Row[]> {
     rows.push({ backend, shape: s.label, op: 'filter gradient', impl: 'stock', ms: null, gflops: null, ofForward: null, note: stockFilterNote });
   }
   const order = ['forward', 'input gradient', 'filter gradient', 'forward + both gradients (tf.grads)'];
-  rows.sort((a, b) => order.indexOf(a.op) - order.indexOf(b.op) || (a.impl === 'stock' ? -1 : 1));
+  const impls = ['tfjs', 'stock', 'forward-conv', 'forward-conv, zero-dilated dy'];
+  rows.sort((a, b) => order.indexOf(a.op) - order.indexOf(b.op) || impls.indexOf(a.impl) - impls.indexOf(b.impl));
   tf.dispose([x, w, dy]);
   return rows;
 }

@@ -15,6 +15,7 @@ export {
   conv2dInputGradient,
   conv2dFilterGradient,
   stockConv2dGradientConfig,
+  setInputGradientMethod,
 } from './conv-gradients';
 export type { Conv2DAttrs } from './conv-gradients';
 export {
