@@ -114,6 +114,13 @@ describe('UNet2DModel files and configs', () => {
     }
   });
 
+  it('toConfig() reproduces the config.json diffusers wrote, key for key', async () => {
+    const ref = JSON.parse(await readFile(join(VECTORS, 'unet_tiny.json'), 'utf8')).config;
+    const model = UNet2DModel.fromConfig(ref);
+    expect(model.toConfig()).toEqual(ref);
+    model.dispose();
+  });
+
   it('rejects unknown and unsupported config keys by name', () => {
     expect(() => new UNet2DModel({ blockOutChanels: [32] } as Record<string, unknown>)).toThrow(/blockOutChanels/);
     expect(() => new UNet2DModel({ time_embedding_type: 'fourier' })).toThrow(/time_embedding_type/);

@@ -105,6 +105,13 @@ describe('AutoencoderKL posterior, ELBO, files', () => {
     vae.dispose();
   });
 
+  it('toConfig() reproduces the config.json diffusers wrote, key for key', async () => {
+    const ref = JSON.parse(await readFile(join(VECTORS, 'vae_tiny.json'), 'utf8')).config;
+    const vae = AutoencoderKL.fromConfig(ref);
+    expect(vae.toConfig()).toEqual(ref);
+    vae.dispose();
+  });
+
   it('save → fromPretrained round-trips bit-exactly', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'vae-'));
     try {
