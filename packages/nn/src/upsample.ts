@@ -4,10 +4,11 @@ import { Module } from './module';
 import { Conv2d } from './conv2d';
 
 /**
- * Nearest-neighbour ×2 upsampling of NHWC input (PyTorch's `interpolate(scale_factor=2, mode="nearest")`).
- * The gradient is written out as 4·avgPool(dy, 2×2): on wasm that is ~14× faster than the stock
- * ResizeNearestNeighborGrad, and a broadcast/tile formulation is slower still (rank-6 Tile has no
- * gradient and a slow kernel). Measured in packages/unet/bench/models.ts.
+ * Nearest-neighbour ×2 upsampling of NHWC input (PyTorch's `interpolate(scale_factor=2, mode="nearest")`),
+ * with the gradient written out as 4·avgPool(dy, 2×2). A broadcast/tile formulation was 3–6× slower on wasm
+ * and rank-6 Tile has no gradient. Against the stock ResizeNearestNeighborGrad the measurements disagree
+ * (one micro-benchmark: 105 vs 214 ms fwd+bwd at [32,16,16,64]; the bench under load: 139 vs 137 ms), so the
+ * custom gradient is kept for being a plain pooling kernel on every backend, not for a proven speed-up.
  */
 export const upsampleNearest2x: (x: tf.Tensor4D) => tf.Tensor4D = tf.customGrad((x) => {
   const input = x as tf.Tensor4D;
