@@ -15,6 +15,11 @@ export interface ClassifierTrainingOptions {
   learningRate?: number;
   /** Shuffles the data each epoch and draws the random shifts. */
   generator?: Generator;
+  /**
+   * The learning rate follows a cosine from learningRate down to learningRate × this factor by the last
+   * epoch: with a constant rate the held-out accuracy stalled at 96.6% after 5 epochs.
+   */
+  finalLearningRateFactor?: number;
   /** Random translation by up to this many pixels a side (augmentation). 0 turns it off. */
   maxShift?: number;
   /** Called after every epoch with its mean training loss. */
@@ -22,9 +27,10 @@ export interface ClassifierTrainingOptions {
 }
 
 export const DEFAULT_CLASSIFIER_TRAINING: Required<Omit<ClassifierTrainingOptions, 'generator' | 'onEpoch'>> = {
-  epochs: 5,
+  epochs: 8,
   batchSize: 64,
   learningRate: 2e-3,
+  finalLearningRateFactor: 0.05,
   maxShift: 2,
 };
 
@@ -59,7 +65,7 @@ function gatherBatch(data: LabelledImages, indices: Int32Array, maxShift: number
 
 /** Trains the classifier with Adam on softmax cross-entropy. Returns the mean loss of each epoch. */
 export function trainClassifier(model: MnistClassifier, data: LabelledImages, options: ClassifierTrainingOptions = {}): number[] {
-  const { epochs, batchSize, learningRate, maxShift } = { ...DEFAULT_CLASSIFIER_TRAINING, ...options };
+  const { epochs, batchSize, learningRate, maxShift, finalLearningRateFactor } = { ...DEFAULT_CLASSIFIER_TRAINING, ...options };
   const generator = options.generator ?? new Generator(0);
   const [n, h, w, c] = data.shape;
   if (data.images.length !== n * h * w * c || data.labels.length !== n) {
@@ -72,6 +78,10 @@ export function trainClassifier(model: MnistClassifier, data: LabelledImages, op
   model.train(true);
   try {
     for (let epoch = 0; epoch < epochs; epoch++) {
+      const progress = epochs > 1 ? epoch / (epochs - 1) : 0;
+      const factor = finalLearningRateFactor + (1 - finalLearningRateFactor) * 0.5 * (1 + Math.cos(Math.PI * progress));
+      // tfjs reads the optimiser's rate at every step but declares the field protected.
+      (optimizer as unknown as { learningRate: number }).learningRate = learningRate * factor;
       const order = generator.permutation(n);
       let total = 0;
       let batches = 0;
