@@ -1,1 +1,2 @@
-export {};
+export { runCli, buildCli } from './cli';
+export { DEFAULTS } from './defaults';

@@ -62,6 +62,11 @@ export class ProgressBar {
     }
   }
 
+  /** Changes the total (when it is known only after the work starts). */
+  setTotal(total: number): void {
+    this.options.total = total;
+  }
+
   /** Ends the bar line. */
   done(message?: string): void {
     if (this.options.silent) return;

@@ -1,0 +1,51 @@
+import yargs from 'yargs';
+import type { Argv } from 'yargs';
+import { LdmError } from '@ldm/backend';
+import { commands } from './commands';
+
+/** Builds the `ldm` command line. Handlers load tfjs lazily, so `--help` stays instant. */
+export function buildCli(argv: string[]): Argv {
+  let cli = yargs(argv)
+    .scriptName('ldm')
+    .usage('$0 <command> [options]\n\nTrain a VAE, then a DDPM in its latent space (or in pixel space); sample with DDPM, DDIM or single-step VAE decoding; compare them.')
+    .option('backend', {
+      type: 'string',
+      choices: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'],
+      default: 'auto',
+      describe: 'tfjs backend (auto: the first that works of tensorflow-gpu, tensorflow, wasm, cpu)',
+      global: true,
+    })
+    .option('verbose', { type: 'boolean', default: false, describe: 'Print stack traces on errors', global: true })
+    .config('config', 'A JSON file of options (keys as on the command line, e.g. {"steps": 2000})')
+    .strict()
+    .demandCommand(1, 'Name a command; see ldm --help.')
+    .recommendCommands()
+    .help()
+    .alias('h', 'help')
+    .version(false)
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((message, error) => {
+      throw error ?? new LdmError('INVALID_ARGUMENT', message);
+    });
+  for (const command of commands) cli = cli.command(command as never);
+  return cli;
+}
+
+/** Runs the CLI; returns the exit code. Errors print as one line (with the stack under --verbose). */
+export async function runCli(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  try {
+    await buildCli(argv).parseAsync();
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (LdmError.isInstance(error)) {
+      process.stderr.write(`error: ${error.message}\n`);
+      if (verbose && error.stack) process.stderr.write(`${error.stack}\n`);
+      return error.code === 'INTERRUPTED' ? 130 : 1;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`error: ${message.split('\n')[0]}\n`);
+    if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    return 1;
+  }
+}

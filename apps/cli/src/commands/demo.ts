@@ -1,0 +1,24 @@
+import type { CommandModule } from 'yargs';
+
+export interface DemoArgs {
+  backend: string;
+  out: string;
+  quick: boolean;
+  seed: number;
+  resume: boolean;
+}
+
+export const demoCommand: CommandModule<object, DemoArgs> = {
+  command: 'demo',
+  describe: 'The main job on the embedded MNIST: train a VAE, its scaling factor, a latent DDPM; sample with DDPM and DDIM; write grids and the comparison report',
+  builder: (y) =>
+    y
+      .option('out', { type: 'string', default: 'runs/demo', describe: 'Output folder' })
+      .option('quick', { type: 'boolean', default: false, describe: 'A tiny run (about a minute) to check the pipeline end to end' })
+      .option('seed', { type: 'number', default: 0 })
+      .option('resume', { type: 'boolean', default: false, describe: 'Continue stages from their checkpoints' }) as never,
+  handler: async (args) => {
+    const { demoJob } = await import('../jobs/demo-job');
+    await demoJob(args);
+  },
+};

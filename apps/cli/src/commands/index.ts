@@ -1,0 +1,9 @@
+import { trainVaeCommand } from './train-vae';
+import { trainCommand } from './train';
+import { sampleCommand } from './sample';
+import { nllCommand } from './nll';
+import { infoCommand } from './info';
+import { demoCommand } from './demo';
+import { compareCommand } from './compare';
+
+export const commands = [trainVaeCommand, trainCommand, sampleCommand, nllCommand, infoCommand, compareCommand, demoCommand];

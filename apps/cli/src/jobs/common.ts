@@ -1,0 +1,80 @@
+import { access, readFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { initBackend, LdmError } from '@ldm/backend';
+import type { BackendInfo, BackendName } from '@ldm/backend';
+
+/** Starts the backend the user asked for and says which one runs, and why. */
+export async function startBackend(name: string, quiet = false): Promise<BackendInfo> {
+  const info = await initBackend({ backend: name as BackendName });
+  if (!quiet) process.stderr.write(`backend: ${info.name} (${info.reason})\n`);
+  return info;
+}
+
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function readJson<T>(path: string): Promise<T> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new LdmError('FILE_NOT_FOUND', `${path} not found`);
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    throw new LdmError('CORRUPT_FILE', `${path} is not valid JSON (${(error as Error).message})`);
+  }
+}
+
+/** The file written beside a DDPM's weights: what it is and where its VAE lives. */
+export interface PipelineIndex {
+  _class_name: 'DDPMPipeline' | 'LatentDDPMPipeline';
+  space: 'pixel' | 'latent';
+  /** VAE folder, relative to the pipeline folder (latent space only). */
+  vae?: string;
+  /** [H, W, C] of what the UNet denoises. */
+  sample_shape: [number, number, number];
+  /** The data the model was trained on (a dataset spec). */
+  data: string;
+}
+
+export const PIPELINE_INDEX = 'model_index.json';
+
+export function resolveRelative(base: string, path: string): string {
+  return isAbsolute(path) ? path : resolve(base, path);
+}
+
+export async function readPipelineIndex(dir: string): Promise<PipelineIndex> {
+  const path = join(dir, PIPELINE_INDEX);
+  if (!(await exists(dir))) throw new LdmError('FILE_NOT_FOUND', `model folder ${dir} does not exist`);
+  if (!(await exists(path))) {
+    throw new LdmError('FILE_NOT_FOUND', `${dir} is not a DDPM folder: ${PIPELINE_INDEX} is missing (train one with ldm train)`);
+  }
+  return readJson<PipelineIndex>(path);
+}
+
+/** Writes JSON atomically, creating the folder first. */
+export async function writeJson(path: string, value: unknown): Promise<void> {
+  const { mkdir } = await import('node:fs/promises');
+  const { dirname } = await import('node:path');
+  const { writeFileAtomic } = await import('@ldm/nn');
+  await mkdir(dirname(path), { recursive: true });
+  await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Architecture overrides from --model-config (a JSON object), or {} when not given. */
+export async function readModelConfig(path: string | undefined): Promise<Record<string, unknown>> {
+  if (!path) return {};
+  const config = await readJson<unknown>(path);
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    throw new LdmError('INVALID_CONFIG', `--model-config ${path}: expected a JSON object of architecture options`);
+  }
+  return config as Record<string, unknown>;
+}

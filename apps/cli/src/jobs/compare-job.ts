@@ -1,0 +1,255 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Generator, LdmError } from '@ldm/backend';
+import { writeImageGrid } from '@ldm/data';
+import { loadMnistClassifier, measurePeakMemory, sampleQuality, defaultClassifierDir } from '@ldm/eval';
+import type { MnistClassifier } from '@ldm/eval';
+import { UNet2DModel } from '@ldm/unet';
+import { describeMachine, writeReport } from '@ldm/report';
+import type { ComparisonResults, MethodResult, ScatterPanel } from '@ldm/report';
+import type { CompareArgs } from '../commands/compare';
+import { DEFAULTS } from '../defaults';
+import { startBackend } from './common';
+import { loadSplit } from './data';
+import { decodeFromPrior, generate, latentShapeOf, loadPipeline, loadVae } from './pipeline';
+import type { LoadedPipeline } from './pipeline';
+import { fitDiagonalGmm, fitPcaGaussian, sampleDiagonalGmm, samplePcaGaussian } from './baselines';
+
+type Images = { data: Float32Array; shape: [number, number, number, number] };
+
+/** One way to produce samples: how to describe it, and how to make `count` of them. */
+interface MethodSpec {
+  name: string;
+  label: string;
+  space: 'pixel' | 'latent';
+  sampler: MethodResult['sampler'];
+  steps: number | null;
+  eta: number | null;
+  /** Network evaluations per sample (UNet calls + one decoder pass for latent methods). */
+  nfe: number;
+  run: (count: number, seed: number) => Images;
+  /** Quality is not measured (e.g. an untrained network timed for speed only). */
+  speedOnly?: string;
+}
+
+const TIMING_BATCH = 25;
+
+/**
+ * `ldm compare`: every sampler against the same held-out digits — quality (FID over the project's
+ * classifier with its real-vs-real floor, precision/recall, class shares) and speed (median wall
+ * time per sample over repeats at a fixed batch, peak tensor memory) — written as an HTML report.
+ */
+export async function compareJob(args: CompareArgs): Promise<ComparisonResults> {
+  const backend = await startBackend(args.backend);
+  const steps = args.steps.split(',').map((s) => Number(s.trim()));
+  if (steps.some((s) => !Number.isInteger(s) || s < 1 || s > 1000)) throw new LdmError('INVALID_ARGUMENT', `--steps must be integers in 1..1000 separated by commas, got '${args.steps}'`);
+  if (!(args.n >= 8)) throw new LdmError('INVALID_ARGUMENT', `-n must be at least 8 (FID needs samples), got ${args.n}`);
+  const vae = await loadVae(args.vae);
+  const latent = await loadPipeline(args.latent);
+  const pixel: LoadedPipeline | undefined = args.pixel ? await loadPipeline(args.pixel) : undefined;
+  const { train, heldOut } = await loadSplit(DEFAULTS.data, DEFAULTS.heldOut, args.seed, args.limit);
+  const [, h, w, c] = train.shape;
+  const latentShape = latentShapeOf(vae, [h, w, c]);
+  const notes: string[] = [];
+  let untrainedPixel: LoadedPipeline | undefined;
+
+  let classifier: MnistClassifier | undefined;
+  try {
+    classifier = await loadMnistClassifier();
+  } catch (error) {
+    notes.push(`FID not computed: the classifier in ${defaultClassifierDir()} could not be loaded (${(error as Error).message})`);
+  }
+
+  // Baselines, fitted once.
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+  log('compare: fitting baselines (pixel PCA Gaussian, Gaussian mixture on the VAE latents)');
+  const fitGenerator = new Generator(args.seed).split('baselines');
+  const pca = fitPcaGaussian(train.images, train.shape[0], h * w * c, 32, fitGenerator);
+  const trainLatents = encodeMeans(vae, train);
+  const gmm = fitDiagonalGmm(trainLatents.data, trainLatents.n, trainLatents.dim, { components: 10, iterations: 30, generator: fitGenerator });
+
+  const specs: MethodSpec[] = [
+    {
+      name: 'pca-gaussian',
+      label: 'Gaussian on pixels (PCA, 32 components)',
+      space: 'pixel',
+      sampler: 'baseline',
+      steps: null,
+      eta: null,
+      nfe: 0,
+      run: (count, seed) => ({ data: samplePcaGaussian(pca, count, new Generator(seed).split('pca')), shape: [count, h, w, c] }),
+    },
+    {
+      name: 'vae-gmm',
+      label: 'VAE decode of a 10-component mixture fitted to latents',
+      space: 'latent',
+      sampler: 'baseline',
+      steps: 1,
+      eta: null,
+      nfe: 1,
+      run: (count, seed) => decodeLatents(vae, sampleDiagonalGmm(gmm, count, new Generator(seed).split('gmm')), count, latentShape),
+    },
+    {
+      name: 'vae-1',
+      label: 'VAE single-step decode of z ~ N(0, I)',
+      space: 'latent',
+      sampler: 'vae',
+      steps: 1,
+      eta: null,
+      nfe: 1,
+      run: (count, seed) => decodeFromPrior(vae, latentShape, count, Math.min(count, 100), seed),
+    },
+    ddpmSpec(latent, 'latent', 'ddpm', args.quick ? 100 : 1000, 1),
+  ];
+  for (const s of steps) specs.push(ddpmSpec(latent, 'latent', 'ddim', s, 0));
+  for (const s of steps.filter((s) => [10, 50].includes(s) || (args.quick && s === 20))) specs.push(ddpmSpec(latent, 'latent', 'ddim', s, 1));
+  if (pixel) {
+    specs.push(ddpmSpec(pixel, 'pixel', 'ddpm', args.quick ? 100 : 1000, 1));
+    for (const s of steps) specs.push(ddpmSpec(pixel, 'pixel', 'ddim', s, 0));
+  } else {
+    // No pixel model given: time an untrained pixel UNet of the default size (speed does not depend on the weights).
+    const { PIXEL_UNET_CONFIG } = await import('@ldm/unet');
+    const unet = new UNet2DModel({ ...PIXEL_UNET_CONFIG, inChannels: c, outChannels: c, sampleSize: h }, new Generator(1));
+    const untrained: LoadedPipeline = { dir: '(untrained)', index: { _class_name: 'DDPMPipeline', space: 'pixel', sample_shape: [h, w, c], data: DEFAULTS.data }, unet, schedulerConfig: latent.schedulerConfig, dispose: () => unet.dispose() };
+    const why = 'speed only: an untrained pixel UNet of the default size (no --pixel model given)';
+    specs.push({ ...ddpmSpec(untrained, 'pixel', 'ddim', 50, 0), speedOnly: why });
+    notes.push(`pixel rows time an untrained pixel UNet (${unet.numParameters().toLocaleString('en-US')} parameters) for speed; pixel DDPM-1000 time is DDIM-50's per-step time × 1000`);
+    untrainedPixel = untrained;
+  }
+
+  const gridsDir = join(args.out, 'grid-sources');
+  await mkdir(gridsDir, { recursive: true });
+  const methods: MethodResult[] = [];
+  const grids: Record<string, string> = {};
+  const realForFid = { images: heldOut.images, shape: heldOut.shape };
+  for (const spec of specs) {
+    const t0 = performance.now();
+    const count = spec.speedOnly ? Math.min(args.n, TIMING_BATCH) : args.n;
+    const probe = await measurePeakMemory(() => spec.run(count, args.seed));
+    const images = probe.result;
+    const firstRunMs = performance.now() - t0;
+    // Time per sample at a fixed batch, median of repeats (one repeat for the slow ones).
+    const timingCount = Math.min(TIMING_BATCH, count);
+    const repeats = firstRunMs > 30_000 ? 1 : args.repeats;
+    const times: number[] = [];
+    for (let r = 0; r < repeats; r++) {
+      const t = performance.now();
+      spec.run(timingCount, args.seed + 1 + r);
+      times.push((performance.now() - t) / timingCount);
+    }
+    times.sort((a, b) => a - b);
+    const msPerSample = times[times.length >> 1]!;
+    let quality: ReturnType<typeof sampleQuality> | undefined;
+    if (classifier && !spec.speedOnly) quality = sampleQuality(realForFid, { images: images.data, shape: images.shape }, classifier, { generator: new Generator(args.seed).split('fid') });
+    const gridPath = join(gridsDir, `${spec.name}.png`);
+    const shown = Math.min(64, images.shape[0]);
+    await writeImageGrid(gridPath, { data: images.data.subarray(0, shown * h * w * c), shape: [shown, h, w, c] }, { nrow: 8, scale: 2 });
+    grids[spec.name] = gridPath;
+    methods.push({
+      name: spec.name,
+      label: spec.label,
+      space: spec.space,
+      sampler: spec.sampler,
+      steps: spec.steps,
+      eta: spec.eta,
+      nfe: spec.nfe,
+      msPerSample,
+      peakMemoryMB: probe.peakTensorBytes / 2 ** 20,
+      fid: quality?.fid ?? null,
+      fidFloor: quality?.fidFloor ?? null,
+      precision: quality?.precision ?? null,
+      recall: quality?.recall ?? null,
+      classShares: quality?.classShares ?? null,
+      samples: quality?.n ?? count,
+      ...(spec.speedOnly ? { notes: spec.speedOnly } : {}),
+    });
+    log(`compare: ${spec.label}: ${msPerSample.toFixed(1)} ms/sample${quality ? `, FID ${quality.fid.toFixed(2)} (floor ${quality.fidFloor.toFixed(2)}), precision ${quality.precision.toFixed(2)}, recall ${quality.recall.toFixed(2)}` : ''}`);
+  }
+  if (untrainedPixel) {
+    const ddim50 = methods.find((m) => m.space === 'pixel' && m.sampler === 'ddim' && m.steps === 50);
+    if (ddim50) {
+      methods.push({ ...ddim50, name: 'pixel-ddpm-1000', label: 'Pixel DDPM, 1000 steps (speed only, extrapolated)', sampler: 'ddpm', steps: 1000, eta: 1, nfe: 1000, msPerSample: (ddim50.msPerSample * 1000) / 50, notes: 'speed only: DDIM-50 per-step time × 1000 on an untrained pixel UNet' });
+      grids['pixel-ddpm-1000'] = grids[ddim50.name]!;
+    }
+    untrainedPixel.dispose();
+  }
+
+  let scatter: ScatterPanel | undefined;
+  try {
+    const { buildToyPanel } = await import('./toy2d-panel');
+    log('compare: 2-D multimodality panel (ring of 8 Gaussians)');
+    scatter = await buildToyPanel({ seed: args.seed, quick: args.quick });
+  } catch (error) {
+    notes.push(`2-D panel not built: ${(error as Error).message}`);
+  }
+
+  const results: ComparisonResults = {
+    meta: {
+      title: 'Single-step VAE decoding vs multi-step diffusion on MNIST',
+      date: new Date().toISOString(),
+      backend: backend.name,
+      machine: describeMachine(),
+      commands: [`ldm compare --vae ${args.vae} --latent ${args.latent}${args.pixel ? ` --pixel ${args.pixel}` : ''} --out ${args.out} -n ${args.n} --steps ${args.steps} --repeats ${args.repeats} --seed ${args.seed}${args.quick ? ' --quick' : ''}`],
+      seeds: { sampling: args.seed, split: args.seed },
+      dataset: `${train.name} (${heldOut.shape[0]} held-out images as the real set)`,
+      timing: `median of ${args.repeats} repeats of ${TIMING_BATCH} samples per batch (1 repeat when a run takes over 30 s), after one untimed run of ${args.n}`,
+      ...(classifier ? { classifier: { path: defaultClassifierDir() } } : {}),
+      notes,
+    },
+    methods,
+  };
+  const written = await writeReport(args.out, results, { grids, ...(scatter ? { scatter } : {}) });
+  latent.dispose();
+  pixel?.dispose();
+  vae.dispose();
+  log(`compare: report ${written.indexHtml}, numbers ${written.resultsJson}`);
+  return results;
+}
+
+function ddpmSpec(p: LoadedPipeline, space: 'pixel' | 'latent', sampler: 'ddpm' | 'ddim', steps: number, eta: number): MethodSpec {
+  const decoder = space === 'latent' ? 1 : 0;
+  const name = `${space}-${sampler}-${steps}${sampler === 'ddim' && eta !== 0 ? `-eta${eta}` : ''}`;
+  const label = `${space === 'latent' ? 'Latent' : 'Pixel'} ${sampler.toUpperCase()}, ${steps} step${steps > 1 ? 's' : ''}${sampler === 'ddim' ? `, η = ${eta}` : ''}`;
+  return {
+    name,
+    label,
+    space,
+    sampler,
+    steps,
+    eta: sampler === 'ddim' ? eta : 1,
+    nfe: steps + decoder,
+    run: (count, seed) => generate(p, { sampler, steps, eta, count, batchSize: Math.min(count, 100), seed }),
+  };
+}
+
+/** Posterior means of the training set, unscaled (the space the VAE's prior lives in). */
+function encodeMeans(vae: Awaited<ReturnType<typeof loadVae>>, data: { images: Float32Array; shape: [number, number, number, number] }): { data: Float32Array; n: number; dim: number } {
+  const [n, h, w, c] = data.shape;
+  const size = h * w * c;
+  const parts: Float32Array[] = [];
+  let dim = 0;
+  for (let start = 0; start < n; start += 256) {
+    const b = Math.min(256, n - start);
+    const z = tf.tidy(() => {
+      const posterior = vae.encode(tf.tensor4d(data.images.subarray(start * size, (start + b) * size), [b, h, w, c]));
+      const m = tf.clone(posterior.mean);
+      posterior.dispose();
+      return m;
+    });
+    dim = z.size / b;
+    parts.push(z.dataSync() as Float32Array);
+    z.dispose();
+  }
+  const out = new Float32Array(n * dim);
+  parts.forEach((p, i) => out.set(p, i * 256 * dim));
+  return { data: out, n, dim };
+}
+
+function decodeLatents(vae: Awaited<ReturnType<typeof loadVae>>, z: Float32Array, count: number, latentShape: [number, number, number]): Images {
+  const x = tf.tidy(() => tf.clipByValue(vae.decode(tf.tensor4d(z, [count, ...latentShape])), -1, 1));
+  const out = { data: x.dataSync() as Float32Array, shape: x.shape as [number, number, number, number] };
+  x.dispose();
+  return out;
+}
+

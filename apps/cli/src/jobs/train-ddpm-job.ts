@@ -1,0 +1,150 @@
+import { stat } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import { Generator, LdmError } from '@ldm/backend';
+import { readNpy, writeImageGrid, writeNpy } from '@ldm/data';
+import type { ImageDataset } from '@ldm/data';
+import { DDPMScheduler, trainDDPM, withEma } from '@ldm/ddpm';
+import { CheckpointStore, loadTorchStateDict, readModelFolder } from '@ldm/nn';
+import { LATENT_UNET_CONFIG, PIXEL_UNET_CONFIG, UNet2DModel } from '@ldm/unet';
+import { encodeToLatents } from '@ldm/vae';
+import type { TrainArgs } from '../commands/train';
+import { exists, PIPELINE_INDEX, readJson, readModelConfig, startBackend, writeJson } from './common';
+import type { PipelineIndex } from './common';
+import { loadSplit } from './data';
+import { generate, loadVae } from './pipeline';
+
+export interface TrainDdpmSummary {
+  steps: number;
+  seconds: number;
+  imagesPerSecond: number;
+  loss: number;
+  encodeSeconds: number;
+  interrupted: boolean;
+}
+
+/**
+ * The VAE's latents of the training set, encoded once and cached beside the run: the cache is
+ * reused only when it was made from the same VAE weights file (size and modification time).
+ */
+async function cachedLatents(vaeDir: string, runDir: string, train: ImageDataset, quiet: boolean): Promise<ImageDataset> {
+  const weights = await stat(join(vaeDir, 'diffusion_pytorch_model.safetensors'));
+  const key = { vae: resolve(vaeDir), bytes: weights.size, mtimeMs: weights.mtimeMs, images: train.shape[0], data: train.name };
+  const cacheFile = join(runDir, 'latents.npy');
+  const keyFile = join(runDir, 'latents.json');
+  if ((await exists(cacheFile)) && (await exists(keyFile)) && JSON.stringify(await readJson(keyFile)) === JSON.stringify(key)) {
+    const { data, shape } = await readNpy(cacheFile);
+    return { images: data, shape: shape as [number, number, number, number], name: `${train.name} latents` };
+  }
+  const vae = await loadVae(vaeDir);
+  const t0 = performance.now();
+  const latents = encodeToLatents(vae, train, {
+    scalingFactorMeasured: true,
+    batchSize: 256,
+    onProgress: (done, total) => {
+      if (!quiet) process.stderr.write(`\rencoding latents ${done}/${total}`);
+    },
+  });
+  if (!quiet) process.stderr.write(` (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+  vae.dispose();
+  await writeNpy(cacheFile, latents.images, latents.shape);
+  await writeJson(keyFile, key);
+  return latents;
+}
+
+/** `ldm train`: a DDPM in pixel space or in a VAE's latent space; writes a pipeline folder to --out. */
+export async function trainDdpmJob(args: TrainArgs): Promise<TrainDdpmSummary> {
+  const t0 = performance.now();
+  await startBackend(args.backend, args.quiet);
+  const runDir = join(args.out, 'training');
+  const existing = await new CheckpointStore(join(runDir, 'checkpoints')).latest();
+  if (existing && !args.resume) {
+    throw new LdmError('INVALID_ARGUMENT', `${args.out} already holds a training run (step ${existing.step}); pass --resume to continue it or choose another --out`);
+  }
+  if (args.space === 'latent' && !args.vae) throw new LdmError('INVALID_ARGUMENT', '--space latent needs --vae DIR (a folder written by ldm train-vae)');
+  if (args.space === 'latent') await loadVae(args.vae!).then((v) => v.dispose());
+
+  const { train } = await loadSplit(args.data, args.heldOut, args.seed, args.limit);
+  const tEncode = performance.now();
+  const data = args.space === 'latent' ? await cachedLatents(args.vae!, runDir, train, args.quiet) : train;
+  const encodeSeconds = args.space === 'latent' ? (performance.now() - tEncode) / 1000 : 0;
+  const [, h, w, c] = data.shape;
+  const base = args.space === 'latent' ? LATENT_UNET_CONFIG : PIXEL_UNET_CONFIG;
+  const unet = new UNet2DModel({ ...base, inChannels: c, outChannels: c, sampleSize: h, ...(await readModelConfig(args.modelConfig)) }, new Generator(args.seed).split('init'));
+  const schedulerOptions = {
+    numTrainTimesteps: 1000,
+    betaSchedule: args.betaSchedule as 'linear',
+    predictionType: args.predictionType,
+    // Latents are unbounded; images live in [−1, 1] and x̂₀ may be clipped there.
+    clipSample: args.space === 'pixel',
+  };
+  if (!args.quiet) {
+    process.stderr.write(`unet (${args.space}): ${unet.numParameters().toLocaleString('en-US')} parameters, ${(unet.forwardFlops([h, w, c]) / 1e6).toFixed(1)} MFLOP per evaluation; training data ${data.shape[0]} × ${h}×${w}×${c}\n`);
+  }
+  await writeJson(join(runDir, 'run.json'), { command: 'train', args });
+
+  const index: PipelineIndex = {
+    _class_name: args.space === 'latent' ? 'LatentDDPMPipeline' : 'DDPMPipeline',
+    space: args.space,
+    ...(args.space === 'latent' ? { vae: relative(resolve(args.out), resolve(args.vae!)) || '.' } : {}),
+    sample_shape: [h, w, c],
+    data: args.data,
+  };
+  const scheduler = new DDPMScheduler(schedulerOptions);
+  // The pipeline folder's files other than the UNet are known before training; write them first so previews can use them.
+  await writeJson(join(args.out, 'scheduler', 'scheduler_config.json'), scheduler.toConfig());
+  await writeJson(join(args.out, PIPELINE_INDEX), index);
+
+  const previewVae = args.space === 'latent' ? await loadVae(args.vae!) : undefined;
+  const result = await trainDDPM({
+    model: unet,
+    data,
+    runDir,
+    scheduler: schedulerOptions,
+    steps: args.steps,
+    batchSize: args.batchSize,
+    learningRate: args.lr,
+    warmupSteps: args.warmup,
+    ema: { maxDecay: args.emaDecay, useWarmup: true, invGamma: 1, power: 3 / 4 },
+    ...(args.maxGradNorm > 0 ? { maxGradNorm: args.maxGradNorm } : {}),
+    ...(args.minSnrGamma !== undefined ? { minSnrGamma: args.minSnrGamma } : {}),
+    seed: args.seed,
+    resume: args.resume,
+    checkpointEvery: args.checkpointEvery,
+    sampleEvery: args.sampleEvery,
+    onSample: async (step) => {
+      const pipeline = { dir: args.out, index, unet, ...(previewVae ? { vae: previewVae } : {}), schedulerConfig: scheduler.toConfig(), dispose: () => {} };
+      const images = generate(pipeline, { sampler: 'ddim', steps: 20, count: 16, batchSize: 16, seed: args.seed });
+      await writeImageGrid(join(runDir, 'samples', `ddim20-${String(step).padStart(6, '0')}.png`), images, { nrow: 8, scale: 2 });
+    },
+    saveModel: (dir) => unet.save(dir),
+    loadModel: async (dir) => {
+      const { tensors } = await readModelFolder(dir);
+      loadTorchStateDict(unet, tensors, { source: dir });
+    },
+    silent: args.quiet,
+    label: `train-${args.space}`,
+  });
+  previewVae?.dispose();
+  const summary: TrainDdpmSummary = {
+    steps: result.step,
+    seconds: (performance.now() - t0) / 1000,
+    imagesPerSecond: result.imagesPerSecond,
+    loss: result.lastMetrics.loss ?? result.smoothedLoss,
+    encodeSeconds,
+    interrupted: Boolean(result.interrupted),
+  };
+  if (result.interrupted) {
+    process.stderr.write(`train: interrupted at step ${result.step}; continue with: ldm train --out ${args.out} --resume (same options)\n`);
+    process.exitCode = 130;
+  } else {
+    // The pipeline's UNet is the EMA of the weights, as diffusers' training script saves it.
+    await withEma(result.ema, unet.parameters(), () => unet.save(join(args.out, 'unet')));
+    await writeJson(join(runDir, 'summary.json'), summary);
+    if (!args.quiet) {
+      process.stderr.write(`train: ${result.step} steps in ${summary.seconds.toFixed(0)} s (${summary.imagesPerSecond.toFixed(1)} img/s), final loss ${summary.loss.toFixed(4)}\nmodel folder: ${args.out} (sample with: ldm sample --model ${args.out})\n`);
+    }
+  }
+  result.ema.dispose();
+  unet.dispose();
+  return summary;
+}

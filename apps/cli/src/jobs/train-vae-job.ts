@@ -1,0 +1,102 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { join } from 'node:path';
+import { Generator, LdmError } from '@ldm/backend';
+import { writeImageGrid } from '@ldm/data';
+import { CheckpointStore } from '@ldm/nn';
+import { AutoencoderKL, computeLatentStatistics, DEFAULT_VAE_CONFIG, saveVaeWithLatentStatistics, trainVAE, vaeElbo } from '@ldm/vae';
+import type { TrainVaeArgs } from '../commands/train-vae';
+import { readModelConfig, startBackend, writeJson } from './common';
+import { firstImages, loadSplit } from './data';
+
+export interface TrainVaeSummary {
+  steps: number;
+  seconds: number;
+  imagesPerSecond: number;
+  reconstruction: number;
+  kl: number;
+  heldOutBitsPerDim: number;
+  scalingFactor: number;
+  interrupted: boolean;
+}
+
+/** `ldm train-vae`: train, measure the scaling factor, write the model folder to --out. */
+export async function trainVaeJob(args: TrainVaeArgs): Promise<TrainVaeSummary> {
+  const t0 = performance.now();
+  await startBackend(args.backend, args.quiet);
+  const runDir = join(args.out, 'training');
+  const existing = await new CheckpointStore(join(runDir, 'checkpoints')).latest();
+  if (existing && !args.resume) {
+    throw new LdmError('INVALID_ARGUMENT', `${args.out} already holds a training run (step ${existing.step}); pass --resume to continue it or choose another --out`);
+  }
+  const { train, heldOut } = await loadSplit(args.data, args.heldOut, args.seed, args.limit);
+  const [, h, w, c] = train.shape;
+  const vae = new AutoencoderKL({ ...DEFAULT_VAE_CONFIG, inChannels: c, outChannels: c, sampleSize: h, ...(await readModelConfig(args.modelConfig)) }, new Generator(args.seed).split('init'));
+  if (!args.quiet) {
+    process.stderr.write(`vae: ${vae.numParameters().toLocaleString('en-US')} parameters, ${(vae.forwardFlops([h, w, c]) / 1e6).toFixed(1)} MFLOP per image; data ${train.name}: ${train.shape[0]} train, ${heldOut.shape[0]} held out, ${h}×${w}×${c}\n`);
+  }
+  await writeJson(join(runDir, 'run.json'), { command: 'train-vae', args });
+  const preview = firstImages(heldOut.shape[0] > 0 ? heldOut : train, 8);
+  const result = await trainVAE({
+    vae,
+    data: train,
+    runDir,
+    steps: args.steps,
+    batchSize: args.batchSize,
+    learningRate: args.lr,
+    klWeight: args.klWeight,
+    klWarmupSteps: args.klWarmup,
+    ...(args.maxGradNorm > 0 ? { maxGradNorm: args.maxGradNorm } : {}),
+    seed: args.seed,
+    resume: args.resume,
+    checkpointEvery: args.checkpointEvery,
+    sampleEvery: args.sampleEvery,
+    onSample: async (step) => {
+      // Top row: held-out images; bottom row: their reconstructions (posterior mean).
+      const grid = tf.tidy(() => {
+        const x = tf.tensor4d(preview.data, preview.shape);
+        return tf.concat([x, vae.forward(x)], 0);
+      });
+      await writeImageGrid(join(runDir, 'samples', `reconstructions-${String(step).padStart(6, '0')}.png`), grid, { nrow: preview.shape[0], scale: 2 });
+      grid.dispose();
+    },
+    silent: args.quiet,
+    label: 'train-vae',
+  });
+  const summary: TrainVaeSummary = {
+    steps: result.step,
+    seconds: (performance.now() - t0) / 1000,
+    imagesPerSecond: result.imagesPerSecond,
+    reconstruction: result.lastMetrics.reconstruction ?? NaN,
+    kl: result.lastMetrics.kl ?? NaN,
+    heldOutBitsPerDim: NaN,
+    scalingFactor: NaN,
+    interrupted: Boolean(result.interrupted),
+  };
+  if (result.interrupted) {
+    process.stderr.write(`train-vae: interrupted at step ${result.step}; continue with: ldm train-vae --out ${args.out} --resume\n`);
+    process.exitCode = 130;
+    vae.dispose();
+    return summary;
+  }
+  const stats = computeLatentStatistics(vae, train, 256);
+  await saveVaeWithLatentStatistics(vae, args.out, stats);
+  summary.scalingFactor = stats.scalingFactor;
+  if (heldOut.shape[0] > 0) {
+    const eval_ = firstImages(heldOut, 256);
+    const bpd = tf.tidy(() => {
+      const terms = vaeElbo(vae, tf.tensor4d(eval_.data, eval_.shape), { generator: new Generator(args.seed).split('eval') });
+      return tf.mean(terms.bitsPerDim);
+    });
+    summary.heldOutBitsPerDim = (await bpd.data())[0]!;
+    bpd.dispose();
+  }
+  await writeJson(join(runDir, 'summary.json'), summary);
+  if (!args.quiet) {
+    process.stderr.write(
+      `train-vae: ${result.step} steps in ${summary.seconds.toFixed(0)} s (${summary.imagesPerSecond.toFixed(1)} img/s); reconstruction ${summary.reconstruction.toFixed(1)} nats, KL ${summary.kl.toFixed(1)} nats; held-out ELBO ${summary.heldOutBitsPerDim.toFixed(3)} bits/dim; scaling factor ${stats.scalingFactor.toFixed(4)} (latent std ${stats.std.toFixed(4)} over ${stats.count} images)\n` +
+        `model folder: ${args.out}\n`,
+    );
+  }
+  vae.dispose();
+  return summary;
+}
