@@ -47,6 +47,7 @@ describe('FID and coverage on known cases', () => {
     const real = sampleQuality(train, fakes, classifier);
     expect(real.n).toBe(N);
     expect(real.fid).toBeLessThan(2 * real.fidFloor);
+    expect(real.fid).toBeGreaterThan(0.5 * real.fidFloor);
     expect(real.precision).toBeGreaterThan(0.6);
     expect(real.recall).toBeGreaterThan(0.6);
     expect(real.modeCoverage.coveredClasses).toBe(10);
