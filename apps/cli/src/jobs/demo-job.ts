@@ -11,7 +11,7 @@ import { trainVaeJob } from './train-vae-job';
 
 /** Sizes of the demo: the full run (about 15 minutes on 2 cores) and `--quick` (about a minute, for tests). */
 export const DEMO_SIZES = {
-  full: { vaeSteps: DEFAULTS.vae.steps, ddpmSteps: DEFAULTS.ddpm.steps, samples: 64, ddpmSamplingSteps: 1000, compareCount: 200, limit: undefined },
+  full: { vaeSteps: DEFAULTS.vae.steps, ddpmSteps: DEFAULTS.ddpm.steps, samples: 64, ddpmSamplingSteps: 1000, compareCount: 100, limit: undefined },
   quick: { vaeSteps: 20, ddpmSteps: 30, samples: 8, ddpmSamplingSteps: 50, compareCount: 16, limit: 600 },
 } as const;
 
