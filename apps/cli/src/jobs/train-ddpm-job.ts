@@ -103,7 +103,8 @@ export async function trainDdpmJob(args: TrainArgs): Promise<TrainDdpmSummary> {
     steps: args.steps,
     batchSize: args.batchSize,
     learningRate: args.lr,
-    warmupSteps: args.warmup,
+    // A run shorter than the warm-up warms up over all of it.
+    warmupSteps: Math.min(args.warmup, args.steps),
     ema: { maxDecay: args.emaDecay, useWarmup: true, invGamma: 1, power: 3 / 4 },
     ...(args.maxGradNorm > 0 ? { maxGradNorm: args.maxGradNorm } : {}),
     ...(args.minSnrGamma !== undefined ? { minSnrGamma: args.minSnrGamma } : {}),
