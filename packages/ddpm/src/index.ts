@@ -28,5 +28,5 @@ export { gaussianMixtureDenoiser, gaussianMixtureLogDensity } from './gaussian-m
 export type { GaussianMixture } from './gaussian-mixture';
 export { variationalBound, discretizedGaussianLogLikelihood } from './vlb';
 export type { VlbOptions, VlbResult, VlbDecoder } from './vlb';
-export { trainDDPM, withEma, TRAIN_DDPM_DEFAULTS } from './train';
-export type { TrainDDPMOptions, TrainDDPMResult, DenoisingModel } from './train';
+export { trainDDPM, withEma, TRAIN_DDPM_DEFAULTS, createDdpmReplica } from './train';
+export type { TrainDDPMOptions, TrainDDPMResult, DenoisingModel, DdpmReplicaConfig } from './train';

@@ -8,13 +8,17 @@ import type { BatchCursor, ImageDataset } from '@ldm/data';
 import {
   Adam,
   CheckpointStore,
+  DataParallelEngine,
   EMA,
   learningRateAt,
   readSafetensorsFile,
   runTrainingLoop,
+  sliceRows,
+  splitRows,
   writeSafetensorsFile,
 } from '@ldm/nn';
-import type { EmaOptions, TrainingLoopResult } from '@ldm/nn';
+import type { EmaOptions, GradientReplica, ShardArray, ShardInputs, TrainingLoopResult } from '@ldm/nn';
+import type { UNet2DConfigInput } from '@ldm/unet';
 import { resolveSchedulerConfig } from './config';
 import type { SchedulerOptions } from './config';
 import { addNoise, trainingTarget } from './forward';
@@ -61,6 +65,13 @@ export interface TrainDDPMOptions {
   loadModel: (dir: string) => Promise<void>;
   silent?: boolean;
   label?: string;
+  /**
+   * Worker threads computing the gradients (data parallel, each on its own wasm backend; default 1 =
+   * in-process). With N > 1 the model must be a UNet2DModel (its `config` rebuilds it in each worker);
+   * every worker gets a contiguous shard of the batch with the timesteps and noise the in-process run
+   * draws for those samples, so the weights match threads = 1 up to float rounding (dropout must be 0).
+   */
+  threads?: number;
 }
 
 export interface TrainDDPMResult extends TrainingLoopResult {
@@ -138,6 +149,21 @@ export async function trainDDPM(options: TrainDDPMOptions): Promise<TrainDDPMRes
       totalSteps: options.steps,
       schedule: options.lrSchedule ?? TRAIN_DDPM_DEFAULTS.lrSchedule,
     });
+    if (engine) {
+      const rows = batch.shape[0];
+      const all: ShardInputs = { x0: { data: batch.images, shape: [...batch.shape] }, noise: { data: noiseValues, shape: [...batch.shape] }, t: { data: t, shape: [rows] } };
+      const shards = splitRows(rows, engine.threads)
+        .filter(([a, b]) => b > a)
+        .map(([a, b]) => ({ rows: b - a, inputs: Object.fromEntries(Object.entries(all).map(([k, v]) => [k, sliceRows(v, a, b)])) as Record<string, ShardArray> }));
+      const result = engine.computeGradients(shards);
+      const out = tf.tidy(() => {
+        const gradNorm = optimizer.applyGradients(result.grads, lr);
+        ema.update(allParams);
+        return { gradNorm, lr: tf.scalar(lr) };
+      });
+      tf.dispose([...result.grads.values()]);
+      return { loss: tf.scalar(result.loss), metrics: out };
+    }
     const out = tf.tidy(() => {
       const x0 = tf.tensor4d(batch.images, batch.shape);
       const noise = tf.tensor4d(noiseValues, batch.shape);
@@ -184,30 +210,106 @@ export async function trainDDPM(options: TrainDDPMOptions): Promise<TrainDDPMRes
   };
 
   await mkdir(options.runDir, { recursive: true });
-  const result = await runTrainingLoop({
-    runDir: options.runDir,
-    label: options.label ?? 'ddpm',
-    totalSteps: options.steps,
-    startStep,
-    batchSize,
-    checkpointEvery: options.checkpointEvery,
-    ...(options.sampleEvery ? { sampleEvery: options.sampleEvery } : {}),
-    ...(options.onSample
-      ? {
-          onSample: async (n: number) => {
-            model.train(false);
-            await withEma(ema, allParams, () => options.onSample!(n));
-            model.train(true);
-          },
-        }
-      : {}),
-    step,
-    saveCheckpoint,
-    silent: options.silent ?? false,
-  });
+  // Started last, so nothing between here and the `finally` that terminates them can throw.
+  const threads = options.threads ?? 1;
+  if (!(Number.isInteger(threads) && threads >= 1)) throw new LdmError('INVALID_ARGUMENT', `trainDDPM: threads must be an integer ≥ 1, got ${threads}`);
+  const engine = threads > 1 ? await startDdpmWorkers(options, threads, params, allParams) : undefined;
+  let result: TrainingLoopResult;
+  try {
+    result = await runTrainingLoop({
+      runDir: options.runDir,
+      label: options.label ?? 'ddpm',
+      totalSteps: options.steps,
+      startStep,
+      batchSize,
+      checkpointEvery: options.checkpointEvery,
+      ...(options.sampleEvery ? { sampleEvery: options.sampleEvery } : {}),
+      ...(options.onSample
+        ? {
+            onSample: async (n: number) => {
+              model.train(false);
+              await withEma(ema, allParams, () => options.onSample!(n));
+              model.train(true);
+            },
+          }
+        : {}),
+      step,
+      saveCheckpoint,
+      silent: options.silent ?? false,
+    });
+  } finally {
+    await engine?.dispose();
+  }
   model.train(false);
   optimizer.dispose();
   return { ...result, ema };
+}
+
+/** What a data-parallel DDPM worker needs to rebuild the model and the loss (plain JSON). */
+export interface DdpmReplicaConfig {
+  kind: 'ddpm';
+  modelConfig: UNet2DConfigInput;
+  scheduler: SchedulerOptions;
+  minSnrGamma?: number;
+}
+
+async function startDdpmWorkers(
+  options: TrainDDPMOptions,
+  threads: number,
+  params: Map<string, tf.Variable>,
+  allParams: Map<string, tf.Variable>,
+): Promise<DataParallelEngine> {
+  const modelConfig = (options.model as { config?: unknown }).config;
+  if (modelConfig === undefined || options.model.constructor.name !== 'UNet2DModel') {
+    throw new LdmError('INVALID_ARGUMENT', 'trainDDPM: threads > 1 needs a UNet2DModel (its config rebuilds the model in each worker)');
+  }
+  const config: DdpmReplicaConfig = {
+    kind: 'ddpm',
+    modelConfig: JSON.parse(JSON.stringify(modelConfig)) as UNet2DConfigInput,
+    scheduler: options.scheduler ?? {},
+    ...(options.minSnrGamma !== undefined ? { minSnrGamma: options.minSnrGamma } : {}),
+  };
+  return DataParallelEngine.create({
+    threads,
+    task: { module: import.meta.url, export: 'createDdpmReplica', config },
+    parameters: allParams,
+    trainable: params,
+  });
+}
+
+/**
+ * The replica a data-parallel worker builds (see DataParallelEngine): a UNet2DModel from `modelConfig`
+ * (its weights come from the main thread) and the loss of trainDDPM's step for a shard {x0, noise, t}.
+ */
+export async function createDdpmReplica(input: unknown): Promise<GradientReplica> {
+  const options = input as DdpmReplicaConfig;
+  const { UNet2DModel } = await import('@ldm/unet');
+  const model = new UNet2DModel(options.modelConfig);
+  model.train(true);
+  const config = resolveSchedulerConfig(options.scheduler, 'ddpm');
+  const schedule = NoiseSchedule.fromOptions(config);
+  return {
+    parameters: model.parameters(),
+    trainable: model.trainableParameters(),
+    loss(inputs) {
+      const x0 = tf.tensor4d(inputs.x0!.data, inputs.x0!.shape as [number, number, number, number]);
+      const noise = tf.tensor4d(inputs.noise!.data, inputs.noise!.shape as [number, number, number, number]);
+      const t = inputs.t!.data as Int32Array;
+      const tt = tf.tensor1d(t, 'int32');
+      const xt = addNoise(schedule, x0, noise, t) as tf.Tensor4D;
+      const target = trainingTarget(schedule, config.predictionType, x0, noise, t);
+      const loss = diffusionLoss({
+        prediction: model.forward(xt, tt),
+        target,
+        t,
+        schedule,
+        predictionType: config.predictionType,
+        ...(options.minSnrGamma !== undefined ? { minSnrGamma: options.minSnrGamma } : {}),
+      });
+      return { loss };
+    },
+    dispose: () => model.dispose(),
+  };
 }
 
 /** Runs `fn` with the EMA weights in the model, then puts the trained weights back. */

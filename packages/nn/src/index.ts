@@ -42,3 +42,5 @@ export type { EmaOptions, ResolvedEmaOptions, EmaState } from './ema';
 export { learningRateAt, LR_SCHEDULE_DEFAULTS } from './lr-schedule';
 export type { LearningRateSchedule, LearningRateScheduleKind } from './lr-schedule';
 export { matMulFastGrad } from './matmul';
+export { DataParallelEngine, splitRows, sliceRows } from './data-parallel';
+export type { DataParallelOptions, DataParallelStep, ReplicaTask, ReplicaFactory, GradientReplica, Shard, ShardArray, ShardInputs } from './data-parallel';

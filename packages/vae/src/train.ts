@@ -5,9 +5,22 @@ import { Generator, LdmError } from '@ldm/backend';
 import type { GeneratorState } from '@ldm/backend';
 import { BatchIterator } from '@ldm/data';
 import type { BatchCursor, ImageDataset } from '@ldm/data';
-import { Adam, CheckpointStore, learningRateAt, readModelFolder, loadTorchStateDict, readSafetensorsFile, runTrainingLoop, writeSafetensorsFile } from '@ldm/nn';
-import type { TrainingLoopResult } from '@ldm/nn';
-import type { AutoencoderKL } from './autoencoder-kl';
+import {
+  Adam,
+  CheckpointStore,
+  DataParallelEngine,
+  learningRateAt,
+  readModelFolder,
+  loadTorchStateDict,
+  readSafetensorsFile,
+  runTrainingLoop,
+  sliceRows,
+  splitRows,
+  writeSafetensorsFile,
+} from '@ldm/nn';
+import type { GradientReplica, ShardArray, ShardInputs, TrainingLoopResult } from '@ldm/nn';
+import { AutoencoderKL } from './autoencoder-kl';
+import type { AutoencoderKLConfigInput } from './config';
 import { vaeElbo } from './elbo';
 
 export interface TrainVAEOptions {
@@ -34,6 +47,12 @@ export interface TrainVAEOptions {
   onSample?: (step: number) => Promise<void>;
   silent?: boolean;
   label?: string;
+  /**
+   * Worker threads computing the gradients (data parallel, each on its own wasm backend; default 1 =
+   * in-process). Each worker gets a contiguous shard of the batch with the posterior noise the in-process
+   * run draws for those images, so the weights match threads = 1 up to float rounding.
+   */
+  threads?: number;
 }
 
 /** Defaults of trainVAE's optional settings, in one place. */
@@ -85,6 +104,25 @@ export async function trainVAE(options: TrainVAEOptions): Promise<TrainingLoopRe
     const batch = iterator.next();
     const beta = klWarmup > 0 ? options.klWeight * Math.min(1, n / klWarmup) : options.klWeight;
     const lr = learningRateAt(n - 1, { base: options.learningRate, warmupSteps: options.warmupSteps ?? 0, schedule: 'constant' });
+    if (engine) {
+      // The posterior noise the in-process step would draw (randn over [B, H/f, W/f, latentChannels]).
+      const [rows, height, width] = batch.shape;
+      const f = 2 ** (vae.config.blockOutChannels.length - 1);
+      const latentShape = [rows, height / f, width / f, vae.config.latentChannels];
+      const eps = posteriorGenerator.normal(latentShape.reduce((a, b) => a * b, 1));
+      const all: ShardInputs = { x: { data: batch.images, shape: [...batch.shape] }, eps: { data: eps, shape: latentShape } };
+      const shards = splitRows(rows, engine.threads)
+        .filter(([a, b]) => b > a)
+        .map(([a, b]) => ({ rows: b - a, inputs: Object.fromEntries(Object.entries(all).map(([k, v]) => [k, sliceRows(v, a, b)])) as Record<string, ShardArray> }));
+      const result = engine.computeGradients(shards, { beta });
+      const gradNorm = optimizer.applyGradients(result.grads, lr);
+      tf.dispose([...result.grads.values()]);
+      const m = result.metrics;
+      return {
+        loss: tf.scalar(result.loss),
+        metrics: { reconstruction: tf.scalar(m.reconstruction!), kl: tf.scalar(m.kl!), bitsPerDim: tf.scalar(m.bitsPerDim!), gradNorm, beta: tf.scalar(beta) },
+      };
+    }
     const out = tf.tidy(() => {
       const x = tf.tensor4d(batch.images, batch.shape);
       let reconstruction: tf.Scalar | undefined;
@@ -115,28 +153,86 @@ export async function trainVAE(options: TrainVAEOptions): Promise<TrainingLoopRe
   };
 
   await mkdir(options.runDir, { recursive: true });
-  const result = await runTrainingLoop({
-    runDir: options.runDir,
-    label: options.label ?? 'vae',
-    totalSteps: options.steps,
-    startStep,
-    batchSize,
-    checkpointEvery: options.checkpointEvery,
-    ...(options.sampleEvery ? { sampleEvery: options.sampleEvery } : {}),
-    ...(options.onSample
-      ? {
-          onSample: async (n: number) => {
-            vae.train(false);
-            await options.onSample!(n);
-            vae.train(true);
+  // Started last, so nothing between here and the `finally` that terminates them can throw.
+  const threads = options.threads ?? 1;
+  if (!(Number.isInteger(threads) && threads >= 1)) throw new LdmError('INVALID_ARGUMENT', `trainVAE: threads must be an integer ≥ 1, got ${threads}`);
+  const engine =
+    threads > 1
+      ? await DataParallelEngine.create({
+          threads,
+          task: {
+            module: import.meta.url,
+            export: 'createVaeReplica',
+            config: { kind: 'vae', modelConfig: JSON.parse(JSON.stringify(vae.config)) as AutoencoderKLConfigInput, decoderLogScale } satisfies VaeReplicaConfig,
           },
-        }
-      : {}),
-    step,
-    saveCheckpoint,
-    silent: options.silent ?? false,
-  });
+          parameters: vae.parameters(),
+          trainable: params,
+        })
+      : undefined;
+  let result: TrainingLoopResult;
+  try {
+    result = await runTrainingLoop({
+      runDir: options.runDir,
+      label: options.label ?? 'vae',
+      totalSteps: options.steps,
+      startStep,
+      batchSize,
+      checkpointEvery: options.checkpointEvery,
+      ...(options.sampleEvery ? { sampleEvery: options.sampleEvery } : {}),
+      ...(options.onSample
+        ? {
+            onSample: async (n: number) => {
+              vae.train(false);
+              await options.onSample!(n);
+              vae.train(true);
+            },
+          }
+        : {}),
+      step,
+      saveCheckpoint,
+      silent: options.silent ?? false,
+    });
+  } finally {
+    await engine?.dispose();
+  }
   vae.train(false);
   optimizer.dispose();
   return result;
+}
+
+/** What a data-parallel VAE worker needs to rebuild the model and the loss (plain JSON). */
+export interface VaeReplicaConfig {
+  kind: 'vae';
+  modelConfig: AutoencoderKLConfigInput;
+  decoderLogScale: number;
+}
+
+/**
+ * The replica a data-parallel worker builds (see DataParallelEngine): an AutoencoderKL from `modelConfig`
+ * (its weights come from the main thread) and trainVAE's loss for a shard {x, eps}; `info` is {beta}.
+ */
+export function createVaeReplica(input: unknown): GradientReplica {
+  const options = input as VaeReplicaConfig;
+  const vae = new AutoencoderKL(options.modelConfig);
+  vae.train(true);
+  return {
+    parameters: vae.parameters(),
+    trainable: vae.trainableParameters(),
+    metricNames: ['reconstruction', 'kl', 'bitsPerDim'],
+    loss(inputs, info) {
+      const { beta } = info as { beta: number };
+      const x = tf.tensor4d(inputs.x!.data, inputs.x!.shape as [number, number, number, number]);
+      const eps = inputs.eps!.data as Float32Array;
+      // The posterior draws its noise from this stand-in for the main thread's generator.
+      const generator = {
+        normal: (n: number) => {
+          if (n !== eps.length) throw new LdmError('SHAPE_MISMATCH', `VAE replica: posterior asked for ${n} normals, the shard carries ${eps.length}`);
+          return eps;
+        },
+      } as unknown as Generator;
+      const terms = vaeElbo(vae, x, { generator, beta, decoderLogScale: options.decoderLogScale });
+      return { loss: terms.loss, metrics: { reconstruction: tf.mean(terms.reconstruction) as tf.Scalar, kl: tf.mean(terms.kl) as tf.Scalar, bitsPerDim: tf.mean(terms.bitsPerDim) as tf.Scalar } };
+    },
+    dispose: () => vae.dispose(),
+  };
 }

@@ -15,6 +15,7 @@ export interface TrainVaeArgs {
   sampleEvery: number;
   maxGradNorm: number;
   seed: number;
+  threads?: number;
   limit?: number;
   modelConfig?: string;
   resume: boolean;
@@ -38,6 +39,7 @@ export const trainVaeCommand: CommandModule<object, TrainVaeArgs> = {
       .option('sample-every', { type: 'number', default: DEFAULTS.vae.sampleEvery, describe: 'Write a reconstruction grid every N steps' })
       .option('max-grad-norm', { type: 'number', default: DEFAULTS.vae.maxGradNorm, describe: 'Clip gradients to this global norm (0: off)' })
       .option('seed', { type: 'number', default: DEFAULTS.seed })
+      .option('threads', { type: 'number', default: 1, describe: 'Worker threads for the gradients (data parallel, one wasm backend each; 1: in-process). Up to the number of cores' })
       .option('limit', { type: 'number', describe: 'Use only the first N images of the dataset' })
       .option('model-config', { type: 'string', describe: 'JSON file of architecture options (diffusers config.json keys or camelCase) overriding the defaults' })
       .option('resume', { type: 'boolean', default: false, describe: 'Continue the run in --out from its last checkpoint' })

@@ -20,6 +20,7 @@ export interface TrainArgs {
   sampleEvery: number;
   maxGradNorm: number;
   seed: number;
+  threads?: number;
   limit?: number;
   modelConfig?: string;
   resume: boolean;
@@ -48,6 +49,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('sample-every', { type: 'number', default: DEFAULTS.ddpm.sampleEvery, describe: 'Write a DDIM sample grid every N steps' })
       .option('max-grad-norm', { type: 'number', default: DEFAULTS.ddpm.maxGradNorm })
       .option('seed', { type: 'number', default: DEFAULTS.seed })
+      .option('threads', { type: 'number', default: 1, describe: 'Worker threads for the gradients (data parallel, one wasm backend each; 1: in-process). Up to the number of cores' })
       .option('limit', { type: 'number', describe: 'Use only the first N images of the dataset' })
       .option('model-config', { type: 'string', describe: 'JSON file of architecture options (diffusers config.json keys or camelCase) overriding the defaults' })
       .option('resume', { type: 'boolean', default: false })

@@ -109,6 +109,7 @@ export async function trainDdpmJob(args: TrainArgs): Promise<TrainDdpmSummary> {
     ...(args.maxGradNorm > 0 ? { maxGradNorm: args.maxGradNorm } : {}),
     ...(args.minSnrGamma !== undefined ? { minSnrGamma: args.minSnrGamma } : {}),
     seed: args.seed,
+    threads: args.threads ?? 1,
     resume: args.resume,
     checkpointEvery: args.checkpointEvery,
     sampleEvery: args.sampleEvery,

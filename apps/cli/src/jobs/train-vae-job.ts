@@ -47,6 +47,7 @@ export async function trainVaeJob(args: TrainVaeArgs): Promise<TrainVaeSummary> 
     klWarmupSteps: args.klWarmup,
     ...(args.maxGradNorm > 0 ? { maxGradNorm: args.maxGradNorm } : {}),
     seed: args.seed,
+    threads: args.threads ?? 1,
     resume: args.resume,
     checkpointEvery: args.checkpointEvery,
     sampleEvery: args.sampleEvery,
