@@ -75,7 +75,7 @@ describe('trainVAE', () => {
     const records = (await readFile(join(dir, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
     expect(records[0]).toHaveProperty('reconstruction');
     expect(records[0]).toHaveProperty('kl');
-    expect(records.at(-1)!.loss).toBeLessThan(records[0]!.loss);
+    expect(records.at(-1)!.loss!).toBeLessThan(records[0]!.loss!);
     vae.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
