@@ -41,10 +41,10 @@ async function cachedLatents(vaeDir: string, runDir: string, train: ImageDataset
     scalingFactorMeasured: true,
     batchSize: 256,
     onProgress: (done, total) => {
-      if (!quiet) process.stderr.write(`\rencoding latents ${done}/${total}`);
+      if (!quiet && process.stderr.isTTY) process.stderr.write(`\rencoding latents ${done}/${total}`);
     },
   });
-  if (!quiet) process.stderr.write(` (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+  if (!quiet) process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}encoded ${train.shape[0]} images to latents once, cached in ${cacheFile} (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
   vae.dispose();
   await writeNpy(cacheFile, latents.images, latents.shape);
   await writeJson(keyFile, key);
