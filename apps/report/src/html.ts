@@ -96,7 +96,7 @@ function scatterSection(panel: ScatterPanel, chart: RenderedChart | undefined): 
 <h2>2-D multimodality</h2>
 <p>Samples of each sampler on <strong>${escapeHtml(panel.dataset)}</strong>, with the true mode centres marked ×. Distances are exact
 (sliced 2-Wasserstein, RBF MMD² against samples of the true distribution); “between modes” is the share of samples farther than
-${panel.modeRadius ?? '—'} from every mode; “modes hit” counts modes holding at least half their fair share.</p>
+${panel.modeRadius === undefined ? '—' : Number(panel.modeRadius.toPrecision(4))} from every mode; “modes hit” counts modes holding at least half their fair share.</p>
 ${chart ? `<figure><img src="charts/${chart.name}.svg" alt="${escapeHtml(chart.title)}"></figure>` : ''}
 <table id="toy2d-table"><thead><tr><th scope="col">sampler</th><th scope="col" class="num">sliced W₂</th><th scope="col" class="num">MMD²</th><th scope="col" class="num">between modes</th><th scope="col" class="num">modes hit</th></tr></thead>
 <tbody>

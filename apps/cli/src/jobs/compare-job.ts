@@ -142,10 +142,13 @@ export async function compareJob(args: CompareArgs): Promise<ComparisonResults> 
     const msPerSample = times[times.length >> 1]!;
     let quality: ReturnType<typeof sampleQuality> | undefined;
     if (classifier && !spec.speedOnly) quality = sampleQuality(realForFid, { images: images.data, shape: images.shape }, classifier, { generator: new Generator(args.seed).split('fid') });
-    const gridPath = join(gridsDir, `${spec.name}.png`);
-    const shown = Math.min(64, images.shape[0]);
-    await writeImageGrid(gridPath, { data: images.data.subarray(0, shown * h * w * c), shape: [shown, h, w, c] }, { nrow: 8, scale: 2 });
-    grids[spec.name] = gridPath;
+    if (!spec.speedOnly) {
+      // An untrained network's noise is not worth a picture.
+      const gridPath = join(gridsDir, `${spec.name}.png`);
+      const shown = Math.min(64, images.shape[0]);
+      await writeImageGrid(gridPath, { data: images.data.subarray(0, shown * h * w * c), shape: [shown, h, w, c] }, { nrow: 8, scale: 2 });
+      grids[spec.name] = gridPath;
+    }
     methods.push({
       name: spec.name,
       label: spec.label,
@@ -170,7 +173,6 @@ export async function compareJob(args: CompareArgs): Promise<ComparisonResults> 
     const ddim50 = methods.find((m) => m.space === 'pixel' && m.sampler === 'ddim' && m.steps === 50);
     if (ddim50) {
       methods.push({ ...ddim50, name: 'pixel-ddpm-1000', label: 'Pixel DDPM, 1000 steps (speed only, extrapolated)', sampler: 'ddpm', steps: 1000, eta: 1, nfe: 1000, msPerSample: (ddim50.msPerSample * 1000) / 50, notes: 'speed only: DDIM-50 per-step time × 1000 on an untrained pixel UNet' });
-      grids['pixel-ddpm-1000'] = grids[ddim50.name]!;
     }
     untrainedPixel.dispose();
   }
