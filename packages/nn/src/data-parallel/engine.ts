@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { LdmError } from '@ldm/backend';
-import { ERROR_BYTES, MAX_SCALARS, STATUS } from './protocol';
+import { CPU_SLOT, ERROR_BYTES, MAX_SCALARS, STATUS, WALL_SLOT } from './protocol';
 import type { FromWorker, ParamLayout, ReplicaTask, Shard, ShardArray, StepMessage, ToWorker } from './protocol';
 
 export interface DataParallelOptions {
@@ -31,6 +31,8 @@ export interface DataParallelStep {
   metrics: Record<string, number>;
   /** Milliseconds spent copying weights out and summing gradients in the main thread. */
   overheadMs: number;
+  /** Per worker: wall and thread-CPU milliseconds of its part (CPU is NaN off Linux); CPU < wall means the thread waited for a core. */
+  workers: Array<{ wallMs: number; cpuMs: number }>;
 }
 
 interface WorkerSlot {
@@ -280,7 +282,8 @@ export class DataParallelEngine {
       this.metricNames.forEach((n, k) => (metrics[n]! += s[1 + k]!));
     });
     overheadMs += performance.now() - t1;
-    return { grads, loss, metrics, overheadMs };
+    const workers = shards.map((_, i) => ({ wallMs: this.slots[i]!.scalars[WALL_SLOT]!, cpuMs: this.slots[i]!.scalars[CPU_SLOT]! }));
+    return { grads, loss, metrics, overheadMs, workers };
   }
 
   get metrics(): readonly string[] {

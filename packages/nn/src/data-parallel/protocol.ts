@@ -76,5 +76,7 @@ export type FromWorker = { type: 'ready'; metricNames: string[] } | { type: 'err
 /** control[0] values. */
 export const STATUS = { busy: 0, done: 1, failed: 2, exited: 3 } as const;
 export const ERROR_BYTES = 8192;
-/** Float64 slots for the loss and the metrics. */
+/** Float64 slots for the loss and the metrics; the last two hold the step's wall and thread-CPU milliseconds. */
 export const MAX_SCALARS = 64;
+export const WALL_SLOT = MAX_SCALARS - 2;
+export const CPU_SLOT = MAX_SCALARS - 1;

@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { parentPort } from 'node:worker_threads';
 import { initBackend } from '@ldm/backend';
-import { ERROR_BYTES, MAX_SCALARS, STATUS } from './protocol';
+import { readFileSync } from 'node:fs';
+import { CPU_SLOT, ERROR_BYTES, MAX_SCALARS, STATUS, WALL_SLOT } from './protocol';
 import type { FromWorker, GradientReplica, InitMessage, ReplicaFactory, StepMessage, ToWorker } from './protocol';
 
 if (!parentPort) throw new Error('data-parallel worker: not started as a worker thread');
@@ -66,6 +67,17 @@ async function start(message: InitMessage): Promise<void> {
   }
 }
 
+/** CPU milliseconds this thread has used (Linux /proc/thread-self; NaN elsewhere). */
+function threadCpuMs(): number {
+  try {
+    const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
+  } catch {
+    return NaN;
+  }
+}
+
 function copyWeights(all: boolean): void {
   const { weights, grads, weightBuffer } = init!;
   const trainable = new Set(grads.map((g) => g.name));
@@ -78,6 +90,8 @@ function copyWeights(all: boolean): void {
 }
 
 function step(message: StepMessage): void {
+  const wall0 = performance.now();
+  const cpu0 = threadCpuMs();
   copyWeights(message.syncAll);
   const { grads: layout, gradBuffer, scalarBuffer } = init!;
   const flags = control!;
@@ -108,6 +122,8 @@ function step(message: StepMessage): void {
     metricNames.forEach((name, i) => (scalars[1 + i] = metrics[name]!.dataSync()[0]!));
     tf.dispose(Object.values(metrics));
   });
+  scalars[WALL_SLOT] = performance.now() - wall0;
+  scalars[CPU_SLOT] = threadCpuMs() - cpu0;
 }
 
 port.on('message', (message: ToWorker) => {
