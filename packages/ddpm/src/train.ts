@@ -259,8 +259,9 @@ async function startDdpmWorkers(
   params: Map<string, tf.Variable>,
   allParams: Map<string, tf.Variable>,
 ): Promise<DataParallelEngine> {
-  const modelConfig = (options.model as { config?: unknown }).config;
-  if (modelConfig === undefined || options.model.constructor.name !== 'UNet2DModel') {
+  // Duck-typed (a bundler may rename the class): a UNet2DModel carries its resolved config.
+  const modelConfig = (options.model as { config?: { blockOutChannels?: unknown; downBlockTypes?: unknown } }).config;
+  if (!modelConfig || !Array.isArray(modelConfig.blockOutChannels) || !Array.isArray(modelConfig.downBlockTypes)) {
     throw new LdmError('INVALID_ARGUMENT', 'trainDDPM: threads > 1 needs a UNet2DModel (its config rebuilds the model in each worker)');
   }
   const config: DdpmReplicaConfig = {
