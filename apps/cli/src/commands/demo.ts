@@ -6,6 +6,7 @@ export interface DemoArgs {
   quick: boolean;
   seed: number;
   resume: boolean;
+  threads: number;
 }
 
 export const demoCommand: CommandModule<object, DemoArgs> = {
@@ -16,7 +17,8 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       .option('out', { type: 'string', default: 'runs/demo', describe: 'Output folder' })
       .option('quick', { type: 'boolean', default: false, describe: 'A tiny run (about a minute) to check the pipeline end to end' })
       .option('seed', { type: 'number', default: 0 })
-      .option('resume', { type: 'boolean', default: false, describe: 'Continue stages from their checkpoints' }) as never,
+      .option('resume', { type: 'boolean', default: false, describe: 'Continue stages from their checkpoints' })
+      .option('threads', { type: 'number', default: 1, describe: 'Worker threads for training (data parallel; see ldm train --help)' }) as never,
   handler: async (args) => {
     const { demoJob } = await import('../jobs/demo-job');
     await demoJob(args);
