@@ -4,10 +4,11 @@
  * threads = 2..N (worker threads, one wasm backend each), on the wasm backend.
  *
  *   pnpm --filter @ldm/nn bench:parallel        (node --conditions=@ldm/source --import tsx bench/data-parallel.ts)
- *   STEPS=12 THREADS=1,2 REPEATS=3 ONLY=vae node --conditions=@ldm/source --import tsx bench/data-parallel.ts
+ *   STEPS=30 THREADS=1,2 REPEATS=3 ONLY=vae node --conditions=@ldm/source --import tsx bench/data-parallel.ts
  *
- * The figure is runTrainingLoop's own images/s at the last logged step (worker start-up and the final
- * checkpoint excluded; the first step included). The sibling packages are imported from their sources:
+ * The figure is the steady-state rate between runTrainingLoop's first and last metrics lines (logged every
+ * 10 steps): worker start-up, the first 10 steps (kernel warm-up, about 2 s in every thread) and the final
+ * checkpoint are left out. STEPS must be ≥ 20. The sibling packages are imported from their sources:
  * @ldm/nn does not depend on them.
  *
  * A second table times the gradient computation alone (no optimiser), steady state (after 2 warm-up steps),
@@ -30,7 +31,7 @@ import { AutoencoderKL, createVaeReplica, DEFAULT_VAE_CONFIG, trainVAE } from '.
 
 type ImageDataset = Parameters<typeof trainDDPM>[0]['data'];
 
-const steps = Number(process.env.STEPS ?? 10);
+const steps = Number(process.env.STEPS ?? 20);
 const threadList = (process.env.THREADS ?? '1,2').split(',').map(Number);
 const only = process.env.ONLY; // 'ddpm' | 'vae'
 const repeats = Number(process.env.REPEATS ?? 2);
@@ -42,9 +43,18 @@ function dataset(n: number, shape: [number, number, number], kind: 'latents' | '
   return { images, shape: [n, ...shape], name: kind };
 }
 
-async function lastImagesPerSecond(runDir: string): Promise<number> {
+/**
+ * Steady-state images/s from metrics.jsonl: runTrainingLoop logs the cumulative images/s every 10 steps,
+ * so two lines give the rate between them; the first 10 steps (kernel warm-up in every thread) are left out.
+ */
+async function steadyImagesPerSecond(runDir: string, batch: number): Promise<number> {
   const lines = (await readFile(join(runDir, 'metrics.jsonl'), 'utf8')).trim().split('\n');
-  return (JSON.parse(lines.at(-1)!) as { imagesPerSecond: number }).imagesPerSecond;
+  const entries = lines.map((l) => JSON.parse(l) as { step: number; imagesPerSecond: number });
+  const first = entries[0]!;
+  const last = entries.at(-1)!;
+  if (last.step === first.step) throw new Error(`need at least 2 logged steps (STEPS >= 20), got ${entries.length}`);
+  const seconds = (e: { step: number; imagesPerSecond: number }) => (e.step * batch) / e.imagesPerSecond;
+  return ((last.step - first.step) * batch) / (seconds(last) - seconds(first));
 }
 
 async function ddpm(threads: number): Promise<number> {
@@ -65,7 +75,7 @@ async function ddpm(threads: number): Promise<number> {
       loadModel: async () => {},
       threads,
     }).then((r) => r.ema.dispose());
-    return await lastImagesPerSecond(runDir);
+    return await steadyImagesPerSecond(runDir, 64);
   } finally {
     model.dispose();
     await rm(runDir, { recursive: true, force: true });
@@ -89,7 +99,7 @@ async function vae(threads: number): Promise<number> {
       silent: true,
       threads,
     });
-    return await lastImagesPerSecond(runDir);
+    return await steadyImagesPerSecond(runDir, 32);
   } finally {
     model.dispose();
     await rm(runDir, { recursive: true, force: true });
@@ -157,7 +167,7 @@ async function gradientTiming(name: string, task: ReplicaTask, factory: (c: unkn
 
 await initBackend({ backend: 'wasm' });
 const load = loadavg().map((l) => l.toFixed(2)).join(' ');
-console.log(`data-parallel training, wasm backend, ${steps} steps a run, threads ${threadList.join('/')}; load average before: ${load}`);
+console.log(`data-parallel training, wasm backend, ${steps} steps a run (rate over steps 11–${Math.floor(steps / 10) * 10}), threads ${threadList.join('/')}; load average before: ${load}`);
 const rows: string[] = ['| model | batch | threads | images/s, median (runs) | speed-up |', '| --- | --- | --- | --- | --- |'];
 for (const [name, run, batch] of [
   ['latent UNet (LATENT_UNET_CONFIG)', ddpm, 64],
