@@ -11,7 +11,7 @@ export const DEFAULTS = {
     steps: 300,
     batchSize: 32,
     learningRate: 2e-3,
-    klWeight: 1,
+    klWeight: 0.1,
     klWarmupSteps: 100,
     checkpointEvery: 100,
     sampleEvery: 100,
@@ -20,7 +20,7 @@ export const DEFAULTS = {
   ddpm: {
     out: 'runs/latent-ddpm',
     space: 'latent' as 'latent' | 'pixel',
-    steps: 1200,
+    steps: 1000,
     batchSize: 64,
     learningRate: 1.5e-3,
     warmupSteps: 100,
