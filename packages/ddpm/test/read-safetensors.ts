@@ -1,6 +1,7 @@
+import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 
-/** Test-only reader for the F32 safetensors files in /work/shared/vectors (format: see its README). */
+/** Test-only reader for the F32 safetensors files in shared/vectors (format: see its README). */
 export function readSafetensors(path: string): Map<string, { shape: number[]; data: Float32Array }> {
   const buf = readFileSync(path);
   const headerLength = Number(buf.readBigUInt64LE(0));
@@ -17,4 +18,5 @@ export function readSafetensors(path: string): Map<string, { shape: number[]; da
   return out;
 }
 
-export const VECTORS = '/work/shared/vectors';
+// shared/ sits beside the repository (as in CI's clone); LDM_VECTORS overrides.
+export const VECTORS = process.env.LDM_VECTORS ?? fileURLToPath(new URL('../../../../shared/vectors', import.meta.url));

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -9,7 +10,8 @@ import type { TensorRecord } from '@ldm/nn';
 import { AutoencoderKL, DEFAULT_VAE_CONFIG, DiagonalGaussian, vaeElbo } from './index';
 import { rand } from '@ldm/backend';
 
-const VECTORS = '/work/shared/vectors';
+// shared/ sits beside the repository (as in CI's clone); LDM_VECTORS overrides.
+const VECTORS = process.env.LDM_VECTORS ?? fileURLToPath(new URL('../../../../shared/vectors', import.meta.url));
 
 function nchwToNhwc(rec: TensorRecord): tf.Tensor {
   return tf.tidy(() => tf.transpose(tf.tensor(rec.data, rec.shape, 'float32'), [0, 2, 3, 1]));
