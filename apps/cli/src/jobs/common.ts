@@ -78,3 +78,12 @@ export async function readModelConfig(path: string | undefined): Promise<Record<
   }
   return config as Record<string, unknown>;
 }
+
+/** A training command writing into a folder that already holds a run must be asked to --resume it. */
+export async function refuseToOverwriteRun(out: string, runDir: string, resume: boolean): Promise<void> {
+  const { CheckpointStore } = await import('@ldm/nn');
+  const existing = await new CheckpointStore(join(runDir, 'checkpoints')).latest();
+  if (existing && !resume) {
+    throw new LdmError('INVALID_ARGUMENT', `${out} already holds a training run (step ${existing.step}); pass --resume to continue it or choose another --out`);
+  }
+}

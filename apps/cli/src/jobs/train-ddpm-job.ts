@@ -4,11 +4,11 @@ import { Generator, LdmError } from '@ldm/backend';
 import { readNpy, writeImageGrid, writeNpy } from '@ldm/data';
 import type { ImageDataset } from '@ldm/data';
 import { DDPMScheduler, trainDDPM, withEma } from '@ldm/ddpm';
-import { CheckpointStore, loadTorchStateDict, readModelFolder } from '@ldm/nn';
+import { loadTorchStateDict, readModelFolder } from '@ldm/nn';
 import { LATENT_UNET_CONFIG, PIXEL_UNET_CONFIG, UNet2DModel } from '@ldm/unet';
 import { encodeToLatents } from '@ldm/vae';
 import type { TrainArgs } from '../commands/train';
-import { exists, PIPELINE_INDEX, readJson, readModelConfig, startBackend, writeJson } from './common';
+import { exists, PIPELINE_INDEX, readJson, readModelConfig, refuseToOverwriteRun, startBackend, writeJson } from './common';
 import type { PipelineIndex } from './common';
 import { loadSplit } from './data';
 import { generate, loadVae } from './pipeline';
@@ -56,10 +56,7 @@ export async function trainDdpmJob(args: TrainArgs): Promise<TrainDdpmSummary> {
   const t0 = performance.now();
   await startBackend(args.backend, args.quiet);
   const runDir = join(args.out, 'training');
-  const existing = await new CheckpointStore(join(runDir, 'checkpoints')).latest();
-  if (existing && !args.resume) {
-    throw new LdmError('INVALID_ARGUMENT', `${args.out} already holds a training run (step ${existing.step}); pass --resume to continue it or choose another --out`);
-  }
+  await refuseToOverwriteRun(args.out, runDir, args.resume);
   if (args.space === 'latent' && !args.vae) throw new LdmError('INVALID_ARGUMENT', '--space latent needs --vae DIR (a folder written by ldm train-vae)');
   if (args.space === 'latent') await loadVae(args.vae!).then((v) => v.dispose());
 

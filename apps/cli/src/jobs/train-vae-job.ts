@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
-import { Generator, LdmError } from '@ldm/backend';
+import { Generator } from '@ldm/backend';
 import { writeImageGrid } from '@ldm/data';
-import { CheckpointStore } from '@ldm/nn';
 import { AutoencoderKL, computeLatentStatistics, DEFAULT_VAE_CONFIG, saveVaeWithLatentStatistics, trainVAE, vaeElbo } from '@ldm/vae';
 import type { TrainVaeArgs } from '../commands/train-vae';
-import { readModelConfig, startBackend, writeJson } from './common';
+import { readModelConfig, refuseToOverwriteRun, startBackend, writeJson } from './common';
 import { firstImages, loadSplit } from './data';
 
 export interface TrainVaeSummary {
@@ -24,10 +23,7 @@ export async function trainVaeJob(args: TrainVaeArgs): Promise<TrainVaeSummary> 
   const t0 = performance.now();
   await startBackend(args.backend, args.quiet);
   const runDir = join(args.out, 'training');
-  const existing = await new CheckpointStore(join(runDir, 'checkpoints')).latest();
-  if (existing && !args.resume) {
-    throw new LdmError('INVALID_ARGUMENT', `${args.out} already holds a training run (step ${existing.step}); pass --resume to continue it or choose another --out`);
-  }
+  await refuseToOverwriteRun(args.out, runDir, args.resume);
   const { train, heldOut } = await loadSplit(args.data, args.heldOut, args.seed, args.limit);
   const [, h, w, c] = train.shape;
   const vae = new AutoencoderKL({ ...DEFAULT_VAE_CONFIG, inChannels: c, outChannels: c, sampleSize: h, ...(await readModelConfig(args.modelConfig)) }, new Generator(args.seed).split('init'));
