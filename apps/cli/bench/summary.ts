@@ -24,7 +24,8 @@ import type { LoadedPipeline } from '../src/jobs/pipeline';
 const quick = process.argv.includes('--quick');
 const fullDdpm = process.argv.includes('--full-ddpm');
 const here = dirname(fileURLToPath(import.meta.url));
-const TRAIN_STEPS = quick ? 3 : 6;
+// Timed over steps 11–20 (metrics.jsonl has a record every 10 steps): the first steps warm up kernels in every worker thread.
+const TRAIN_STEPS = 20;
 
 interface Row {
   model: string;
@@ -47,28 +48,27 @@ function randomData(n: number, shape: [number, number, number], generator: Gener
 async function timeTrainingUnet(config: Record<string, unknown>, shape: [number, number, number], batch: number, threads: number): Promise<number> {
   const unet = new UNet2DModel(config, new Generator(1));
   const runDir = await mkdtemp(join(tmpdir(), 'bench-'));
-  // One short run warms up the kernels; the second is timed.
-  for (const steps of [1, TRAIN_STEPS]) {
-    const r = await trainDDPM({ model: unet, data: randomData(batch * 2, shape, new Generator(2)), runDir: await mkdtemp(join(runDir, 'r')), steps, batchSize: batch, learningRate: 1e-4, seed: 0, checkpointEvery: 1e9, checkpointAtEnd: false, silent: true, threads, saveModel: async () => {}, loadModel: async () => {} } as never);
-    r.ema.dispose();
-    if (steps === TRAIN_STEPS) {
-      unet.dispose();
-      return r.imagesPerSecond;
-    }
-  }
-  throw new Error('unreachable');
+  const r = await trainDDPM({ model: unet, data: randomData(batch * 2, shape, new Generator(2)), runDir, steps: TRAIN_STEPS, batchSize: batch, learningRate: 1e-4, seed: 0, checkpointEvery: 1e9, checkpointAtEnd: false, silent: true, threads, saveModel: async () => {}, loadModel: async () => {} } as never);
+  r.ema.dispose();
+  unet.dispose();
+  return steadyRate(runDir, batch);
+}
+
+/** Images/s between the last two metrics.jsonl records (steps 10 … 20). */
+async function steadyRate(runDir: string, batch: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const records = (await readFile(join(runDir, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { step: number; time: string });
+  const a = records.at(-2)!;
+  const b = records.at(-1)!;
+  return ((b.step - a.step) * batch) / ((Date.parse(b.time) - Date.parse(a.time)) / 1000);
 }
 
 async function timeTrainingVae(config: Record<string, unknown>, batch: number, threads: number): Promise<number> {
   const vae = new AutoencoderKL(config, new Generator(1));
   const runDir = await mkdtemp(join(tmpdir(), 'bench-'));
-  let ips = 0;
-  for (const steps of [1, TRAIN_STEPS]) {
-    const r = await trainVAE({ vae, data: randomData(batch * 2, [32, 32, 1], new Generator(2)), runDir: await mkdtemp(join(runDir, 'r')), steps, batchSize: batch, learningRate: 1e-4, klWeight: 1e-3, seed: 0, checkpointEvery: 1e9, checkpointAtEnd: false, silent: true, threads } as never);
-    ips = r.imagesPerSecond;
-  }
+  await trainVAE({ vae, data: randomData(batch * 2, [32, 32, 1], new Generator(2)), runDir, steps: TRAIN_STEPS, batchSize: batch, learningRate: 1e-4, klWeight: 1e-3, seed: 0, checkpointEvery: 1e9, checkpointAtEnd: false, silent: true, threads } as never);
   vae.dispose();
-  return ips;
+  return steadyRate(runDir, batch);
 }
 
 function msPerSample(run: () => void, count: number): number {
