@@ -31,7 +31,7 @@ export { Upsample2D, upsampleNearest2x } from './upsample';
 export { UNetMidBlock2D } from './mid-block';
 export type { MidBlockOptions } from './mid-block';
 export { toTorchStateDict, loadTorchStateDict } from './torch-layout';
-export { readModelFolder, writeModelFolder, CONFIG_NAME, WEIGHTS_NAME } from './model-folder';
+export { readModelFolder, writeModelFolder, loadModelFolderInto, loadPretrained, CONFIG_NAME, WEIGHTS_NAME } from './model-folder';
 export type { ModelFolder } from './model-folder';
 export { camelToSnake, snakeToCamel, resolveConfig, toDiffusersJson } from './diffusers-config';
 export { Adam, AdamW, ADAM_DEFAULTS, ADAMW_DEFAULT_WEIGHT_DECAY } from './optim/adam';

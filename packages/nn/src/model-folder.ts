@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { LdmError } from '@ldm/backend';
 import { readSafetensorsFile, writeSafetensorsFile } from './safetensors';
 import type { TensorRecord } from './safetensors';
+import type { Module } from './module';
+import { loadTorchStateDict } from './torch-layout';
 import { writeFileAtomic } from './atomic-write';
 
 /** diffusers' file names inside a model folder. */
@@ -51,4 +53,29 @@ export async function writeModelFolder(dir: string, config: Record<string, unkno
   await mkdir(dir, { recursive: true });
   await writeSafetensorsFile(join(dir, WEIGHTS_NAME), tensors, { format: 'pt' });
   await writeFileAtomic(join(dir, CONFIG_NAME), `${JSON.stringify(config, null, 2)}\n`);
+}
+
+/** Copies the weights of the model folder `dir` into `model` (torch layout, transposed on the way in). */
+export async function loadModelFolderInto(model: Module, dir: string): Promise<void> {
+  const { tensors } = await readModelFolder(dir);
+  loadTorchStateDict(model, tensors, { source: join(dir, WEIGHTS_NAME) });
+}
+
+/**
+ * Builds the model a diffusers folder holds: checks `_class_name`, constructs from config.json with
+ * `build`, loads the weights, and frees the model again if they do not fit.
+ */
+export async function loadPretrained<M extends Module>(dir: string, className: string, build: (config: Record<string, unknown>) => M): Promise<M> {
+  const { config, tensors } = await readModelFolder(dir);
+  if (config._class_name !== undefined && config._class_name !== className) {
+    throw new LdmError('INVALID_CONFIG', `${join(dir, CONFIG_NAME)}: _class_name is '${String(config._class_name)}', expected '${className}'`);
+  }
+  const model = build(config);
+  try {
+    loadTorchStateDict(model, tensors, { source: join(dir, WEIGHTS_NAME) });
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
 }

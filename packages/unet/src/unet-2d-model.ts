@@ -7,8 +7,7 @@ import {
   ModuleList,
   TimestepEmbedding,
   UNetMidBlock2D,
-  loadTorchStateDict,
-  readModelFolder,
+  loadPretrained,
   silu,
   sinusoidalEmbedding,
   toTorchStateDict,
@@ -123,18 +122,7 @@ export class UNet2DModel extends Module {
 
   /** Loads a diffusers model folder (config.json + diffusion_pytorch_model.safetensors). */
   static async fromPretrained(dir: string): Promise<UNet2DModel> {
-    const { config, tensors } = await readModelFolder(dir);
-    if (config._class_name !== undefined && config._class_name !== 'UNet2DModel') {
-      throw new LdmError('INVALID_CONFIG', `${dir}/config.json: _class_name is '${String(config._class_name)}', expected 'UNet2DModel'`);
-    }
-    const model = new UNet2DModel(config);
-    try {
-      loadTorchStateDict(model, tensors, { source: `${dir}/diffusion_pytorch_model.safetensors` });
-    } catch (e) {
-      model.dispose();
-      throw e;
-    }
-    return model;
+    return loadPretrained(dir, 'UNet2DModel', (config) => new UNet2DModel(config));
   }
 
   /** Writes a folder diffusers' `UNet2DModel.from_pretrained` loads (torch layout, atomic files). */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Generator, LdmError } from '@ldm/backend';
-import { Conv2d, Module, loadTorchStateDict, readModelFolder, toTorchStateDict, writeModelFolder } from '@ldm/nn';
+import { Conv2d, Module, loadPretrained, toTorchStateDict, writeModelFolder } from '@ldm/nn';
 import { resolveVaeConfig, vaeConfigToDiffusers } from './config';
 import type { ActivationTrace, AutoencoderKLConfig, AutoencoderKLConfigInput } from './config';
 import { Encoder } from './encoder';
@@ -36,18 +36,7 @@ export class AutoencoderKL extends Module {
 
   /** Loads a diffusers model folder (config.json + diffusion_pytorch_model.safetensors). */
   static async fromPretrained(dir: string): Promise<AutoencoderKL> {
-    const { config, tensors } = await readModelFolder(dir);
-    if (config._class_name !== undefined && config._class_name !== 'AutoencoderKL') {
-      throw new LdmError('INVALID_CONFIG', `${dir}/config.json: _class_name is '${String(config._class_name)}', expected 'AutoencoderKL'`);
-    }
-    const model = new AutoencoderKL(config);
-    try {
-      loadTorchStateDict(model, tensors, { source: `${dir}/diffusion_pytorch_model.safetensors` });
-    } catch (e) {
-      model.dispose();
-      throw e;
-    }
-    return model;
+    return loadPretrained(dir, 'AutoencoderKL', (config) => new AutoencoderKL(config));
   }
 
   /** Writes a folder diffusers' `AutoencoderKL.from_pretrained` loads (torch layout, atomic files). */

@@ -10,8 +10,7 @@ import {
   CheckpointStore,
   DataParallelEngine,
   learningRateAt,
-  readModelFolder,
-  loadTorchStateDict,
+  loadModelFolderInto,
   readSafetensorsFile,
   runTrainingLoop,
   sliceRows,
@@ -86,8 +85,7 @@ export async function trainVAE(options: TrainVAEOptions): Promise<TrainingLoopRe
     const latest = await store.latest();
     if (!latest) throw new LdmError('FILE_NOT_FOUND', `--resume: no checkpoint in ${store.dir}`);
     const state = JSON.parse(await readFile(join(latest.path, 'state.json'), 'utf8')) as TrainState;
-    const { tensors } = await readModelFolder(join(latest.path, 'model'));
-    loadTorchStateDict(vae, tensors, { source: join(latest.path, 'model') });
+    await loadModelFolderInto(vae, join(latest.path, 'model'));
     const opt = await readSafetensorsFile(join(latest.path, 'optimizer.safetensors'));
     optimizer.setState({ step: Number(opt.metadata.step), tensors: opt.tensors });
     iterator = BatchIterator.fromState(data, { batchSize, generator: root.split('data') }, state.data);

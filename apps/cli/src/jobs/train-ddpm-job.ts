@@ -4,7 +4,7 @@ import { Generator, LdmError } from '@ldm/backend';
 import { readNpy, writeImageGrid, writeNpy } from '@ldm/data';
 import type { ImageDataset } from '@ldm/data';
 import { DDPMScheduler, trainDDPM, withEma } from '@ldm/ddpm';
-import { loadTorchStateDict, readModelFolder } from '@ldm/nn';
+import { loadModelFolderInto } from '@ldm/nn';
 import { LATENT_UNET_CONFIG, PIXEL_UNET_CONFIG, UNet2DModel } from '@ldm/unet';
 import { encodeToLatents } from '@ldm/vae';
 import type { TrainArgs } from '../commands/train';
@@ -116,10 +116,7 @@ export async function trainDdpmJob(args: TrainArgs): Promise<TrainDdpmSummary> {
       await writeImageGrid(join(runDir, 'samples', `ddim20-${String(step).padStart(6, '0')}.png`), images, { nrow: 8, scale: 2 });
     },
     saveModel: (dir) => unet.save(dir),
-    loadModel: async (dir) => {
-      const { tensors } = await readModelFolder(dir);
-      loadTorchStateDict(unet, tensors, { source: dir });
-    },
+    loadModel: (dir) => loadModelFolderInto(unet, dir),
     silent: args.quiet,
     label: `train-${args.space}`,
   });
