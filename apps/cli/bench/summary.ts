@@ -1,207 +1,332 @@
 /**
- * The benchmark table of issue 7: for the default pixel UNet, latent UNet and VAE, training images/s
- * (1 and 2 worker threads) and sampling time per sample (DDPM-1000, DDIM-50, VAE decode) on the
- * wasm backend, FLOPs per image and the GFLOP/s achieved, and — where Debian's python3-torch is
- * installed — the same architecture and batch in PyTorch, measured in the same run.
+ * Speed of the default models on each compute path, side by side with PyTorch in the same run.
  *
- *   pnpm --filter @ldm/cli bench            (or `pnpm bench` at the root, after the package benches)
- *   options: --quick (fewer steps), --full-ddpm (time pixel DDPM-1000 directly instead of from DDIM-50)
+ * For the latent UNet (B64), the pixel UNet (B32) and the VAE (B32): training images/s (forward, loss,
+ * backward, Adam: the step the PyTorch twin `torch_models.py` times) and inference images/s (one
+ * forward pass: what every sampling step costs), on
+ *   - native ×1 / ×2: the wasm backend with oneDNN kernels (@ldm/onednn), 1 and 2 threads inside each op;
+ *   - wasm ×1: XNNPACK alone (what runs where the addon is not built);
+ *   - PyTorch ×1 / ×2: Debian's python3-torch (oneDNN), the same architecture, batch and threads.
+ * Rounds are interleaved (every path once per round, PyTorch included) and medians reported, so a
+ * change in load hits every path alike; the CPU time other processes used during our timings is
+ * measured from /proc/stat and printed: a figure taken on a busy machine says so.
+ * Then sampling per sample on the native path: latent DDPM-1000 vs DDIM-50, latent vs pixel DDIM-50.
+ *
+ *   pnpm --filter @ldm/cli bench [--quick]      (or `pnpm bench` at the root)
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Generator, initBackend } from '@ldm/backend';
-import type { ImageDataset } from '@ldm/data';
-import { trainDDPM, DDPMScheduler } from '@ldm/ddpm';
+import { Generator, initBackend, loadOneDnn, oneDnnInfo, oneDnnUnavailableReason, randn, setKernelPath, setOneDnnThreads } from '@ldm/backend';
+import { DDIMScheduler } from '@ldm/ddim';
+import { DDPMScheduler, sample } from '@ldm/ddpm';
+import { Adam } from '@ldm/nn';
 import { LATENT_UNET_CONFIG, PIXEL_UNET_CONFIG, UNet2DModel } from '@ldm/unet';
-import { AutoencoderKL, DEFAULT_VAE_CONFIG, trainVAE } from '@ldm/vae';
-import { decodeFromPrior, generate } from '../src/jobs/pipeline';
-import type { LoadedPipeline } from '../src/jobs/pipeline';
+import { AutoencoderKL, DEFAULT_VAE_CONFIG } from '@ldm/vae';
 
 const quick = process.argv.includes('--quick');
-const fullDdpm = process.argv.includes('--full-ddpm');
+const ROUNDS = quick ? 1 : 3;
+const STEPS = quick ? 3 : 8; // timed training steps per measurement, after WARMUP untimed ones
+const WARMUP = 3;
 const here = dirname(fileURLToPath(import.meta.url));
-// Timed over steps 11–20 (metrics.jsonl has a record every 10 steps): the first steps warm up kernels in every worker thread.
-const TRAIN_STEPS = 20;
 
-interface Row {
-  model: string;
-  params: number;
-  mflopPerImage: number;
+type PathName = 'native ×1' | 'native ×2' | 'wasm ×1';
+interface Measure {
+  train: number[];
+  forward: number[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load other processes put on the machine while we time: busy CPU from /proc/stat minus our own.
+
+const clockTicks = 100; // USER_HZ on Linux
+function systemBusySeconds(): number | undefined {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const idle = cpu[3]! + (cpu[4] ?? 0);
+    return (cpu.reduce((a, b) => a + b, 0) - idle) / clockTicks;
+  } catch {
+    return undefined;
+  }
+}
+let otherCpuSeconds = 0;
+let timedSeconds = 0;
+function timed<T>(fn: () => T): { value: T; seconds: number } {
+  const busy0 = systemBusySeconds();
+  const own0 = process.cpuUsage();
+  const t0 = performance.now();
+  const value = fn();
+  const seconds = (performance.now() - t0) / 1000;
+  const busy1 = systemBusySeconds();
+  const own = process.cpuUsage(own0);
+  if (busy0 !== undefined && busy1 !== undefined) {
+    otherCpuSeconds += Math.max(0, busy1 - busy0 - (own.user + own.system) / 1e6);
+    timedSeconds += seconds;
+  }
+  return { value, seconds };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Our side: the same train step as the twin (ε-loss on random data for a UNet, reconstruction MSE + KL for the VAE).
+
+interface Subject {
+  name: string;
   batch: number;
-  trainImagesPerS: Record<string, number>;
-  trainGflops: number;
-  samplingMsPerSample: Record<string, number>;
-  samplingNotes: string[];
-  torch?: Record<string, unknown>;
+  params: number;
+  mflop: number;
+  trainStep: () => void;
+  forward: () => void;
+  torch: { kind: 'unet' | 'vae'; config: Record<string, unknown> };
+  dispose: () => void;
 }
 
-function randomData(n: number, shape: [number, number, number], generator: Generator): ImageDataset {
-  const size = shape[0] * shape[1] * shape[2];
-  const images = generator.uniform(n * size).map((u) => Math.round(u * 255) / 127.5 - 1);
-  return { images, shape: [n, ...shape], name: 'random' };
+function unetSubject(name: string, config: Record<string, unknown>, shape: [number, number, number], batch: number): Subject {
+  const gen = new Generator(1);
+  const model = new UNet2DModel(config, gen.split('init'));
+  const params = model.trainableParameters();
+  const opt = new Adam(params, { learningRate: 1e-4 });
+  const x = randn([batch, ...shape], gen.split('x')) as tf.Tensor4D;
+  const target = randn([batch, ...shape], gen.split('target'));
+  const tgen = gen.split('t');
+  const timesteps = () => Array.from(tgen.uniform(batch), (u) => Math.floor(u * 1000));
+  const byVar = new Map([...params].map(([n, v]) => [v.name, n] as const));
+  return {
+    name,
+    batch,
+    params: model.numParameters(),
+    mflop: model.forwardFlops(shape) / 1e6,
+    trainStep: () =>
+      tf.tidy(() => {
+        const t = timesteps();
+        const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(tf.sub(model.forward(x, t), target))) as tf.Scalar, [...params.values()]);
+        opt.applyGradients(new Map(Object.entries(grads).map(([k, g]) => [byVar.get(k)!, g] as const))).dataSync();
+        value.dataSync();
+      }),
+    forward: () => tf.tidy(() => void model.forward(x, timesteps()).dataSync()),
+    torch: { kind: 'unet', config: model.toConfig() },
+    dispose: () => {
+      opt.dispose();
+      model.dispose();
+      tf.dispose([x, target]);
+    },
+  };
 }
 
-async function timeTrainingUnet(config: Record<string, unknown>, shape: [number, number, number], batch: number, threads: number): Promise<number> {
-  const unet = new UNet2DModel(config, new Generator(1));
-  const runDir = await mkdtemp(join(tmpdir(), 'bench-'));
-  const r = await trainDDPM({ model: unet, data: randomData(batch * 2, shape, new Generator(2)), runDir, steps: TRAIN_STEPS, batchSize: batch, learningRate: 1e-4, seed: 0, checkpointEvery: 1e9, checkpointAtEnd: false, silent: true, threads, saveModel: async () => {}, loadModel: async () => {} } as never);
-  r.ema.dispose();
-  unet.dispose();
-  return steadyRate(runDir, batch);
+function vaeSubject(batch: number): Subject {
+  const gen = new Generator(1);
+  const vae = new AutoencoderKL({ ...DEFAULT_VAE_CONFIG }, gen.split('init'));
+  const params = vae.trainableParameters();
+  const opt = new Adam(params, { learningRate: 1e-4 });
+  const x = tf.tidy(() => tf.sub(tf.mul(tf.tensor(gen.split('x').uniform(batch * 32 * 32), [batch, 32, 32, 1]), 2), 1)) as tf.Tensor4D;
+  const noise = gen.split('z');
+  const byVar = new Map([...params].map(([n, v]) => [v.name, n] as const));
+  return {
+    name: 'VAE (32×32×1 → 8×8×4)',
+    batch,
+    params: vae.numParameters(),
+    mflop: vae.forwardFlops([32, 32, 1]) / 1e6,
+    trainStep: () =>
+      tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => {
+          const posterior = vae.encode(x);
+          const z = posterior.sample(noise);
+          const recon = tf.mean(tf.square(tf.sub(vae.decode(z), x)));
+          const kl = tf.mean(posterior.kl());
+          posterior.dispose();
+          return tf.add(recon, kl) as tf.Scalar;
+        }, [...params.values()]);
+        opt.applyGradients(new Map(Object.entries(grads).map(([k, g]) => [byVar.get(k)!, g] as const))).dataSync();
+        value.dataSync();
+      }),
+    forward: () =>
+      tf.tidy(() => {
+        const posterior = vae.encode(x);
+        vae.decode(posterior.mean).dataSync();
+        posterior.dispose();
+      }),
+    torch: { kind: 'vae', config: vae.toConfig() },
+    dispose: () => {
+      opt.dispose();
+      vae.dispose();
+      x.dispose();
+    },
+  };
 }
 
-/** Images/s between the last two metrics.jsonl records (steps 10 … 20). */
-async function steadyRate(runDir: string, batch: number): Promise<number> {
-  const { readFile } = await import('node:fs/promises');
-  const records = (await readFile(join(runDir, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { step: number; time: string });
-  const a = records.at(-2)!;
-  const b = records.at(-1)!;
-  return ((b.step - a.step) * batch) / ((Date.parse(b.time) - Date.parse(a.time)) / 1000);
+function measure(subject: Subject, warm: boolean): { train: number; forward: number } {
+  if (warm) for (let i = 0; i < WARMUP; i++) subject.trainStep();
+  const train = timed(() => {
+    for (let i = 0; i < STEPS; i++) subject.trainStep();
+  });
+  if (warm) subject.forward();
+  const reps = STEPS;
+  const fwd = timed(() => {
+    for (let i = 0; i < reps; i++) subject.forward();
+  });
+  return { train: (STEPS * subject.batch) / train.seconds, forward: (reps * subject.batch) / fwd.seconds };
 }
 
-async function timeTrainingVae(config: Record<string, unknown>, batch: number, threads: number): Promise<number> {
-  const vae = new AutoencoderKL(config, new Generator(1));
-  const runDir = await mkdtemp(join(tmpdir(), 'bench-'));
-  await trainVAE({ vae, data: randomData(batch * 2, [32, 32, 1], new Generator(2)), runDir, steps: TRAIN_STEPS, batchSize: batch, learningRate: 1e-4, klWeight: 1e-3, seed: 0, checkpointEvery: 1e9, checkpointAtEnd: false, silent: true, threads } as never);
-  vae.dispose();
-  return steadyRate(runDir, batch);
+function setPath(path: PathName): void {
+  if (path === 'wasm ×1') {
+    setKernelPath('wasm');
+    return;
+  }
+  setKernelPath('onednn');
+  setOneDnnThreads(path === 'native ×1' ? 1 : 2);
 }
 
-function msPerSample(run: () => void, count: number): number {
-  run(); // warm-up
-  const t = performance.now();
-  run();
-  return (performance.now() - t) / count;
-}
+// ---------------------------------------------------------------------------------------------
+// PyTorch side: the twin in a subprocess, timed in the same rounds.
 
+let torchMissing: string | undefined;
 function torchAvailable(): boolean {
   try {
     execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' });
     return true;
   } catch {
+    torchMissing = 'python3-torch is not installed (apt-get install python3-torch)';
     return false;
   }
 }
 
-async function torchTiming(kind: 'unet' | 'vae', config: Record<string, unknown>, batch: number, threads: number): Promise<Record<string, unknown> | undefined> {
-  const script = join(here, 'torch_models.py');
+async function torchMeasure(subject: Subject, threads: number): Promise<{ train: number; forward: number } | undefined> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-torch-'));
   const configPath = join(dir, 'config.json');
-  await writeFile(configPath, JSON.stringify(config));
+  await writeFile(configPath, JSON.stringify(subject.torch.config));
   try {
-    const out = execFileSync('/usr/bin/python3', [script, '--kind', kind, '--config', configPath, '--batch', String(batch), '--threads', String(threads), '--repeats', quick ? '2' : '3'], { encoding: 'utf8', timeout: 600_000 });
-    return JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, unknown>;
+    const out = execFileSync(
+      '/usr/bin/python3',
+      [join(here, 'torch_models.py'), '--kind', subject.torch.kind, '--config', configPath, '--batch', String(subject.batch), '--threads', String(threads), '--repeats', String(STEPS)],
+      { encoding: 'utf8', timeout: 600_000, env: { ...process.env, OMP_NUM_THREADS: String(threads) } },
+    );
+    const r = JSON.parse(out.trim().split('\n').at(-1)!) as { train_images_per_s: number; forward_images_per_s: number };
+    return { train: r.train_images_per_s, forward: r.forward_images_per_s };
   } catch (error) {
-    return { error: (error as Error).message.split('\n')[0] };
+    torchMissing = `the PyTorch twin failed: ${(error as Error).message.split('\n')[0]}`;
+    return undefined;
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+
+function median(xs: number[]): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** ms per sample of a sampler on the active path: the UNet's evaluations plus the VAE decode for latents. */
+function samplingMs(unet: UNet2DModel, vae: AutoencoderKL | undefined, shape: [number, number, number], sampler: 'ddpm' | 'ddim', steps: number, count: number): number {
+  const run = () =>
+    tf.tidy(() => {
+      const scheduler = sampler === 'ddpm' ? new DDPMScheduler({ clipSample: false }) : new DDIMScheduler({ clipSample: false });
+      scheduler.setTimesteps(steps);
+      const x0 = sample({ denoiser: (x, t) => unet.forward(x as tf.Tensor4D, t), scheduler, shape: [count, ...shape], seed: 0 });
+      (vae ? vae.decodeLatents(x0 as tf.Tensor4D) : x0).dataSync();
+    });
+  run();
+  return (timed(run).seconds * 1000) / count;
+}
+
 async function main(): Promise<void> {
-  const backend = await initBackend({ backend: 'wasm' });
-  const threadCounts = [1, 2];
-  const rows: Row[] = [];
+  const native = (await loadOneDnn()) !== null;
+  await initBackend({ backend: native ? 'native' : 'wasm' });
+  const paths: PathName[] = native ? ['native ×1', 'native ×2', 'wasm ×1'] : ['wasm ×1'];
   const withTorch = torchAvailable();
-  const schedulerConfig = new DDPMScheduler({ clipSample: false }).toConfig();
-  const ddpmSamples = 16;
-
-  const unets = [
-    { model: 'latent UNet (8×8×4)', config: { ...LATENT_UNET_CONFIG }, shape: [8, 8, 4] as [number, number, number], batch: 64 },
-    { model: 'pixel UNet (32×32×1)', config: { ...PIXEL_UNET_CONFIG }, shape: [32, 32, 1] as [number, number, number], batch: 32 },
+  const subjects = [
+    () => unetSubject('latent UNet (8×8×4)', { ...LATENT_UNET_CONFIG }, [8, 8, 4], 64),
+    () => unetSubject('pixel UNet (32×32×1)', { ...PIXEL_UNET_CONFIG }, [32, 32, 1], 32),
+    () => vaeSubject(32),
   ];
-  const vaeForDecode = new AutoencoderKL({ ...DEFAULT_VAE_CONFIG }, new Generator(1));
-  for (const u of unets) {
-    process.stderr.write(`bench: ${u.model}\n`);
-    const unet = new UNet2DModel(u.config, new Generator(1));
-    const row: Row = {
-      model: u.model,
-      params: unet.numParameters(),
-      mflopPerImage: unet.forwardFlops(u.shape) / 1e6,
-      batch: u.batch,
-      trainImagesPerS: {},
-      trainGflops: 0,
-      samplingMsPerSample: {},
-      samplingNotes: [],
-    };
-    for (const threads of threadCounts) row.trainImagesPerS[`${threads} thread${threads > 1 ? 's' : ''}`] = await timeTrainingUnet(u.config, u.shape, u.batch, threads);
-    // Forward + backward ≈ 3 forward passes of FLOPs.
-    row.trainGflops = (3 * row.mflopPerImage * Math.max(...Object.values(row.trainImagesPerS))) / 1000;
-    const latent = u.shape[2] === 4;
-    const pipeline: LoadedPipeline = { dir: '(bench)', index: { _class_name: latent ? 'LatentDDPMPipeline' : 'DDPMPipeline', space: latent ? 'latent' : 'pixel', sample_shape: u.shape, data: 'random' }, unet, ...(latent ? { vae: vaeForDecode } : {}), schedulerConfig, dispose: () => {} };
-    row.samplingMsPerSample['DDIM-50'] = msPerSample(() => generate(pipeline, { sampler: 'ddim', steps: 50, count: ddpmSamples, batchSize: ddpmSamples, seed: 0 }), ddpmSamples);
-    if (latent || fullDdpm) {
-      row.samplingMsPerSample['DDPM-1000'] = msPerSample(() => generate(pipeline, { sampler: 'ddpm', steps: quick ? 100 : 1000, count: ddpmSamples, batchSize: ddpmSamples, seed: 0 }), ddpmSamples) * (quick ? 10 : 1);
-      if (quick) row.samplingNotes.push('DDPM-1000 from 100 DDPM steps × 10 (--quick)');
-    } else {
-      row.samplingMsPerSample['DDPM-1000'] = row.samplingMsPerSample['DDIM-50']! * 20;
-      row.samplingNotes.push('pixel DDPM-1000 = DDIM-50 × 20 (run with --full-ddpm to time it directly)');
+  const load0 = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+  const results: { name: string; batch: number; params: number; mflop: number; rows: Record<string, Measure> }[] = [];
+  for (const make of subjects) {
+    const subject = make();
+    process.stderr.write(`bench: ${subject.name}\n`);
+    const rows: Record<string, Measure> = {};
+    for (const p of [...paths, 'PyTorch ×1', 'PyTorch ×2']) rows[p] = { train: [], forward: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const path of paths) {
+        setPath(path);
+        const m = measure(subject, round === 0);
+        rows[path]!.train.push(m.train);
+        rows[path]!.forward.push(m.forward);
+        process.stderr.write(`  round ${round + 1} ${path}: train ${m.train.toFixed(1)} img/s, forward ${m.forward.toFixed(1)} img/s\n`);
+      }
+      if (withTorch) {
+        for (const threads of [1, 2]) {
+          const m = await torchMeasure(subject, threads);
+          if (!m) continue;
+          rows[`PyTorch ×${threads}`]!.train.push(m.train);
+          rows[`PyTorch ×${threads}`]!.forward.push(m.forward);
+          process.stderr.write(`  round ${round + 1} PyTorch ×${threads}: train ${m.train.toFixed(1)} img/s, forward ${m.forward.toFixed(1)} img/s\n`);
+        }
+      }
     }
-    row.samplingNotes.push(`batch ${ddpmSamples}${latent ? ', VAE decode included' : ''}`);
-    if (withTorch) {
-      row.torch = {};
-      for (const threads of threadCounts) row.torch[`${threads}`] = await torchTiming('unet', unet.toConfig(), u.batch, threads);
-    }
-    unet.dispose();
-    rows.push(row);
+    results.push({ name: subject.name, batch: subject.batch, params: subject.params, mflop: subject.mflop, rows });
+    subject.dispose();
   }
-  {
-    process.stderr.write('bench: VAE\n');
-    const vae = vaeForDecode;
-    const row: Row = {
-      model: 'VAE (32×32×1 → 8×8×4)',
-      params: vae.numParameters(),
-      mflopPerImage: vae.forwardFlops([32, 32, 1]) / 1e6,
-      batch: 32,
-      trainImagesPerS: {},
-      trainGflops: 0,
-      samplingMsPerSample: {},
-      samplingNotes: ['decode of z ~ N(0, I), batch 64'],
-    };
-    for (const threads of threadCounts) row.trainImagesPerS[`${threads} thread${threads > 1 ? 's' : ''}`] = await timeTrainingVae({ ...DEFAULT_VAE_CONFIG }, 32, threads);
-    row.trainGflops = (3 * row.mflopPerImage * Math.max(...Object.values(row.trainImagesPerS))) / 1000;
-    row.samplingMsPerSample['VAE decode'] = msPerSample(() => decodeFromPrior(vae, [8, 8, 4], 64, 64, 0), 64);
-    if (withTorch) {
-      row.torch = {};
-      for (const threads of threadCounts) row.torch[`${threads}`] = await torchTiming('vae', vae.toConfig(), 32, threads);
-    }
-    rows.push(row);
-  }
-  vaeForDecode.dispose();
 
-  const latentRow = rows[0]!;
-  const pixelRow = rows[1]!;
-  const ratios = {
-    'latent DDPM-1000 / DDIM-50 (per sample; target ≥ 18)': latentRow.samplingMsPerSample['DDPM-1000']! / latentRow.samplingMsPerSample['DDIM-50']!,
-    'pixel / latent, DDIM-50 per sample, decode included (target ≥ 8)': pixelRow.samplingMsPerSample['DDIM-50']! / latentRow.samplingMsPerSample['DDIM-50']!,
-    'training speed-up, 2 threads / 1 (latent UNet; target ≥ 1.8)': latentRow.trainImagesPerS['2 threads']! / latentRow.trainImagesPerS['1 thread']!,
-    'training speed-up, 2 threads / 1 (pixel UNet)': pixelRow.trainImagesPerS['2 threads']! / pixelRow.trainImagesPerS['1 thread']!,
-    'training speed-up, 2 threads / 1 (VAE)': rows[2]!.trainImagesPerS['2 threads']! / rows[2]!.trainImagesPerS['1 thread']!,
+  // Sampling, on the fastest path we have.
+  setPath(native ? 'native ×2' : 'wasm ×1');
+  const count = 16;
+  const gen = new Generator(2);
+  const latentUnet = new UNet2DModel({ ...LATENT_UNET_CONFIG }, gen.split('l'));
+  const pixelUnet = new UNet2DModel({ ...PIXEL_UNET_CONFIG }, gen.split('p'));
+  const vae = new AutoencoderKL({ ...DEFAULT_VAE_CONFIG }, gen.split('v'));
+  process.stderr.write('bench: sampling\n');
+  const sampling = {
+    'latent DDIM-50 (decode included)': samplingMs(latentUnet, vae, [8, 8, 4], 'ddim', 50, count),
+    'latent DDPM-1000 (decode included)': quick ? Number.NaN : samplingMs(latentUnet, vae, [8, 8, 4], 'ddpm', 1000, count),
+    'pixel DDIM-50': samplingMs(pixelUnet, undefined, [32, 32, 1], 'ddim', 50, count),
   };
+  tf.dispose([latentUnet, pixelUnet, vae].flatMap((m) => [...m.trainableParameters().values()]));
 
+  // ------------------------------------------------------------------- the table
   const fmt = (v: number | undefined, d = 1) => (v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(d));
   const lines: string[] = [];
-  lines.push(`backend ${backend.name}, tfjs ${tf.version_core}, node ${process.version}, ${new Date().toISOString()}${quick ? ' (--quick)' : ''}`);
+  const info = oneDnnInfo();
+  lines.push(`tfjs ${tf.version_core}, node ${process.version}, ${new Date().toISOString()}${quick ? ' (--quick)' : ''}, ${ROUNDS} interleaved round(s), ${STEPS} timed steps each`);
+  lines.push(native ? `native: oneDNN ${info!.onednn} (${info!.isa})` : `native: not available (${oneDnnUnavailableReason()})`);
+  if (!withTorch) lines.push(`PyTorch: ${torchMissing}`);
+  const otherCores = timedSeconds > 0 ? otherCpuSeconds / timedSeconds : Number.NaN;
+  lines.push(
+    `machine: load average ${load0} at the start; other processes used ${fmt(otherCores, 2)} cores on average while we timed${otherCores > 0.15 ? ' — NOT IDLE: absolute figures are low, compare the ratios within a round' : ' (idle)'}`,
+  );
   lines.push('');
-  lines.push('| model | params | MFLOP/img | batch | train img/s 1 thr | train img/s 2 thr | train GFLOP/s | DDPM-1000 ms/sample | DDIM-50 ms/sample | decode ms/sample | PyTorch train img/s (1 / 2 thr) | ratio ours/PyTorch (2 thr) |');
-  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-  for (const r of rows) {
-    const t1 = r.torch?.['1'] as { train_images_per_s?: number } | undefined;
-    const t2 = r.torch?.['2'] as { train_images_per_s?: number } | undefined;
-    const ours2 = r.trainImagesPerS['2 threads'];
-    lines.push(
-      `| ${r.model} | ${r.params.toLocaleString('en-US')} | ${fmt(r.mflopPerImage)} | ${r.batch} | ${fmt(r.trainImagesPerS['1 thread'])} | ${fmt(ours2)} | ${fmt(r.trainGflops)} | ${fmt(r.samplingMsPerSample['DDPM-1000'])} | ${fmt(r.samplingMsPerSample['DDIM-50'])} | ${fmt(r.samplingMsPerSample['VAE decode'], 2)} | ${r.torch ? `${fmt(t1?.train_images_per_s)} / ${fmt(t2?.train_images_per_s)}` : 'not installed'} | ${t2?.train_images_per_s ? fmt(ours2! / t2.train_images_per_s, 2) : '—'} |`,
-    );
+  lines.push('| model | batch | path | train img/s | × PyTorch, same threads | inference img/s | × PyTorch, same threads |');
+  lines.push('| --- | ---: | --- | ---: | ---: | ---: | ---: |');
+  for (const r of results) {
+    const med = (p: string, k: keyof Measure) => median(r.rows[p]?.[k] ?? []);
+    for (const p of Object.keys(r.rows)) {
+      if (r.rows[p]!.train.length === 0) continue;
+      const threads = p.endsWith('×2') ? 2 : 1;
+      const peer = p.startsWith('PyTorch') ? undefined : `PyTorch ×${threads}`;
+      const ratio = (k: keyof Measure) => (peer ? fmt(med(p, k) / med(peer, k), 2) : '');
+      lines.push(`| ${r.name} | ${r.batch} | ${p} | ${fmt(med(p, 'train'))} | ${ratio('train')} | ${fmt(med(p, 'forward'))} | ${ratio('forward')} |`);
+    }
   }
   lines.push('');
-  for (const [k, v] of Object.entries(ratios)) lines.push(`${k}: ${fmt(v, 2)}`);
-  for (const r of rows) for (const n of r.samplingNotes) lines.push(`note (${r.model}): ${n}`);
+  const latent = results[0]!;
+  if (native) {
+    for (const r of results) {
+      lines.push(`${r.name}: native ×2 / ×1 training ${fmt(median(r.rows['native ×2']!.train) / median(r.rows['native ×1']!.train), 2)} (target ≥ 1.8), native ×1 / wasm ×1 training ${fmt(median(r.rows['native ×1']!.train) / median(r.rows['wasm ×1']!.train), 2)}`);
+    }
+  }
+  lines.push('');
+  lines.push(`sampling on ${native ? 'native ×2' : 'wasm ×1'}, ms per sample (batch ${count}):`);
+  for (const [k, v] of Object.entries(sampling)) lines.push(`  ${k}: ${fmt(v, 2)}`);
+  lines.push(`  DDPM-1000 / DDIM-50 (latent; target ≥ 18): ${fmt(sampling['latent DDPM-1000 (decode included)'] / sampling['latent DDIM-50 (decode included)'], 1)}`);
+  lines.push(`  pixel / latent DDIM-50 (target ≥ 8): ${fmt(sampling['pixel DDIM-50'] / sampling['latent DDIM-50 (decode included)'], 1)}`);
   process.stdout.write(`${lines.join('\n')}\n`);
   const resultsDir = join(here, 'results');
   await mkdir(resultsDir, { recursive: true });
-  await writeFile(join(resultsDir, 'summary.json'), `${JSON.stringify({ date: new Date().toISOString(), backend: backend.name, quick, rows, ratios }, null, 2)}\n`);
+  await writeFile(join(resultsDir, 'summary.json'), `${JSON.stringify({ date: new Date().toISOString(), quick, native: info, otherCores, results, sampling, latentParams: latent.params }, null, 2)}\n`);
 }
 
 main().catch((error: unknown) => {

@@ -10,9 +10,9 @@ export function buildCli(argv: string[]): Argv {
     .usage('$0 <command> [options]\n\nTrain a VAE, then a DDPM in its latent space (or in pixel space); sample with DDPM, DDIM or single-step VAE decoding; compare them.')
     .option('backend', {
       type: 'string',
-      choices: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'],
+      choices: ['auto', 'tensorflow-gpu', 'tensorflow', 'native', 'wasm', 'cpu'],
       default: 'auto',
-      describe: 'tfjs backend (auto: the first that works of tensorflow-gpu, tensorflow, wasm, cpu)',
+      describe: 'tfjs backend (auto: the first that works of tensorflow-gpu, tensorflow, native, wasm, cpu; native = wasm with oneDNN kernels)',
       global: true,
     })
     .option('verbose', { type: 'boolean', default: false, describe: 'Print stack traces on errors', global: true })

@@ -4,6 +4,7 @@ import { activeBackend, initBackend } from './backend';
 import { classifyBackendFailure, nativeBackendFailureMessage, shortFailureReason } from './backend-errors';
 import { convGradientsInstalled } from './conv-gradients';
 import { LdmError } from './errors';
+import { loadOneDnn } from './onednn-kernels';
 
 /** Errors shaped like the ones Node and the tfjs-node loader throw. */
 const fakeErrors = {
@@ -67,11 +68,13 @@ describe('initBackend', () => {
     expect(e.message).not.toContain('\n');
   });
 
-  it('auto falls through the native backends to wasm and says why', async () => {
+  it('auto falls through the libtensorflow backends to native (oneDNN) or, without the addon, to wasm, and says why', async () => {
+    const oneDnnBuilt = (await loadOneDnn()) !== null;
     const info = await initBackend({ backend: 'auto' });
-    expect(info.name).toBe('wasm');
+    expect(info.name).toBe(oneDnnBuilt ? 'native' : 'wasm');
     expect(tf.getBackend()).toBe('wasm');
-    expect(info.tried.map((t) => t.name)).toEqual(['tensorflow-gpu', 'tensorflow']);
+    expect(info.tried.map((t) => t.name)).toEqual(oneDnnBuilt ? ['tensorflow-gpu', 'tensorflow'] : ['tensorflow-gpu', 'tensorflow', 'native']);
+    expect(info.kernels).toContain(oneDnnBuilt ? 'oneDNN' : 'XNNPACK');
     for (const t of info.tried) expect(t.error.length).toBeGreaterThan(0);
     expect(info.reason).toContain('tensorflow-gpu');
     expect(activeBackend()).toEqual(info);

@@ -8,17 +8,25 @@ import type { NativeBackendName } from './backend-errors';
 import { installConvGradients, uninstallConvGradients } from './conv-gradients';
 import { LdmError } from './errors';
 import { installGatherGradient } from './gather-gradient';
+import { installOneDnnKernels, kernelPath, loadOneDnn, oneDnnInfo, oneDnnKernelNames, oneDnnUnavailableReason, setKernelPath, setOneDnnThreads } from './onednn-kernels';
 import { installResizeGradient } from './resize-gradient';
 
-export type BackendName = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+/**
+ * 'native' is the wasm backend with its heavy kernels (convolutions and their gradients, batched
+ * matmul) run by oneDNN through the optional `@ldm/onednn` addon; 'wasm' is the same backend on
+ * XNNPACK alone.
+ */
+export type BackendName = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'native' | 'wasm' | 'cpu';
 export type ConcreteBackendName = Exclude<BackendName, 'auto'>;
 
 /** The order `auto` tries: fastest first, the one that installs everywhere last but one. */
-export const backendLadder: readonly ConcreteBackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+export const backendLadder: readonly ConcreteBackendName[] = ['tensorflow-gpu', 'tensorflow', 'native', 'wasm', 'cpu'];
 
 export interface BackendOptions {
   /** Which backend to start; `auto` takes the first that works of tensorflow-gpu, tensorflow, wasm, cpu. Default `auto`. */
   backend?: BackendName;
+  /** Threads the native (oneDNN) kernels use inside each op. Default: every core. */
+  threads?: number;
 }
 
 export interface BackendAttempt {
@@ -34,12 +42,15 @@ export interface BackendInfo {
   reason: string;
   /** Backends tried before `name`, each with why it failed (empty unless `auto` fell through). */
   tried: BackendAttempt[];
+  /** Which kernels run the heavy ops, in one line (e.g. oneDNN's version, ISA and threads). */
+  kernels: string;
 }
 
 /** The tfjs registry name each backend registers under (both native packages register 'tensorflow'). */
 const tfjsName: Record<ConcreteBackendName, string> = {
   'tensorflow-gpu': 'tensorflow',
   tensorflow: 'tensorflow',
+  native: 'wasm',
   wasm: 'wasm',
   cpu: 'cpu',
 };
@@ -96,14 +107,41 @@ async function startBundled(name: 'wasm' | 'cpu'): Promise<void> {
   }
 }
 
-async function start(name: ConcreteBackendName): Promise<void> {
+/** The wasm backend with oneDNN kernels: needs the `@ldm/onednn` addon built for this machine. */
+async function startOneDnn(threads: number | undefined): Promise<void> {
+  if (!(await loadOneDnn())) throw new Error(oneDnnUnavailableReason() ?? 'the @ldm/onednn addon did not load');
+  await startBundled('wasm');
+  installOneDnnKernels();
+  if (threads !== undefined) setOneDnnThreads(threads);
+  setKernelPath('onednn');
+}
+
+async function start(name: ConcreteBackendName, threads: number | undefined): Promise<void> {
   if (isNative(name)) await startNative(name);
-  else await startBundled(name);
+  else if (name === 'native') await startOneDnn(threads);
+  else {
+    await startBundled(name);
+    if (kernelPath() === 'onednn') setKernelPath('wasm');
+  }
   await tf.ready();
+}
+
+function kernelsOf(name: ConcreteBackendName): string {
+  if (name === 'native') {
+    const info = oneDnnInfo()!;
+    return `oneDNN ${info.onednn} (${info.isa}, ${info.threads} thread${info.threads === 1 ? '' : 's'}) for ${oneDnnKernelNames.join(', ')}; wasm for the rest`;
+  }
+  if (name === 'wasm') return 'wasm (XNNPACK, 128-bit SIMD, 1 thread)';
+  if (name === 'cpu') return 'plain JavaScript';
+  return 'libtensorflow';
 }
 
 function failureMessage(name: ConcreteBackendName, error: unknown): string {
   if (isNative(name)) return nativeBackendFailureMessage(name, error);
+  if (name === 'native') {
+    const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    return `backend 'native' is unavailable: ${detail}; run \`pnpm setup:native\` (Linux x64, apt-get install libdnnl-dev) or use --backend wasm.`;
+  }
   const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
   return `backend '${name}' is unavailable: @tensorflow/tfjs-backend-${name} failed to start (${detail}); try --backend cpu.`;
 }
@@ -122,6 +160,7 @@ function shortReason(name: ConcreteBackendName, error: unknown): string {
  * since a native package re-registers all stock gradients.
  */
 function configureGradients(name: ConcreteBackendName): void {
+  // The oneDNN path turns the override off by itself (kernelPath), so it can switch in one process.
   if (isNative(name)) uninstallConvGradients();
   else installConvGradients();
   installResizeGradient();
@@ -143,21 +182,21 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
   }
   if (wanted !== 'auto') {
     try {
-      await start(wanted);
+      await start(wanted, options.threads);
     } catch (error) {
       // A half-loaded native package may have re-registered the stock gradients; restore ours.
       configureGradients(active?.name ?? 'wasm');
       throw new LdmError('BACKEND_UNAVAILABLE', failureMessage(wanted, error), { cause: error });
     }
     configureGradients(wanted);
-    active = { name: wanted, reason: 'asked for with backend option', tried: [] };
+    active = { name: wanted, reason: 'asked for with backend option', tried: [], kernels: kernelsOf(wanted) };
     return active;
   }
 
   const tried: BackendAttempt[] = [];
   for (const name of backendLadder) {
     try {
-      await start(name);
+      await start(name, options.threads);
     } catch (error) {
       tried.push({ name, error: shortReason(name, error) });
       continue;
@@ -165,7 +204,7 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
     configureGradients(name);
     const skipped = tried.map((t) => `${t.name}: ${t.error}`).join('; ');
     const reason = skipped.length > 0 ? `auto: first backend that started (${skipped})` : 'auto: first backend that started';
-    active = { name, reason, tried };
+    active = { name, reason, tried, kernels: kernelsOf(name) };
     return active;
   }
   configureGradients('cpu');

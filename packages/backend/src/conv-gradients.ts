@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradConfig } from '@tensorflow/tfjs-core';
 import { gradientOverridden, overrideGradient, restoreGradient, stockGradient } from './gradient-override';
+import { kernelPath } from './onednn-kernels';
 
 /*
  * The Conv2D gradient rewritten as forward convolutions.
@@ -345,7 +346,8 @@ export function installConvGradients(): void {
   overrideGradient(tf.Conv2D, (stock) => (dy, saved, attrs) => {
     const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
     const convAttrs = attrs as unknown as Conv2DAttrs;
-    if (!convGradientSupported(x.shape, filter.shape, convAttrs)) return stock(dy, saved, attrs);
+    // The oneDNN path has real Conv2DBackpropInput/Filter kernels: the stock gradient calls them.
+    if (kernelPath() === 'onednn' || !convGradientSupported(x.shape, filter.shape, convAttrs)) return stock(dy, saved, attrs);
     const dy4 = dy as tf.Tensor4D;
     return {
       x: () => conv2dInputGradient(dy4, filter, x.shape, convAttrs),

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LdmError } from '@ldm/backend';
+import { LdmError, fusedOpsAvailable, groupNormFused } from '@ldm/backend';
 import { Module } from './module';
 
 /*
@@ -90,6 +90,10 @@ export class GroupNorm extends Module {
     if (x.rank !== 4 || x.shape[3] !== this.numChannels) {
       throw new LdmError('SHAPE_MISMATCH', `GroupNorm expects NHWC input with ${this.numChannels} channels, got [${x.shape}]`);
     }
-    return tf.tidy(() => groupNormOp(x, this.weight as tf.Tensor1D, this.bias as tf.Tensor1D, this.numGroups, this.eps));
+    const gamma = this.weight as tf.Tensor1D;
+    const beta = this.bias as tf.Tensor1D;
+    // The native backend runs the whole op (and its gradient) as one kernel; the tfjs ops are the reference.
+    if (fusedOpsAvailable()) return tf.tidy(() => groupNormFused(x, gamma, beta, this.numGroups, this.eps));
+    return tf.tidy(() => groupNormOp(x, gamma, beta, this.numGroups, this.eps));
   }
 }

@@ -6,7 +6,7 @@ import type { BackendInfo, BackendName } from '@ldm/backend';
 /** Starts the backend the user asked for and says which one runs, and why. */
 export async function startBackend(name: string, quiet = false): Promise<BackendInfo> {
   const info = await initBackend({ backend: name as BackendName });
-  if (!quiet) process.stderr.write(`backend: ${info.name} (${info.reason})\n`);
+  if (!quiet) process.stderr.write(`backend: ${info.name} (${info.reason}); kernels: ${info.kernels}\n`);
   return info;
 }
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LdmError } from '@ldm/backend';
+import { LdmError, adamStepFused, fusedOpsAvailable } from '@ldm/backend';
 import type { TensorRecord } from '../safetensors';
 import { clipCoefficient, globalNorm } from './clip-grad-norm';
 
@@ -116,6 +116,22 @@ export class Adam {
         const p = this.params.get(name)!;
         const m = this.m.get(name)!;
         const v = this.v.get(name)!;
+        if (fusedOpsAvailable()) {
+          // One native kernel for the whole update below (the native backend); same float32 math.
+          const [pNext, mNext, vNext] = adamStepFused(p, rawGrad, m, v, scale, {
+            beta1,
+            beta2,
+            epsilon,
+            coupledWeightDecay: this.decoupled ? 0 : weightDecay,
+            decoupledDecay: this.decoupled && weightDecay !== 0 ? 1 - learningRate * weightDecay : 1,
+            stepSize,
+            biasCorrection2Sqrt,
+          });
+          m.assign(mNext);
+          v.assign(vNext);
+          p.assign(pNext);
+          continue;
+        }
         let g: tf.Tensor = scale ? tf.mul(rawGrad, scale) : rawGrad;
         let param: tf.Tensor = p;
         if (weightDecay !== 0) {

@@ -1,0 +1,61 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { kernelPath } from './onednn-kernels';
+
+/*
+ * Ops that run as one fused native kernel on the oneDNN path (`initBackend({ backend: 'native' })`).
+ * Callers check `fusedOpsAvailable()` and otherwise compose the same math from tfjs ops, which stays
+ * the reference: the tests run both and compare.
+ */
+
+/** Whether the fused kernels can run now: the native backend is active. */
+export function fusedOpsAvailable(): boolean {
+  return kernelPath() === 'onednn' && tf.getBackend() === 'wasm';
+}
+
+/** GroupNorm over NHWC (statistics per sample and group of C/G channels), with its analytic gradient. */
+export function groupNormFused(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, groups: number, eps: number): tf.Tensor4D {
+  const f = tf.customGrad((xi, gi, bi, save) => {
+    const [y, mean, inv] = tf.engine().runKernel('LdmGroupNorm', { x: xi as tf.Tensor, gamma: gi as tf.Tensor, beta: bi as tf.Tensor }, { groups, eps }) as tf.Tensor[];
+    (save as tf.GradSaveFunc)([xi as tf.Tensor, gi as tf.Tensor, mean!, inv!]);
+    return {
+      value: y!,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, gs, mean2, inv2] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        return tf.engine().runKernel('LdmGroupNormGrad', { dy, x: xs, gamma: gs, mean: mean2, inv: inv2 }, { groups }) as tf.Tensor[];
+      },
+    };
+  });
+  return f(x, gamma, beta) as tf.Tensor4D;
+}
+
+/** SiLU x·σ(x) with dx = dy·σ(x)·(1 + x·(1 − σ(x))), one kernel each way. */
+export function siluFused<T extends tf.Tensor>(x: T): T {
+  const f = tf.customGrad((xi, save) => {
+    (save as tf.GradSaveFunc)([xi as tf.Tensor]);
+    return {
+      value: tf.engine().runKernel('LdmSilu', { x: xi as tf.Tensor }, {}) as tf.Tensor,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel('LdmSiluGrad', { dy, x: saved[0]! }, {}) as tf.Tensor,
+    };
+  });
+  return f(x) as T;
+}
+
+export interface AdamStepAttrs {
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  /** Adam's L2 term added to the gradient (0 for AdamW). */
+  coupledWeightDecay: number;
+  /** AdamW's factor 1 − lr·wd on the weights (1 for Adam). */
+  decoupledDecay: number;
+  /** lr / (1 − β₁ᵗ). */
+  stepSize: number;
+  /** √(1 − β₂ᵗ). */
+  biasCorrection2Sqrt: number;
+}
+
+/** One Adam update of one parameter in one kernel: returns [p′, m′, v′]. `clip` scales the gradient (global-norm clipping). */
+export function adamStepFused(p: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, clip: tf.Scalar | undefined, attrs: AdamStepAttrs): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  const inputs: tf.NamedTensorMap = clip ? { p, g, m, v, clip } : { p, g, m, v };
+  return tf.engine().runKernel('LdmAdamStep', inputs, attrs as unknown as tf.NamedAttrMap) as [tf.Tensor, tf.Tensor, tf.Tensor];
+}

@@ -1,0 +1,116 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from './backend';
+import { kernelPath, loadOneDnn, oneDnnUnavailableReason, setKernelPath } from './onednn-kernels';
+
+/*
+ * The oneDNN path against the wasm (XNNPACK) path in one process: the same ops, the same inputs,
+ * switched with setKernelPath. Where the addon is not built the suite is skipped, unless
+ * LDM_REQUIRE_ONEDNN=1 (the project's CI, which builds it) makes that a failure.
+ */
+const built = (await loadOneDnn()) !== null;
+const required = process.env.LDM_REQUIRE_ONEDNN === '1';
+
+it('the addon is built where it is required (LDM_REQUIRE_ONEDNN=1)', () => {
+  if (required) expect(oneDnnUnavailableReason()).toBeNull();
+  expect(built || !required).toBe(true);
+});
+
+function relativeDiff(a: Float32Array, b: Float32Array): number {
+  let scale = 0;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) {
+    scale = Math.max(scale, Math.abs(a[i]!));
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+  }
+  return diff / Math.max(scale, 1e-30);
+}
+
+/** Runs `fn` on both paths; returns the worst relative difference over its outputs. */
+function bothPaths(fn: () => tf.Tensor[]): number {
+  const run = (path: 'wasm' | 'onednn') => {
+    setKernelPath(path);
+    const outs = tf.tidy(fn);
+    const data = outs.map((t) => t.dataSync() as Float32Array);
+    tf.dispose(outs);
+    return data;
+  };
+  const ref = run('wasm');
+  const got = run('onednn');
+  expect(got.map((g) => g.length)).toEqual(ref.map((r) => r.length));
+  return Math.max(...ref.map((r, i) => relativeDiff(r, got[i]!)));
+}
+
+describe.skipIf(!built)('oneDNN kernels match the wasm kernels', () => {
+  beforeAll(async () => {
+    await initBackend({ backend: 'native' });
+  });
+  afterAll(() => setKernelPath('onednn'));
+
+  const convCases: { name: string; x: [number, number, number, number]; f: [number, number, number, number]; strides: number | [number, number]; pad: 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]]; dilations?: number }[] = [
+    { name: '3×3 s1 same', x: [4, 9, 9, 6], f: [3, 3, 6, 10], strides: 1, pad: 'same' },
+    { name: '3×3 s2 same (odd size)', x: [3, 9, 9, 5], f: [3, 3, 5, 7], strides: 2, pad: 'same' },
+    { name: '3×3 s2 valid', x: [2, 10, 10, 4], f: [3, 3, 4, 8], strides: 2, pad: 'valid' },
+    { name: '1×1 s1', x: [5, 6, 6, 16], f: [1, 1, 16, 12], strides: 1, pad: 'valid' },
+    { name: '4×4 s3 same', x: [2, 11, 13, 3], f: [4, 4, 3, 6], strides: 3, pad: 'same' },
+    { name: 'unequal strides, explicit pad', x: [2, 12, 10, 4], f: [3, 2, 4, 5], strides: [2, 1], pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+    { name: '3×3 dilation 2', x: [2, 12, 12, 4], f: [3, 3, 4, 6], strides: 1, pad: 'same', dilations: 2 },
+  ];
+
+  for (const c of convCases) {
+    it(`conv2d forward and both gradients: ${c.name}`, () => {
+      const x = tf.randomNormal(c.x, 0, 1, 'float32', 1) as tf.Tensor4D;
+      const f = tf.randomNormal(c.f, 0, 1, 'float32', 2) as tf.Tensor4D;
+      const before = tf.memory().numTensors;
+      const forward = bothPaths(() => [tf.conv2d(x, f, c.strides, c.pad, 'NHWC', c.dilations ?? 1)]);
+      // Dilated convs have no gradient in tfjs (stock or ours); forward only there.
+      const grads =
+        c.dilations === undefined
+          ? bothPaths(() =>
+              tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad), tf.scalar(0.5))))([x, f]),
+            )
+          : 0;
+      expect(forward).toBeLessThan(1e-5);
+      expect(grads).toBeLessThan(1e-5);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([x, f]);
+    });
+  }
+
+  it('batched matmul: plain, transposed, 2-D, broadcast, rank 4', () => {
+    const a = tf.randomNormal([4, 10, 7], 0, 1, 'float32', 3);
+    const b = tf.randomNormal([4, 7, 5], 0, 1, 'float32', 4);
+    const b2 = tf.randomNormal([7, 5], 0, 1, 'float32', 5);
+    const a4 = tf.randomNormal([2, 3, 6, 8], 0, 1, 'float32', 6);
+    const b4 = tf.randomNormal([2, 3, 8, 4], 0, 1, 'float32', 7);
+    const diffs = [
+      bothPaths(() => [tf.matMul(a, b)]),
+      bothPaths(() => [tf.matMul(tf.transpose(a, [0, 2, 1]), b, true, false)]),
+      bothPaths(() => [tf.matMul(a, tf.transpose(b, [0, 2, 1]), false, true)]),
+      bothPaths(() => [tf.matMul(tf.transpose(a, [0, 2, 1]), tf.transpose(b, [0, 2, 1]), true, true)]),
+      bothPaths(() => [tf.matMul(tf.reshape(a, [40, 7]), b2)]),
+      bothPaths(() => [tf.matMul(a, b2)]),
+      bothPaths(() => [tf.matMul(a4, b4)]),
+      bothPaths(() => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, y))))([a, b])),
+    ];
+    for (const d of diffs) expect(d).toBeLessThan(1e-5);
+    tf.dispose([a, b, b2, a4, b4]);
+  });
+
+  it('sum over the leading axes (bias gradients); other sums fall back', () => {
+    const x = tf.randomNormal([6, 5, 4, 3], 0, 1, 'float32', 8);
+    for (const axes of [[0, 1, 2], [2, 0, 1], [0], [1, 2], [3]]) {
+      expect(bothPaths(() => [tf.sum(x, axes), tf.sum(x, axes, true)])).toBeLessThan(1e-5);
+    }
+    expect(bothPaths(() => [tf.sum(tf.reshape(x, [120, 3]), 0)])).toBeLessThan(1e-5);
+    x.dispose();
+  });
+
+  it('initBackend switches the path: wasm turns oneDNN off, native turns it on', async () => {
+    expect((await initBackend({ backend: 'wasm' })).kernels).toContain('XNNPACK');
+    expect(kernelPath()).toBe('wasm');
+    const info = await initBackend({ backend: 'native', threads: 1 });
+    expect(kernelPath()).toBe('onednn');
+    expect(info.kernels).toMatch(/^oneDNN \d+\.\d+\.\d+ \(\w+, 1 thread\)/);
+  });
+});

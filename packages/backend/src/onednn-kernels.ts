@@ -1,0 +1,336 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import type { OneDnnBinding } from '@ldm/onednn';
+
+/*
+ * oneDNN kernels for the wasm backend, from the optional Node-API addon `@ldm/onednn`.
+ *
+ * Why: WebAssembly SIMD is 128 bits wide, so XNNPACK inside the wasm backend runs a 3×3 conv at
+ * 22–32 GFLOP/s a core, while oneDNN (the library PyTorch uses on CPUs) runs the same conv and both
+ * its gradients at ~180 GFLOP/s on one AVX-512 core. The wasm backend keeps every tensor in one
+ * WebAssembly.Memory whose buffer is a plain ArrayBuffer, so the addon reads and writes the tensors
+ * in place: no copies, no second tensor store, every other kernel (and tf.tidy, dispose, memory
+ * accounting) stays the wasm backend's own.
+ *
+ * How: the heavy kernels of the 'wasm' backend are re-registered as dispatchers that call oneDNN
+ * while the oneDNN path is on and the op is one it covers (float32, NHWC), and the original wasm
+ * kernel otherwise. Switching paths is a flag, so tests run both in one process.
+ */
+
+/** The subset of tfjs-backend-wasm's BackendWasm the kernels use (it is not part of its typed API). */
+interface WasmBackendLike {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+}
+
+type KernelArgs = Parameters<KernelFunc>[0];
+
+export type KernelPath = 'onednn' | 'wasm';
+
+/** The kernels oneDNN takes over. Conv2DBackpropFilter has no wasm kernel at all. */
+export const oneDnnKernelNames = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', 'Sum'] as const;
+
+/**
+ * Fused kernels of our own (see fused-ops.ts), registered for 'wasm' but run only on the oneDNN
+ * path: each replaces a chain of small wasm kernels in the ops a training step spends most on once
+ * convolutions are fast.
+ */
+export const fusedKernelNames = ['LdmGroupNorm', 'LdmGroupNormGrad', 'LdmSilu', 'LdmSiluGrad', 'LdmAdamStep'] as const;
+
+let binding: OneDnnBinding | null | undefined;
+let loadError: string | null = null;
+let path: KernelPath = 'wasm';
+const originals = new Map<string, KernelConfig | undefined>();
+
+/**
+ * Loads the addon once. Returns null (and `oneDnnUnavailableReason()` says why) when it is not
+ * installed, not built, or fails to load.
+ */
+export async function loadOneDnn(): Promise<OneDnnBinding | null> {
+  if (binding !== undefined) return binding;
+  // libgomp reads this once, when the addon loads it. Its default spins idle threads for a while after
+  // each parallel region; on a busy machine that starves the other process and our own JS between
+  // kernels (measured: 2 threads under load ran 5× slower than 1). PASSIVE sleeps instead.
+  if (typeof process !== 'undefined' && process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = 'PASSIVE';
+  try {
+    // A variable specifier keeps bundlers from resolving the optional package at build time.
+    const specifier = '@ldm/onednn';
+    const mod = (await import(/* @vite-ignore */ specifier)) as { binding?: OneDnnBinding | null; error?: string | null; default?: { binding: OneDnnBinding | null; error: string | null } };
+    const m = mod.default ?? mod;
+    binding = m.binding ?? null;
+    loadError = binding === null ? (m.error ?? 'the @ldm/onednn addon did not load') : null;
+  } catch (error) {
+    binding = null;
+    loadError = `@ldm/onednn is not installed (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`;
+  }
+  return binding;
+}
+
+/** Why the oneDNN kernels cannot run here (after `loadOneDnn` returned null). */
+export function oneDnnUnavailableReason(): string | null {
+  return loadError;
+}
+
+/** Which kernels the wasm backend's heavy ops run on now. */
+export function kernelPath(): KernelPath {
+  return path;
+}
+
+/**
+ * Routes the wasm backend's heavy kernels to oneDNN ('onednn') or back to XNNPACK ('wasm').
+ * 'onednn' needs `installOneDnnKernels` first.
+ */
+export function setKernelPath(next: KernelPath): void {
+  if (next === 'onednn' && (binding == null || originals.size === 0)) {
+    throw new Error('the oneDNN kernels are not installed: call installOneDnnKernels() after loadOneDnn()');
+  }
+  path = next;
+}
+
+/** Threads oneDNN uses inside each op (OpenMP); default: every core. */
+export function setOneDnnThreads(n: number): void {
+  binding?.setThreads(n);
+}
+
+export function oneDnnInfo(): { onednn: string; isa: string; threads: number } | null {
+  if (!binding) return null;
+  return { ...binding.version(), threads: binding.getThreads() };
+}
+
+/** Registers the dispatching kernels for 'wasm' (idempotent). The path stays as it is. */
+export function installOneDnnKernels(): void {
+  if (!binding) throw new Error('the oneDNN addon is not loaded: call loadOneDnn() first');
+  if (originals.size > 0) return;
+  const native: Record<(typeof oneDnnKernelNames)[number], (args: KernelArgs, b: OneDnnBinding) => TensorInfo | null> = {
+    Conv2D: conv2d,
+    Conv2DBackpropInput: conv2dBackpropInput,
+    Conv2DBackpropFilter: conv2dBackpropFilter,
+    BatchMatMul: batchMatMul,
+    Sum: sumLeadingAxes,
+  };
+  for (const name of oneDnnKernelNames) {
+    const original = tf.getKernel(name, 'wasm');
+    originals.set(name, original);
+    if (original) tf.unregisterKernel(name, 'wasm');
+    const fallback = original?.kernelFunc;
+    const kernelFunc: KernelFunc = (args) => {
+      if (path === 'onednn') {
+        const out = native[name](args, binding!);
+        if (out !== null) return out;
+      }
+      if (!fallback) throw new Error(`kernel '${name}' is not available on the wasm backend for these arguments (oneDNN path: ${path})`);
+      return fallback(args);
+    };
+    tf.registerKernel({
+      kernelName: name,
+      backendName: 'wasm',
+      kernelFunc,
+      ...(original?.setupFunc ? { setupFunc: original.setupFunc } : {}),
+      ...(original?.disposeFunc ? { disposeFunc: original.disposeFunc } : {}),
+    });
+  }
+  const fused: Record<(typeof fusedKernelNames)[number], (args: KernelArgs, b: OneDnnBinding) => TensorInfo | TensorInfo[]> = {
+    LdmGroupNorm: groupNorm,
+    LdmGroupNormGrad: groupNormGrad,
+    LdmSilu: silu,
+    LdmSiluGrad: siluGrad,
+    LdmAdamStep: adamStep,
+  };
+  for (const name of fusedKernelNames) {
+    if (tf.getKernel(name, 'wasm')) continue;
+    tf.registerKernel({
+      kernelName: name,
+      backendName: 'wasm',
+      kernelFunc: (args) => {
+        if (path !== 'onednn') throw new Error(`kernel '${name}' runs only on the oneDNN path (check fusedOpsAvailable() first)`);
+        return fused[name](args, binding!);
+      },
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function offsetOf(backend: WasmBackendLike, t: TensorInfo): number {
+  const data = backend.dataIdMap.get(t.dataId);
+  if (!data) throw new Error('oneDNN kernel: tensor has no data on the wasm heap');
+  return data.memoryOffset;
+}
+
+/** The heap's buffer, read after every allocation: growing the wasm memory replaces it. */
+function heap(backend: WasmBackendLike): ArrayBuffer {
+  return backend.wasm.HEAPU8.buffer as ArrayBuffer;
+}
+
+interface ConvAttrs {
+  strides: number | [number, number];
+  pad: 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dilations?: number | [number, number];
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+function convParams(xShape: number[], filterShape: number[], attrs: ConvAttrs): { info: tf.backend_util.Conv2DInfo; params: Int32Array } | null {
+  if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC') return null;
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+  if (info.outHeight <= 0 || info.outWidth <= 0 || info.batchSize === 0) return null;
+  const p = info.padInfo;
+  const params = Int32Array.from([
+    info.batchSize, info.inHeight, info.inWidth, info.inChannels,
+    info.filterHeight, info.filterWidth, info.outChannels, info.outHeight, info.outWidth,
+    info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth,
+    p.top, p.left, p.bottom, p.right,
+  ]);
+  return { info, params };
+}
+
+function allFloat(...ts: TensorInfo[]): boolean {
+  return ts.every((t) => t.dtype === 'float32');
+}
+
+function conv2d({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): TensorInfo | null {
+  const { x, filter } = inputs as { x: TensorInfo; filter: TensorInfo };
+  if (!allFloat(x, filter) || x.shape.length !== 4) return null;
+  const conv = convParams(x.shape, filter.shape, attrs as unknown as ConvAttrs);
+  if (!conv) return null;
+  const be = backend as unknown as WasmBackendLike;
+  const { info } = conv;
+  const out = be.makeOutput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 'float32');
+  b.conv2dForward(heap(be), conv.params, offsetOf(be, x), offsetOf(be, filter), offsetOf(be, out));
+  return out;
+}
+
+function conv2dBackpropInput({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): TensorInfo | null {
+  const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+  const a = attrs as unknown as ConvAttrs & { inputShape: number[] };
+  if (!allFloat(dy, filter) || a.inputShape.length !== 4) return null;
+  const conv = convParams(a.inputShape, filter.shape, a);
+  if (!conv) return null;
+  const be = backend as unknown as WasmBackendLike;
+  const out = be.makeOutput([...a.inputShape], 'float32');
+  b.conv2dBackwardData(heap(be), conv.params, offsetOf(be, dy), offsetOf(be, filter), offsetOf(be, out));
+  return out;
+}
+
+function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): TensorInfo | null {
+  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+  const a = attrs as unknown as ConvAttrs & { filterShape: number[] };
+  if (!allFloat(x, dy) || x.shape.length !== 4) return null;
+  const conv = convParams(x.shape, a.filterShape, a);
+  if (!conv) return null;
+  const be = backend as unknown as WasmBackendLike;
+  const out = be.makeOutput([...a.filterShape], 'float32');
+  b.conv2dBackwardWeights(heap(be), conv.params, offsetOf(be, x), offsetOf(be, dy), offsetOf(be, out));
+  return out;
+}
+
+function batchMatMul({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): TensorInfo | null {
+  const { a, b: bIn } = inputs as { a: TensorInfo; b: TensorInfo };
+  const { transposeA, transposeB } = attrs as NamedAttrMap as { transposeA: boolean; transposeB: boolean };
+  if (!allFloat(a, bIn) || a.shape.length < 2 || bIn.shape.length < 2) return null;
+  const ra = a.shape.length;
+  const rb = bIn.shape.length;
+  const m = transposeA ? a.shape[ra - 1]! : a.shape[ra - 2]!;
+  const k = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
+  const kb = transposeB ? bIn.shape[rb - 1]! : bIn.shape[rb - 2]!;
+  const n = transposeB ? bIn.shape[rb - 2]! : bIn.shape[rb - 1]!;
+  if (k !== kb) return null; // the wasm kernel reports the shape error
+  const outerA = a.shape.slice(0, -2);
+  const outerB = bIn.shape.slice(0, -2);
+  const batchA = outerA.reduce((p, d) => p * d, 1);
+  const batchB = outerB.reduce((p, d) => p * d, 1);
+  // Only equal batch shapes, or one side without batch (broadcast): other broadcasts go to wasm.
+  const sameOuter = outerA.length === outerB.length && outerA.every((d, i) => d === outerB[i]);
+  if (!sameOuter && batchA !== 1 && batchB !== 1) return null;
+  if (m === 0 || n === 0 || k === 0 || batchA === 0 || batchB === 0) return null;
+  const outer = tf.backend_util.assertAndGetBroadcastShape(outerA, outerB);
+  const be = backend as unknown as WasmBackendLike;
+  const out = be.makeOutput([...outer, m, n], 'float32');
+  const params = Int32Array.from([batchA, batchB, m, k, n, transposeA ? 1 : 0, transposeB ? 1 : 0]);
+  b.batchMatMul(heap(be), params, offsetOf(be, a), offsetOf(be, bIn), offsetOf(be, out));
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fused kernels. Inputs are float32 (the callers in fused-ops.ts guarantee it).
+
+function groupNorm({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): TensorInfo[] {
+  const { x, gamma, beta } = inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
+  const { groups, eps } = attrs as unknown as { groups: number; eps: number };
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  const be = backend as unknown as WasmBackendLike;
+  const y = be.makeOutput([n, h, w, c], 'float32');
+  const mean = be.makeOutput([n, groups], 'float32');
+  const inv = be.makeOutput([n, groups], 'float32');
+  const params = Int32Array.from([n, h * w, c, groups]);
+  b.groupNormForward(heap(be), params, eps, offsetOf(be, x), offsetOf(be, gamma), offsetOf(be, beta), offsetOf(be, y), offsetOf(be, mean), offsetOf(be, inv));
+  return [y, mean, inv];
+}
+
+function groupNormGrad({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): TensorInfo[] {
+  const { dy, x, gamma, mean, inv } = inputs as Record<'dy' | 'x' | 'gamma' | 'mean' | 'inv', TensorInfo>;
+  const { groups } = attrs as unknown as { groups: number };
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  const be = backend as unknown as WasmBackendLike;
+  const dx = be.makeOutput([n, h, w, c], 'float32');
+  const dGamma = be.makeOutput([c], 'float32');
+  const dBeta = be.makeOutput([c], 'float32');
+  const params = Int32Array.from([n, h * w, c, groups]);
+  b.groupNormBackward(heap(be), params, offsetOf(be, dy), offsetOf(be, x), offsetOf(be, gamma), offsetOf(be, mean), offsetOf(be, inv), offsetOf(be, dx), offsetOf(be, dGamma), offsetOf(be, dBeta));
+  return [dx, dGamma, dBeta];
+}
+
+function silu({ inputs, backend }: KernelArgs, b: OneDnnBinding): TensorInfo {
+  const { x } = inputs as { x: TensorInfo };
+  const be = backend as unknown as WasmBackendLike;
+  const y = be.makeOutput([...x.shape], 'float32');
+  b.siluForward(heap(be), tf.util.sizeFromShape(x.shape), offsetOf(be, x), offsetOf(be, y));
+  return y;
+}
+
+function siluGrad({ inputs, backend }: KernelArgs, b: OneDnnBinding): TensorInfo {
+  const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo };
+  const be = backend as unknown as WasmBackendLike;
+  const dx = be.makeOutput([...x.shape], 'float32');
+  b.siluBackward(heap(be), tf.util.sizeFromShape(x.shape), offsetOf(be, dy), offsetOf(be, x), offsetOf(be, dx));
+  return dx;
+}
+
+function adamStep({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): TensorInfo[] {
+  const { p, g, m, v, clip } = inputs as Record<'p' | 'g' | 'm' | 'v', TensorInfo> & { clip?: TensorInfo };
+  const a = attrs as unknown as { beta1: number; beta2: number; epsilon: number; coupledWeightDecay: number; decoupledDecay: number; stepSize: number; biasCorrection2Sqrt: number };
+  const be = backend as unknown as WasmBackendLike;
+  const pOut = be.makeOutput([...p.shape], 'float32');
+  const mOut = be.makeOutput([...p.shape], 'float32');
+  const vOut = be.makeOutput([...p.shape], 'float32');
+  const scalars = Float64Array.from([a.beta1, a.beta2, a.epsilon, a.coupledWeightDecay, a.decoupledDecay, a.stepSize, a.biasCorrection2Sqrt]);
+  b.adamStep(heap(be), tf.util.sizeFromShape(p.shape), scalars, offsetOf(be, p), offsetOf(be, g), offsetOf(be, m), offsetOf(be, v), clip ? offsetOf(be, clip) : -1, offsetOf(be, pOut), offsetOf(be, mOut), offsetOf(be, vOut));
+  return [pOut, mOut, vOut];
+}
+
+/** Sum over all axes but the last (a bias gradient); other reductions stay on wasm. */
+function sumLeadingAxes({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): TensorInfo | null {
+  const { x } = inputs as { x: TensorInfo };
+  const { axis, keepDims } = attrs as unknown as { axis: number | number[]; keepDims: boolean };
+  const rank = x.shape.length;
+  if (x.dtype !== 'float32' || rank < 2) return null;
+  const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+  if (axes.length !== rank - 1 || axes.some((a, i) => a !== i)) return null;
+  const cols = x.shape[rank - 1]!;
+  const rows = tf.util.sizeFromShape(x.shape) / cols;
+  if (rows === 0 || cols === 0) return null;
+  const be = backend as unknown as WasmBackendLike;
+  const out = be.makeOutput(keepDims ? [...x.shape.slice(0, -1).map(() => 1), cols] : [cols], 'float32');
+  b.sumLeading(heap(be), rows, cols, offsetOf(be, x), offsetOf(be, out));
+  return out;
+}

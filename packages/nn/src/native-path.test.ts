@@ -1,0 +1,113 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Generator, fusedOpsAvailable, initBackend, loadOneDnn, randn, setKernelPath } from '@ldm/backend';
+import { silu } from './activations';
+import { GroupNorm } from './group-norm';
+import { Adam, AdamW } from './optim/adam';
+
+/*
+ * The fused native kernels (GroupNorm, SiLU, Adam) against the same layers composed from tfjs ops,
+ * switching paths in one process. Skipped where the @ldm/onednn addon is not built.
+ */
+const built = (await loadOneDnn()) !== null;
+
+function worstRelative(a: Float32Array[], b: Float32Array[]): number {
+  let worst = 0;
+  a.forEach((x, i) => {
+    const y = b[i]!;
+    let scale = 1e-30;
+    let diff = 0;
+    for (let j = 0; j < x.length; j++) {
+      scale = Math.max(scale, Math.abs(x[j]!));
+      diff = Math.max(diff, Math.abs(x[j]! - y[j]!));
+    }
+    worst = Math.max(worst, diff / scale);
+  });
+  return worst;
+}
+
+function onBothPaths(fn: () => tf.Tensor[]): [Float32Array[], Float32Array[]] {
+  const run = (path: 'wasm' | 'onednn') => {
+    setKernelPath(path);
+    const outs = tf.tidy(fn);
+    const data = outs.map((t) => Float32Array.from(t.dataSync()));
+    tf.dispose(outs);
+    return data;
+  };
+  return [run('wasm'), run('onednn')];
+}
+
+describe.skipIf(!built)('fused native kernels match the tfjs-op layers', () => {
+  beforeAll(async () => {
+    await initBackend({ backend: 'native' });
+  });
+  afterAll(() => setKernelPath('onednn'));
+
+  it('GroupNorm forward and gradients (x, γ, β), several shapes, no leak', () => {
+    const gen = new Generator(3);
+    for (const [shape, groups] of [
+      [[4, 8, 8, 32], 8],
+      [[2, 5, 7, 12], 3],
+      [[3, 4, 4, 64], 32],
+    ] as const) {
+      const norm = new GroupNorm(groups, shape[3]);
+      tf.tidy(() => {
+        norm.weight.assign(tf.add(1, randn([shape[3]], gen.split('w'))));
+        norm.bias.assign(randn([shape[3]], gen.split('b')));
+      });
+      const x = tf.tidy(() => tf.add(tf.mul(randn([...shape], gen.split('x')), 3), 0.5)) as tf.Tensor4D;
+      const w = randn([...shape], gen.split('dy'));
+      const before = tf.memory().numTensors;
+      const [ref, got] = onBothPaths(() => {
+        const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(norm.forward(x), w)) as tf.Scalar, [norm.weight, norm.bias]);
+        const dx = tf.grad((xi: tf.Tensor) => tf.sum(tf.mul(norm.forward(xi as tf.Tensor4D), w)))(x);
+        return [norm.forward(x), value, grads[norm.weight.name]!, grads[norm.bias.name]!, dx];
+      });
+      expect(fusedOpsAvailable()).toBe(true);
+      expect(worstRelative(ref, got)).toBeLessThan(2e-5);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([x, w]);
+      norm.dispose();
+    }
+  });
+
+  it('SiLU forward and gradient', () => {
+    const x = tf.mul(randn([3, 5, 5, 16], new Generator(4)), 4);
+    const [ref, got] = onBothPaths(() => [silu(x), tf.grad((xi: tf.Tensor) => tf.sum(tf.square(silu(xi))))(x)]);
+    expect(worstRelative(ref, got)).toBeLessThan(1e-5);
+    x.dispose();
+  });
+
+  for (const [name, make, clip] of [
+    ['Adam', (p: Map<string, tf.Variable>) => new Adam(p, { learningRate: 1e-2 }), false],
+    ['Adam, L2 weight decay, global-norm clipping', (p: Map<string, tf.Variable>) => new Adam(p, { learningRate: 1e-2, weightDecay: 0.1, maxGradNorm: 0.5 }), true],
+    ['AdamW', (p: Map<string, tf.Variable>) => new AdamW(p, { learningRate: 1e-2 }), false],
+  ] as const) {
+    it(`${name}: 5 updates give the same parameters and moments`, () => {
+      const run = (path: 'wasm' | 'onednn') => {
+        setKernelPath(path);
+        const gen = new Generator(5);
+        const params = new Map([
+          ['a', tf.tidy(() => tf.variable(randn([7, 3], gen.split('a'))))],
+          ['b', tf.tidy(() => tf.variable(randn([200], gen.split('b'))))],
+        ]);
+        const opt = make(params);
+        for (let s = 0; s < 5; s++) {
+          const grads = new Map([...params].map(([k, p]) => [k, tf.tidy(() => tf.mul(randn(p.shape, gen.split(`g${s}${k}`)), clip ? 3 : 1))] as const));
+          opt.applyGradients(grads).dispose();
+          tf.dispose([...grads.values()]);
+        }
+        const state = opt.getState();
+        const out = [...[...params.values()].map((p) => Float32Array.from(p.dataSync())), ...[...state.tensors.values()].map((t) => t.data)];
+        opt.dispose();
+        tf.dispose([...params.values()]);
+        return out;
+      };
+      const before = tf.memory().numTensors;
+      const ref = run('wasm');
+      const got = run('onednn');
+      expect(worstRelative(ref, got)).toBeLessThan(1e-5);
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  }
+});

@@ -1,0 +1,27 @@
+/** The oneDNN kernels, each working in place on one ArrayBuffer (the wasm backend's heap), offsets in bytes. */
+export interface OneDnnBinding {
+  /** params: [N, H, W, Cin, KH, KW, Cout, OH, OW, strideH, strideW, dilH, dilW, padTop, padLeft, padBottom, padRight] */
+  conv2dForward(heap: ArrayBuffer, params: Int32Array, x: number, filter: number, y: number): void;
+  conv2dBackwardData(heap: ArrayBuffer, params: Int32Array, dy: number, filter: number, dx: number): void;
+  conv2dBackwardWeights(heap: ArrayBuffer, params: Int32Array, x: number, dy: number, dFilter: number): void;
+  /** params: [batchA, batchB, M, K, N, transposeA, transposeB]; a batch of 1 is broadcast. */
+  batchMatMul(heap: ArrayBuffer, params: Int32Array, a: number, b: number, c: number): void;
+  /** params: [B, HW, C, G]; writes y, and mean and 1/std per [b, g]. */
+  groupNormForward(heap: ArrayBuffer, params: Int32Array, eps: number, x: number, gamma: number, beta: number, y: number, mean: number, inv: number): void;
+  groupNormBackward(heap: ArrayBuffer, params: Int32Array, dy: number, x: number, gamma: number, mean: number, inv: number, dx: number, dGamma: number, dBeta: number): void;
+  siluForward(heap: ArrayBuffer, size: number, x: number, y: number): void;
+  siluBackward(heap: ArrayBuffer, size: number, dy: number, x: number, dx: number): void;
+  /** attrs: [beta1, beta2, epsilon, coupledWeightDecay, decoupledDecay, stepSize, biasCorrection2Sqrt]; clip: offset of a float32 scalar or −1. */
+  adamStep(heap: ArrayBuffer, size: number, attrs: Float64Array, p: number, g: number, m: number, v: number, clip: number, pOut: number, mOut: number, vOut: number): void;
+  /** Sums [rows, cols] over rows into [cols] (float64 accumulation). */
+  sumLeading(heap: ArrayBuffer, rows: number, cols: number, x: number, y: number): void;
+  /** Threads oneDNN uses inside each operation (OpenMP). */
+  setThreads(n: number): void;
+  getThreads(): number;
+  version(): { onednn: string; isa: string };
+}
+
+/** The loaded addon, or null when it is not built here. */
+export declare const binding: OneDnnBinding | null;
+/** Why `binding` is null (one line), or null when it loaded. */
+export declare const error: string | null;

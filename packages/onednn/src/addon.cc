@@ -1,0 +1,457 @@
+// Node-API addon: oneDNN kernels that work in place on the tfjs wasm backend's heap.
+//
+// The wasm backend keeps every tensor in one WebAssembly.Memory; its buffer is a plain ArrayBuffer,
+// so a kernel gets (heap, byte offsets, sizes) and reads/writes float32 tensors with no copy.
+// Layouts are tfjs' own: activations NHWC, conv filters HWIO (tfjs) = [KH, KW, Cin, Cout].
+// Primitives are cached by their shapes: building a oneDNN primitive descriptor costs far more than
+// a small convolution.
+#include <napi.h>
+#include <omp.h>
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "oneapi/dnnl/dnnl.hpp"
+
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+dnnl::engine& engine() {
+  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return eng;
+}
+dnnl::stream& stream() {
+  static dnnl::stream s(engine());
+  return s;
+}
+
+float* at(uint8_t* heap, int64_t offset) { return reinterpret_cast<float*>(heap + offset); }
+
+// ---------------------------------------------------------------------------------------------
+// Convolution (2-D, NHWC activations, HWIO filter, groups = 1).
+// p = [N, H, W, Cin, KH, KW, Cout, OH, OW, strideH, strideW, dilH, dilW, padT, padL, padB, padR]
+struct ConvShape {
+  int64_t n, h, w, ci, kh, kw, co, oh, ow, sh, sw, dh, dw, pt, pl, pb, pr;
+  std::string key() const {
+    std::string k;
+    for (int64_t v : {n, h, w, ci, kh, kw, co, oh, ow, sh, sw, dh, dw, pt, pl, pb, pr}) k += std::to_string(v) + ',';
+    return k;
+  }
+  memory::desc src() const { return memory::desc({n, ci, h, w}, dt::f32, tag::nhwc); }
+  memory::desc dst() const { return memory::desc({n, co, oh, ow}, dt::f32, tag::nhwc); }
+  // tfjs HWIO = oneDNN "hwio" tag over logical dims {O, I, H, W}.
+  memory::desc userWeights() const { return memory::desc({co, ci, kh, kw}, dt::f32, tag::hwio); }
+  memory::desc anyWeights() const { return memory::desc({co, ci, kh, kw}, dt::f32, tag::any); }
+  memory::dims strides() const { return {sh, sw}; }
+  memory::dims dilation() const { return {dh - 1, dw - 1}; }  // oneDNN counts dilation from 0
+  memory::dims padL() const { return {pt, pl}; }
+  memory::dims padR() const { return {pb, pr}; }
+};
+
+ConvShape readConvShape(const Napi::Int32Array& a) {
+  const int32_t* p = a.Data();
+  return {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15], p[16]};
+}
+
+struct ConvPrimitives {
+  dnnl::convolution_forward::primitive_desc fwdPd;
+  dnnl::convolution_forward fwd;
+  bool haveBwdData = false, haveBwdWeights = false;
+  dnnl::convolution_backward_data::primitive_desc bwdDataPd;
+  dnnl::convolution_backward_data bwdData;
+  dnnl::convolution_backward_weights::primitive_desc bwdWeightsPd;
+  dnnl::convolution_backward_weights bwdWeights;
+};
+
+std::unordered_map<std::string, std::unique_ptr<ConvPrimitives>> convCache;
+
+ConvPrimitives& convPrimitives(const ConvShape& s) {
+  auto key = s.key();
+  auto it = convCache.find(key);
+  if (it != convCache.end()) return *it->second;
+  auto cp = std::make_unique<ConvPrimitives>();
+  auto desc = dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, s.src(),
+                                              s.anyWeights(), s.dst(), s.strides(), s.dilation(), s.padL(), s.padR());
+  cp->fwdPd = dnnl::convolution_forward::primitive_desc(desc, engine());
+  cp->fwd = dnnl::convolution_forward(cp->fwdPd);
+  auto* raw = cp.get();
+  convCache.emplace(key, std::move(cp));
+  return *raw;
+}
+
+// Reorders between the user's HWIO filter and the layout a primitive chose.
+void reorder(const memory& from, const memory& to) {
+  dnnl::reorder(from, to).execute(stream(), const_cast<memory&>(from), const_cast<memory&>(to));
+}
+
+Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
+  auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
+  auto s = readConvShape(info[1].As<Napi::Int32Array>());
+  int64_t xOff = info[2].As<Napi::Number>().Int64Value();
+  int64_t wOff = info[3].As<Napi::Number>().Int64Value();
+  int64_t yOff = info[4].As<Napi::Number>().Int64Value();
+  auto& cp = convPrimitives(s);
+  memory src(s.src(), engine(), at(heap, xOff));
+  memory dst(s.dst(), engine(), at(heap, yOff));
+  memory userW(s.userWeights(), engine(), at(heap, wOff));
+  memory w = userW;
+  if (cp.fwdPd.weights_desc() != userW.get_desc()) {
+    w = memory(cp.fwdPd.weights_desc(), engine());
+    reorder(userW, w);
+  }
+  cp.fwd.execute(stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, dst}});
+  stream().wait();
+  return info.Env().Undefined();
+}
+
+Napi::Value Conv2dBackwardData(const Napi::CallbackInfo& info) {
+  auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
+  auto s = readConvShape(info[1].As<Napi::Int32Array>());
+  int64_t dyOff = info[2].As<Napi::Number>().Int64Value();
+  int64_t wOff = info[3].As<Napi::Number>().Int64Value();
+  int64_t dxOff = info[4].As<Napi::Number>().Int64Value();
+  auto& cp = convPrimitives(s);
+  if (!cp.haveBwdData) {
+    auto desc = dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, s.src(), s.anyWeights(), s.dst(),
+                                                      s.strides(), s.dilation(), s.padL(), s.padR());
+    cp.bwdDataPd = dnnl::convolution_backward_data::primitive_desc(desc, engine(), cp.fwdPd);
+    cp.bwdData = dnnl::convolution_backward_data(cp.bwdDataPd);
+    cp.haveBwdData = true;
+  }
+  memory diffDst(s.dst(), engine(), at(heap, dyOff));
+  memory diffSrc(s.src(), engine(), at(heap, dxOff));
+  memory userW(s.userWeights(), engine(), at(heap, wOff));
+  memory w = userW;
+  if (cp.bwdDataPd.weights_desc() != userW.get_desc()) {
+    w = memory(cp.bwdDataPd.weights_desc(), engine());
+    reorder(userW, w);
+  }
+  cp.bwdData.execute(stream(), {{DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, diffSrc}});
+  stream().wait();
+  return info.Env().Undefined();
+}
+
+Napi::Value Conv2dBackwardWeights(const Napi::CallbackInfo& info) {
+  auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
+  auto s = readConvShape(info[1].As<Napi::Int32Array>());
+  int64_t xOff = info[2].As<Napi::Number>().Int64Value();
+  int64_t dyOff = info[3].As<Napi::Number>().Int64Value();
+  int64_t dwOff = info[4].As<Napi::Number>().Int64Value();
+  auto& cp = convPrimitives(s);
+  if (!cp.haveBwdWeights) {
+    auto desc = dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, s.src(), s.anyWeights(), s.dst(),
+                                                         s.strides(), s.dilation(), s.padL(), s.padR());
+    cp.bwdWeightsPd = dnnl::convolution_backward_weights::primitive_desc(desc, engine(), cp.fwdPd);
+    cp.bwdWeights = dnnl::convolution_backward_weights(cp.bwdWeightsPd);
+    cp.haveBwdWeights = true;
+  }
+  memory src(s.src(), engine(), at(heap, xOff));
+  memory diffDst(s.dst(), engine(), at(heap, dyOff));
+  memory userDw(s.userWeights(), engine(), at(heap, dwOff));
+  bool direct = cp.bwdWeightsPd.diff_weights_desc() == userDw.get_desc();
+  memory dw = direct ? userDw : memory(cp.bwdWeightsPd.diff_weights_desc(), engine());
+  cp.bwdWeights.execute(stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_DIFF_WEIGHTS, dw}});
+  if (!direct) reorder(dw, userDw);
+  stream().wait();
+  return info.Env().Undefined();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batched matmul C[b] = op(A[b]) · op(B[b]), row-major, batch of one side broadcast when it is 1.
+// p = [batchA, batchB, M, K, N, transposeA, transposeB]
+struct MatmulEntry {
+  dnnl::matmul::primitive_desc pd;
+  dnnl::matmul prim;
+};
+std::unordered_map<std::string, std::unique_ptr<MatmulEntry>> matmulCache;
+
+Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
+  auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
+  const int32_t* p = info[1].As<Napi::Int32Array>().Data();
+  int64_t ba = p[0], bb = p[1], m = p[2], k = p[3], n = p[4];
+  bool ta = p[5] != 0, tb = p[6] != 0;
+  int64_t aOff = info[2].As<Napi::Number>().Int64Value();
+  int64_t bOff = info[3].As<Napi::Number>().Int64Value();
+  int64_t cOff = info[4].As<Napi::Number>().Int64Value();
+  int64_t bc = ba > bb ? ba : bb;
+  std::string key;
+  for (int i = 0; i < 7; i++) key += std::to_string(p[i]) + ',';
+  auto it = matmulCache.find(key);
+  MatmulEntry* e;
+  if (it == matmulCache.end()) {
+    // Logical A is [ba, M, K]; stored [ba, K, M] when transposed: express that with strides.
+    memory::desc a = ta ? memory::desc({ba, m, k}, dt::f32, memory::dims{m * k, 1, m}) : memory::desc({ba, m, k}, dt::f32, memory::dims{m * k, k, 1});
+    memory::desc b = tb ? memory::desc({bb, k, n}, dt::f32, memory::dims{k * n, 1, k}) : memory::desc({bb, k, n}, dt::f32, memory::dims{k * n, n, 1});
+    memory::desc c({bc, m, n}, dt::f32, memory::dims{m * n, n, 1});
+    auto entry = std::make_unique<MatmulEntry>();
+    entry->pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), engine());
+    entry->prim = dnnl::matmul(entry->pd);
+    e = entry.get();
+    matmulCache.emplace(key, std::move(entry));
+  } else {
+    e = it->second.get();
+  }
+  memory A(e->pd.src_desc(), engine(), at(heap, aOff));
+  memory B(e->pd.weights_desc(), engine(), at(heap, bOff));
+  memory C(e->pd.dst_desc(), engine(), at(heap, cOff));
+  e->prim.execute(stream(), {{DNNL_ARG_SRC, A}, {DNNL_ARG_WEIGHTS, B}, {DNNL_ARG_DST, C}});
+  stream().wait();
+  return info.Env().Undefined();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fused element-wise kernels. Each replaces 10–30 small wasm kernels (one dispatch, one pass over
+// memory, both cores) in the ops that dominate a training step once convolutions are fast.
+
+// GroupNorm over NHWC viewed as [B, HW, C], groups of C/G adjacent channels.
+// p = [B, HW, C, G]; y = (x − μ)·inv·γ + β, and μ, inv = 1/√(σ² + ε) per [b, g] for the gradient.
+Napi::Value GroupNormForward(const Napi::CallbackInfo& info) {
+  auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
+  const int32_t* p = info[1].As<Napi::Int32Array>().Data();
+  const int64_t B = p[0], HW = p[1], C = p[2], G = p[3], cg = C / G;
+  const double eps = info[2].As<Napi::Number>().DoubleValue();
+  const float* x = at(heap, info[3].As<Napi::Number>().Int64Value());
+  const float* gamma = at(heap, info[4].As<Napi::Number>().Int64Value());
+  const float* beta = at(heap, info[5].As<Napi::Number>().Int64Value());
+  float* y = at(heap, info[6].As<Napi::Number>().Int64Value());
+  float* mean = at(heap, info[7].As<Napi::Number>().Int64Value());
+  float* inv = at(heap, info[8].As<Napi::Number>().Int64Value());
+  const double n = static_cast<double>(HW * cg);
+#pragma omp parallel for collapse(2) schedule(static) if (B * HW * C > 16384)
+  for (int64_t b = 0; b < B; b++) {
+    for (int64_t g = 0; g < G; g++) {
+      const float* xb = x + b * HW * C + g * cg;
+      double sum = 0;
+      for (int64_t i = 0; i < HW; i++)
+        for (int64_t c = 0; c < cg; c++) sum += xb[i * C + c];
+      const double mu = sum / n;
+      double sq = 0;  // two passes: no cancellation in E[x²] − E[x]²
+      for (int64_t i = 0; i < HW; i++)
+        for (int64_t c = 0; c < cg; c++) {
+          const double d = xb[i * C + c] - mu;
+          sq += d * d;
+        }
+      const double is = 1.0 / std::sqrt(sq / n + eps);
+      mean[b * G + g] = static_cast<float>(mu);
+      inv[b * G + g] = static_cast<float>(is);
+      float* yb = y + b * HW * C + g * cg;
+      for (int64_t c = 0; c < cg; c++) {
+        const float scale = static_cast<float>(is) * gamma[g * cg + c];
+        const float shift = beta[g * cg + c] - static_cast<float>(mu) * scale;
+        for (int64_t i = 0; i < HW; i++) yb[i * C + c] = xb[i * C + c] * scale + shift;
+      }
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// dx = inv·(γ·dy − mean_g(γ·dy) − x̂·mean_g(γ·dy·x̂)), dγ = Σ dy·x̂, dβ = Σ dy (sums over b and HW).
+Napi::Value GroupNormBackward(const Napi::CallbackInfo& info) {
+  auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
+  const int32_t* p = info[1].As<Napi::Int32Array>().Data();
+  const int64_t B = p[0], HW = p[1], C = p[2], G = p[3], cg = C / G;
+  const float* dy = at(heap, info[2].As<Napi::Number>().Int64Value());
+  const float* x = at(heap, info[3].As<Napi::Number>().Int64Value());
+  const float* gamma = at(heap, info[4].As<Napi::Number>().Int64Value());
+  const float* mean = at(heap, info[5].As<Napi::Number>().Int64Value());
+  const float* inv = at(heap, info[6].As<Napi::Number>().Int64Value());
+  float* dx = at(heap, info[7].As<Napi::Number>().Int64Value());
+  float* dgamma = at(heap, info[8].As<Napi::Number>().Int64Value());
+  float* dbeta = at(heap, info[9].As<Napi::Number>().Int64Value());
+  const double n = static_cast<double>(HW * cg);
+  std::vector<double> partGamma(B * C), partBeta(B * C);
+#pragma omp parallel for collapse(2) schedule(static) if (B * HW * C > 16384)
+  for (int64_t b = 0; b < B; b++) {
+    for (int64_t g = 0; g < G; g++) {
+      const int64_t base = b * HW * C + g * cg;
+      const float mu = mean[b * G + g], is = inv[b * G + g];
+      double sumDyG = 0, sumDyGXhat = 0;
+      for (int64_t c = 0; c < cg; c++) {
+        double sDy = 0, sDyXhat = 0;
+        for (int64_t i = 0; i < HW; i++) {
+          const float d = dy[base + i * C + c];
+          const float xhat = (x[base + i * C + c] - mu) * is;
+          sDy += d;
+          sDyXhat += static_cast<double>(d) * xhat;
+        }
+        partBeta[b * C + g * cg + c] = sDy;
+        partGamma[b * C + g * cg + c] = sDyXhat;
+        sumDyG += sDy * gamma[g * cg + c];
+        sumDyGXhat += sDyXhat * gamma[g * cg + c];
+      }
+      const float m1 = static_cast<float>(sumDyG / n), m2 = static_cast<float>(sumDyGXhat / n);
+      for (int64_t c = 0; c < cg; c++) {
+        const float gm = gamma[g * cg + c];
+        for (int64_t i = 0; i < HW; i++) {
+          const int64_t k = base + i * C + c;
+          const float xhat = (x[k] - mu) * is;
+          dx[k] = is * (gm * dy[k] - m1 - xhat * m2);
+        }
+      }
+    }
+  }
+  for (int64_t c = 0; c < C; c++) {
+    double sg = 0, sb = 0;
+    for (int64_t b = 0; b < B; b++) {
+      sg += partGamma[b * C + c];
+      sb += partBeta[b * C + c];
+    }
+    dgamma[c] = static_cast<float>(sg);
+    dbeta[c] = static_cast<float>(sb);
+  }
+  return info.Env().Undefined();
+}
+
+// SiLU y = x·σ(x) and its gradient dx = dy·σ(x)·(1 + x·(1 − σ(x))).
+Napi::Value SiluForward(const Napi::CallbackInfo& info) {
+  auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
+  const int64_t n = info[1].As<Napi::Number>().Int64Value();
+  const float* x = at(heap, info[2].As<Napi::Number>().Int64Value());
+  float* y = at(heap, info[3].As<Napi::Number>().Int64Value());
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + std::exp(-x[i]));
+  return info.Env().Undefined();
+}
+
+Napi::Value SiluBackward(const Napi::CallbackInfo& info) {
+  auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
+  const int64_t n = info[1].As<Napi::Number>().Int64Value();
+  const float* dy = at(heap, info[2].As<Napi::Number>().Int64Value());
+  const float* x = at(heap, info[3].As<Napi::Number>().Int64Value());
+  float* dx = at(heap, info[4].As<Napi::Number>().Int64Value());
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) {
+    const float s = 1.0f / (1.0f + std::exp(-x[i]));
+    dx[i] = dy[i] * s * (1.0f + x[i] * (1.0f - s));
+  }
+  return info.Env().Undefined();
+}
+
+// One Adam/AdamW update of one parameter, as the op sequence in @ldm/nn's Adam (float32 arithmetic):
+// g' = g·clip (+ wd·p, coupled), m' = β₁m + (1−β₁)g', v' = β₂v + (1−β₂)g'²,
+// p' = p·decay − stepSize·m' / (√v' / √(1−β₂ᵗ) + ε).
+// a = [beta1, beta2, epsilon, coupledWeightDecay, decoupledDecay, stepSize, biasCorrection2Sqrt]
+Napi::Value AdamStep(const Napi::CallbackInfo& info) {
+  auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
+  const int64_t n = info[1].As<Napi::Number>().Int64Value();
+  const double* a = info[2].As<Napi::Float64Array>().Data();
+  const float* p = at(heap, info[3].As<Napi::Number>().Int64Value());
+  const float* g = at(heap, info[4].As<Napi::Number>().Int64Value());
+  const float* m = at(heap, info[5].As<Napi::Number>().Int64Value());
+  const float* v = at(heap, info[6].As<Napi::Number>().Int64Value());
+  const int64_t clipOff = info[7].As<Napi::Number>().Int64Value();
+  float* pOut = at(heap, info[8].As<Napi::Number>().Int64Value());
+  float* mOut = at(heap, info[9].As<Napi::Number>().Int64Value());
+  float* vOut = at(heap, info[10].As<Napi::Number>().Int64Value());
+  const float clip = clipOff >= 0 ? *at(heap, clipOff) : 1.0f;
+  const float b1 = a[0], b2 = a[1], eps = a[2], wd = a[3], decay = a[4], stepSize = a[5], bc2 = a[6];
+  const float omb1 = 1.0 - a[0], omb2 = 1.0 - a[1];
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) {
+    float gi = clipOff >= 0 ? g[i] * clip : g[i];
+    if (wd != 0.0f) gi = gi + p[i] * wd;
+    const float mi = m[i] * b1 + gi * omb1;
+    const float vi = v[i] * b2 + (gi * gi) * omb2;
+    const float denom = std::sqrt(vi) / bc2 + eps;
+    const float param = decay != 1.0f ? p[i] * decay : p[i];
+    mOut[i] = mi;
+    vOut[i] = vi;
+    pOut[i] = param - (mi / denom) * stepSize;
+  }
+  return info.Env().Undefined();
+}
+
+// Sum over every axis but the last ([R, C] → [C]): the gradient of every bias add. The wasm backend
+// reduces only inner axes, so it transposes the whole tensor first.
+Napi::Value SumLeading(const Napi::CallbackInfo& info) {
+  auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
+  const int64_t R = info[1].As<Napi::Number>().Int64Value();
+  const int64_t C = info[2].As<Napi::Number>().Int64Value();
+  const float* x = at(heap, info[3].As<Napi::Number>().Int64Value());
+  float* y = at(heap, info[4].As<Napi::Number>().Int64Value());
+  const int threads = (R * C > 65536) ? omp_get_max_threads() : 1;
+  std::vector<double> part(static_cast<size_t>(threads) * C, 0.0);
+#pragma omp parallel num_threads(threads)
+  {
+    double* acc = part.data() + static_cast<int64_t>(omp_get_thread_num()) * C;
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < R; r++)
+      for (int64_t c = 0; c < C; c++) acc[c] += x[r * C + c];
+  }
+  for (int64_t c = 0; c < C; c++) {
+    double s = 0;
+    for (int t = 0; t < threads; t++) s += part[static_cast<int64_t>(t) * C + c];
+    y[c] = static_cast<float>(s);
+  }
+  return info.Env().Undefined();
+}
+
+// ---------------------------------------------------------------------------------------------
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  omp_set_num_threads(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
+Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), omp_get_max_threads()); }
+
+Napi::Value Version(const Napi::CallbackInfo& info) {
+  const dnnl_version_t* v = dnnl_version();
+  auto out = Napi::Object::New(info.Env());
+  out.Set("onednn", std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch));
+  const char* isa = "unknown";
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::avx512_core_amx: isa = "avx512_core_amx"; break;
+    case dnnl::cpu_isa::avx512_core_bf16: isa = "avx512_core_bf16"; break;
+    case dnnl::cpu_isa::avx512_core_vnni: isa = "avx512_core_vnni"; break;
+    case dnnl::cpu_isa::avx512_core: isa = "avx512_core"; break;
+    case dnnl::cpu_isa::avx2_vnni: isa = "avx2_vnni"; break;
+    case dnnl::cpu_isa::avx2: isa = "avx2"; break;
+    case dnnl::cpu_isa::avx: isa = "avx"; break;
+    case dnnl::cpu_isa::sse41: isa = "sse41"; break;
+    default: break;
+  }
+  out.Set("isa", isa);
+  return out;
+}
+
+// Errors from oneDNN (dnnl::error) cross into JS as exceptions with the primitive's status.
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+Napi::Value Guarded(const Napi::CallbackInfo& info) {
+  try {
+    return F(info);
+  } catch (const dnnl::error& e) {
+    Napi::Error::New(info.Env(), std::string("oneDNN: ") + e.what()).ThrowAsJavaScriptException();
+  } catch (const std::exception& e) {
+    Napi::Error::New(info.Env(), e.what()).ThrowAsJavaScriptException();
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("conv2dForward", Napi::Function::New(env, Guarded<Conv2dForward>));
+  exports.Set("conv2dBackwardData", Napi::Function::New(env, Guarded<Conv2dBackwardData>));
+  exports.Set("conv2dBackwardWeights", Napi::Function::New(env, Guarded<Conv2dBackwardWeights>));
+  exports.Set("batchMatMul", Napi::Function::New(env, Guarded<BatchMatMul>));
+  exports.Set("groupNormForward", Napi::Function::New(env, Guarded<GroupNormForward>));
+  exports.Set("groupNormBackward", Napi::Function::New(env, Guarded<GroupNormBackward>));
+  exports.Set("siluForward", Napi::Function::New(env, Guarded<SiluForward>));
+  exports.Set("siluBackward", Napi::Function::New(env, Guarded<SiluBackward>));
+  exports.Set("adamStep", Napi::Function::New(env, Guarded<AdamStep>));
+  exports.Set("sumLeading", Napi::Function::New(env, Guarded<SumLeading>));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("getThreads", Napi::Function::New(env, GetThreads));
+  exports.Set("version", Napi::Function::New(env, Version));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(ldm_onednn, Init)
