@@ -106,6 +106,21 @@ describe.skipIf(!built)('oneDNN kernels match the wasm kernels', () => {
     x.dispose();
   });
 
+  it('concat, slice and split on every axis, as the skip connections and attention use them', () => {
+    const a = tf.randomNormal([3, 4, 5, 6], 0, 1, 'float32', 9);
+    const c = tf.randomNormal([3, 4, 5, 2], 0, 1, 'float32', 10);
+    const diffs = [
+      bothPaths(() => [tf.concat([a, c], 3), tf.concat([a, a], 0), tf.concat([a, a, a], 1), tf.concat([a, a], 2)]),
+      bothPaths(() => [tf.slice(a, [0, 0, 0, 2], [-1, -1, -1, 3]), tf.slice(a, [1, 1, 0, 0], [2, 2, -1, -1]), tf.slice(a, [1, 2, 3, 1], [1, 2, 2, 4]), tf.slice(a, [0, 0, 0, 0], [-1, -1, -1, -1])]),
+      bothPaths(() => [...tf.split(a, [2, 4], 3), ...tf.split(a, 2, 1), ...tf.split(a, [1, 2], 0)]),
+      bothPaths(() => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.concat([x, y], 3))))([a, c])),
+      bothPaths(() => [tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.split(x, [2, 4], 3)[1]!, 3)))(a)]),
+      bothPaths(() => [tf.slice(tf.reshape(a, [360]), [7], [100])]),
+    ];
+    for (const d of diffs) expect(d).toBe(0);
+    tf.dispose([a, c]);
+  });
+
   it('initBackend switches the path: wasm turns oneDNN off, native turns it on', async () => {
     expect((await initBackend({ backend: 'wasm' })).kernels).toContain('XNNPACK');
     expect(kernelPath()).toBe('wasm');

@@ -165,7 +165,7 @@ async function gradientTiming(name: string, task: ReplicaTask, factory: (c: unkn
   return `| ${name} | ${batch} | ${median(localWall).toFixed(0)} / ${median(localCpu).toFixed(0)} | ${threads} | ${median(wall).toFixed(0)} | ${median(workerWall).toFixed(0)} / ${median(workerCpu).toFixed(0)} | ${median(overhead).toFixed(0)} | ${(median(localWall) / median(wall)).toFixed(2)}× | ${idle.toFixed(2)}× |`;
 }
 
-await initBackend({ backend: 'wasm' });
+await initBackend({ backend: (process.env.BACKEND ?? 'wasm') as 'wasm' | 'native', ...(process.env.ONEDNN_THREADS ? { threads: Number(process.env.ONEDNN_THREADS) } : {}) });
 const load = loadavg().map((l) => l.toFixed(2)).join(' ');
 console.log(`data-parallel training, wasm backend, ${steps} steps a run (rate over steps 11–${Math.floor(steps / 10) * 10}), threads ${threadList.join('/')}; load average before: ${load}`);
 const rows: string[] = ['| model | batch | threads | images/s, median (runs) | speed-up |', '| --- | --- | --- | --- | --- |'];

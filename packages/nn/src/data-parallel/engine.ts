@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { LdmError } from '@ldm/backend';
+import { LdmError, activeBackend } from '@ldm/backend';
 import { CPU_SLOT, ERROR_BYTES, MAX_SCALARS, STATUS, WALL_SLOT } from './protocol';
 import type { FromWorker, ParamLayout, ReplicaTask, Shard, ShardArray, StepMessage, ToWorker } from './protocol';
 
@@ -195,6 +195,7 @@ export class DataParallelEngine {
         controlBuffer,
         scalarBuffer,
         errorBuffer,
+        backend: activeBackend()?.name === 'native' ? 'native' : 'wasm',
       };
       worker.postMessage(init);
     }
