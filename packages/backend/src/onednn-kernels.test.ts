@@ -83,6 +83,8 @@ describe.skipIf(!built)('oneDNN kernels match the wasm kernels', () => {
     const b2 = tf.randomNormal([7, 5], 0, 1, 'float32', 5);
     const a4 = tf.randomNormal([2, 3, 6, 8], 0, 1, 'float32', 6);
     const b4 = tf.randomNormal([2, 3, 8, 4], 0, 1, 'float32', 7);
+    const big = tf.randomNormal([3, 37, 19], 0, 1, 'float32', 11);
+    const bigB = tf.randomNormal([3, 19, 70], 0, 1, 'float32', 12);
     const diffs = [
       bothPaths(() => [tf.matMul(a, b)]),
       bothPaths(() => [tf.matMul(tf.transpose(a, [0, 2, 1]), b, true, false)]),
@@ -92,9 +94,12 @@ describe.skipIf(!built)('oneDNN kernels match the wasm kernels', () => {
       bothPaths(() => [tf.matMul(a, b2)]),
       bothPaths(() => [tf.matMul(a4, b4)]),
       bothPaths(() => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, y))))([a, b])),
+      // register tiles (4 rows × 32 columns) with ragged edges, and the UNet's shapes
+      bothPaths(() => [tf.matMul(big, bigB), tf.matMul(tf.transpose(big, [0, 2, 1]), bigB, true), tf.matMul(big, tf.transpose(bigB, [0, 2, 1]), false, true)]),
+      bothPaths(() => [tf.matMul(tf.reshape(big, [111, 19]), tf.reshape(tf.slice(bigB, [0, 0, 0], [1, -1, -1]), [19, 70]))]),
     ];
     for (const d of diffs) expect(d).toBeLessThan(1e-5);
-    tf.dispose([a, b, b2, a4, b4]);
+    tf.dispose([a, b, b2, a4, b4, big, bigB]);
   });
 
   it('sum over the leading axes (bias gradients); other sums fall back', () => {

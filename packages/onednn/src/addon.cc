@@ -38,6 +38,8 @@ dnnl::stream& stream() {
   return s;
 }
 
+typedef float v16 __attribute__((vector_size(64)));
+
 float* at(uint8_t* heap, int64_t offset) { return reinterpret_cast<float*>(heap + offset); }
 
 // ---------------------------------------------------------------------------------------------
@@ -171,9 +173,12 @@ Napi::Value Conv2dBackwardWeights(const Napi::CallbackInfo& info) {
 
 // ---------------------------------------------------------------------------------------------
 // Batched matmul C[b] = op(A[b]) · op(B[b]), row-major, batch of one side broadcast when it is 1.
-// p = [batchA, batchB, M, K, N, transposeA, transposeB]. dnnl_sgemm (oneDNN's BLAS-style GEMM) per
-// batch: the matmul primitive cost 0.2–8 GFLOP/s on the small shapes of a UNet (a 64×32·32×128
-// time-embedding layer took 2 ms), sgemm has no primitive to build or dispatch.
+// p = [batchA, batchB, M, K, N, transposeA, transposeB].
+// Our own loop, not oneDNN: its matmul primitive ran a UNet's small layers at 0.2–8 GFLOP/s (a
+// 64×32·32×128 time-embedding layer took 2 ms), and dnnl_sgemm 2.6 corrupted the malloc heap on
+// this machine (glibc abort inside its parallel region, reproduced under `node --cpu-prof`). The
+// shapes here are small (M ≤ a few thousand, K, N ≤ a few hundred): transposed operands are copied
+// to row-major first, then an i-k-j loop whose inner loop over N is contiguous and vectorises.
 Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
   auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
   const int32_t* p = info[1].As<Napi::Int32Array>().Data();
@@ -183,11 +188,65 @@ Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
   const float* B = at(heap, info[3].As<Napi::Number>().Int64Value());
   float* C = at(heap, info[4].As<Napi::Number>().Int64Value());
   const int64_t bc = ba > bb ? ba : bb;
+  // Row-major copies of transposed operands (A: [ba, M, K], B: [bb, K, N]).
+  std::vector<float> aT, bT;
+  if (ta) {
+    aT.resize(ba * m * k);
+    for (int64_t b = 0; b < ba; b++)
+      for (int64_t kk = 0; kk < k; kk++)
+        for (int64_t i = 0; i < m; i++) aT[b * m * k + i * k + kk] = A[b * m * k + kk * m + i];
+    A = aT.data();
+  }
+  if (tb) {
+    bT.resize(bb * k * n);
+    for (int64_t b = 0; b < bb; b++)
+      for (int64_t j = 0; j < n; j++)
+        for (int64_t kk = 0; kk < k; kk++) bT[b * k * n + kk * n + j] = B[b * k * n + j * k + kk];
+    B = bT.data();
+  }
+  // Register tiles of 4 rows × 32 columns (8 accumulators of 16 floats): per k, 2 loads of B and
+  // 4 broadcasts of A feed 8 fused multiply-adds. Edges fall back to the plain loop.
+  const int64_t mTiles = m / 4, nTiles = n / 32;
+#pragma omp parallel for collapse(2) schedule(static) if (bc * m * n * k > (1 << 20))
   for (int64_t b = 0; b < bc; b++) {
-    const float* a = A + (ba == 1 ? 0 : b) * m * k;
-    const float* bm = B + (bb == 1 ? 0 : b) * k * n;
-    dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.0f, a, ta ? m : k, bm, tb ? k : n, 0.0f, C + b * m * n, n);
-    if (st != dnnl_success) throw std::runtime_error("oneDNN: dnnl_sgemm failed with status " + std::to_string(static_cast<int>(st)));
+    for (int64_t it = 0; it < (m + 3) / 4; it++) {
+      const float* a0 = A + (ba == 1 ? 0 : b) * m * k;
+      const float* bm = B + (bb == 1 ? 0 : b) * k * n;
+      float* c0 = C + b * m * n;
+      const int64_t i = it * 4;
+      int64_t jDone = 0;
+      if (it < mTiles) {
+        for (int64_t jt = 0; jt < nTiles; jt++) {
+          const int64_t j = jt * 32;
+          v16 acc[4][2] = {};
+          for (int64_t kk = 0; kk < k; kk++) {
+            v16 b0, b1;
+            std::memcpy(&b0, bm + kk * n + j, sizeof b0);
+            std::memcpy(&b1, bm + kk * n + j + 16, sizeof b1);
+            for (int r = 0; r < 4; r++) {
+              const float av = a0[(i + r) * k + kk];
+              acc[r][0] += av * b0;
+              acc[r][1] += av * b1;
+            }
+          }
+          for (int r = 0; r < 4; r++) {
+            std::memcpy(c0 + (i + r) * n + j, &acc[r][0], sizeof(v16));
+            std::memcpy(c0 + (i + r) * n + j + 16, &acc[r][1], sizeof(v16));
+          }
+        }
+        jDone = nTiles * 32;
+      }
+      for (int64_t r = i; r < std::min(i + 4, m); r++) {
+        const float* __restrict a = a0 + r * k;
+        float* __restrict c = c0 + r * n;
+        for (int64_t j = jDone; j < n; j++) c[j] = 0.0f;
+        for (int64_t kk = 0; kk < k; kk++) {
+          const float aik = a[kk];
+          const float* __restrict brow = bm + kk * n;
+          for (int64_t j = jDone; j < n; j++) c[j] += aik * brow[j];
+        }
+      }
+    }
   }
   return info.Env().Undefined();
 }
