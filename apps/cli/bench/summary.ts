@@ -18,8 +18,9 @@ import type { ImageDataset } from '@ldm/data';
 import { trainDDPM, DDPMScheduler } from '@ldm/ddpm';
 import { LATENT_UNET_CONFIG, PIXEL_UNET_CONFIG, UNet2DModel } from '@ldm/unet';
 import { AutoencoderKL, DEFAULT_VAE_CONFIG, trainVAE } from '@ldm/vae';
-import { decodeFromPrior, generate } from '../src/jobs/pipeline';
-import type { LoadedPipeline } from '../src/jobs/pipeline';
+import { DDPMPipeline, LatentDiffusionPipeline } from '@ldm/pipeline';
+import type { Pipeline } from '@ldm/pipeline';
+import { generateImages, priorImages } from '../src/jobs/samples';
 
 const quick = process.argv.includes('--quick');
 const fullDdpm = process.argv.includes('--full-ddpm');
@@ -130,10 +131,10 @@ async function main(): Promise<void> {
     // Forward + backward ≈ 3 forward passes of FLOPs.
     row.trainGflops = (3 * row.mflopPerImage * Math.max(...Object.values(row.trainImagesPerS))) / 1000;
     const latent = u.shape[2] === 4;
-    const pipeline: LoadedPipeline = { dir: '(bench)', index: { _class_name: latent ? 'LatentDDPMPipeline' : 'DDPMPipeline', space: latent ? 'latent' : 'pixel', sample_shape: u.shape, data: 'random' }, unet, ...(latent ? { vae: vaeForDecode } : {}), schedulerConfig, dispose: () => {} };
-    row.samplingMsPerSample['DDIM-50'] = msPerSample(() => generate(pipeline, { sampler: 'ddim', steps: 50, count: ddpmSamples, batchSize: ddpmSamples, seed: 0 }), ddpmSamples);
+    const pipeline: Pipeline = latent ? new LatentDiffusionPipeline({ vae: vaeForDecode, unet, schedulerConfig }) : new DDPMPipeline({ unet, schedulerConfig, sampleShape: u.shape });
+    row.samplingMsPerSample['DDIM-50'] = msPerSample(() => generateImages(pipeline, { sampler: 'ddim', steps: 50, count: ddpmSamples, batchSize: ddpmSamples, seed: 0 }), ddpmSamples);
     if (latent || fullDdpm) {
-      row.samplingMsPerSample['DDPM-1000'] = msPerSample(() => generate(pipeline, { sampler: 'ddpm', steps: quick ? 100 : 1000, count: ddpmSamples, batchSize: ddpmSamples, seed: 0 }), ddpmSamples) * (quick ? 10 : 1);
+      row.samplingMsPerSample['DDPM-1000'] = msPerSample(() => generateImages(pipeline, { sampler: 'ddpm', steps: quick ? 100 : 1000, count: ddpmSamples, batchSize: ddpmSamples, seed: 0 }), ddpmSamples) * (quick ? 10 : 1);
       if (quick) row.samplingNotes.push('DDPM-1000 from 100 DDPM steps × 10 (--quick)');
     } else {
       row.samplingMsPerSample['DDPM-1000'] = row.samplingMsPerSample['DDIM-50']! * 20;
@@ -162,7 +163,7 @@ async function main(): Promise<void> {
     };
     for (const threads of threadCounts) row.trainImagesPerS[`${threads} thread${threads > 1 ? 's' : ''}`] = await timeTrainingVae({ ...DEFAULT_VAE_CONFIG }, 32, threads);
     row.trainGflops = (3 * row.mflopPerImage * Math.max(...Object.values(row.trainImagesPerS))) / 1000;
-    row.samplingMsPerSample['VAE decode'] = msPerSample(() => decodeFromPrior(vae, [8, 8, 4], 64, 64, 0), 64);
+    row.samplingMsPerSample['VAE decode'] = msPerSample(() => priorImages(vae, { latentShape: [8, 8, 4], count: 64, batchSize: 64, seed: 0 }), 64);
     if (withTorch) {
       row.torch = {};
       for (const threads of threadCounts) row.torch[`${threads}`] = await torchTiming('vae', vae.toConfig(), 32, threads);
