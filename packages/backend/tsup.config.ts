@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { defineConfig } from 'tsup';
@@ -12,11 +13,28 @@ const coreGradients = join(
   'dist/register_all_gradients.js',
 );
 
-/** Bundle tfjs-core's gradient registrations in place of the umbrella package the sources import. */
+/**
+ * Bundle tfjs-core's gradient registrations in place of the umbrella package the sources import, each
+ * registered only where no gradient is registered yet: an app that loads both builds of this package
+ * (ESM and CJS) must not have the second one put the stock Conv2D gradient back over the one
+ * `initBackend` installed for wasm.
+ */
 const gradientsWithoutUmbrella: Plugin = {
   name: 'gradients-without-umbrella',
   setup(build) {
     build.onResolve({ filter: /^@tensorflow\/tfjs$/ }, () => ({ path: coreGradients, sideEffects: true }));
+    build.onLoad({ filter: /register_all_gradients\.js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      const register = 'registerGradient(gradientConfig);';
+      const importLine = "import { registerGradient } from './kernel_registry';";
+      if (!source.includes(register) || !source.includes(importLine)) {
+        throw new Error(`${args.path}: tfjs-core changed its gradient registration; update tsup.config.ts`);
+      }
+      const contents = source
+        .replace(importLine, "import { getGradient, registerGradient } from './kernel_registry';")
+        .replace(register, `if (getGradient(gradientConfig.kernelName) == null) ${register}`);
+      return { contents, loader: 'js', resolveDir: dirname(args.path) };
+    });
   },
 };
 
