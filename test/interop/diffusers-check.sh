@@ -20,8 +20,10 @@ ldm train --space pixel --out "$work/pixel" --steps 5 --batch-size 8 --limit 100
 status=0
 for kind in latent pixel; do
   echo "== $kind: $(cat "$work/$kind/model_index.json" | tr -d '\n ')"
-  mkdir -p "$work/$kind-npy"
+  mkdir -p "$work/$kind-npy" "$work/$kind-npy2"
   node_ts test/interop/ldm-generate.ts "$work/$kind" "$work/$kind-npy" 4 50
-  bash "$tools/run.sh" test/interop/diffusers_check.py "$work/$kind" "$work/$kind-npy" 50 || status=1
+  bash "$tools/run.sh" test/interop/diffusers_check.py "$work/$kind" "$work/$kind-npy" 50 2>"$work/$kind-python.log" || { status=1; tail -20 "$work/$kind-python.log"; }
+  # The other direction: what diffusers saved, loaded by @ldm/pipeline, from the same x_T.
+  node_ts test/interop/ldm-generate.ts "$work/$kind-npy/diffusers-saved" "$work/$kind-npy2" 4 50 "$work/$kind-npy/diffusers-images.npy" || status=1
 done
 exit $status

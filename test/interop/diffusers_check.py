@@ -45,4 +45,8 @@ print(f"diffusers images {theirs.shape}, @ldm/pipeline images {ours.shape}")
 diff = float(np.max(np.abs(theirs.astype(np.float64) - ours.astype(np.float64))))
 print(f"DDIM-{steps}, eta 0, same x_T: max |diffusers - @ldm/pipeline| = {diff:.3g} (tolerance {tolerance:g}); "
       f"mean |diff| {float(np.mean(np.abs(theirs - ours))):.3g}; image std {float(np.std(ours)):.3g}")
+# The other direction: a folder diffusers saves (its DDIMScheduler config included) for @ldm/pipeline to load.
+np.save(f"{npy_dir}/diffusers-images.npy", theirs.astype(np.float32))
+pipe.save_pretrained(f"{npy_dir}/diffusers-saved")
+print(f"saved with diffusers' save_pretrained: {npy_dir}/diffusers-saved")
 sys.exit(0 if diff <= tolerance else 1)
