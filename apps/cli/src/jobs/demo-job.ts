@@ -5,7 +5,8 @@ import type { TrainVaeArgs } from '../commands/train-vae';
 import { DEFAULTS } from '../defaults';
 import { exists, startBackend, writeJson } from './common';
 import { writeSamples } from './output';
-import { decodeFromPrior, generate, latentShapeOf, loadPipeline } from './pipeline';
+import { LatentDiffusionPipeline } from '@ldm/pipeline';
+import { generateImages, priorImages } from './samples';
 import { trainDdpmJob } from './train-ddpm-job';
 import { trainVaeJob } from './train-vae-job';
 
@@ -99,14 +100,14 @@ export async function demoJob(args: DemoArgs): Promise<void> {
 
   // 3. Sample grids: DDPM (ancestral, 1000 steps), DDIM (50 steps, η = 0), single-step VAE decoding.
   log('stage 3/4: sample with DDPM, DDIM and single-step VAE decoding');
-  const pipeline = await loadPipeline(ddpmDir);
+  const pipeline = await LatentDiffusionPipeline.fromPretrained(ddpmDir);
   const grids: Record<string, string> = {};
   for (const [name, sampler, steps] of [
     [`ddpm-${size.ddpmSamplingSteps}`, 'ddpm', size.ddpmSamplingSteps],
     ['ddim-50', 'ddim', 50],
   ] as const) {
     const t = performance.now();
-    const images = generate(pipeline, { sampler, steps, count: size.samples, batchSize: size.samples, seed: args.seed });
+    const images = generateImages(pipeline, { sampler, steps, count: size.samples, batchSize: size.samples, seed: args.seed });
     const seconds = (performance.now() - t) / 1000;
     const path = join(args.out, 'samples', `latent-${name}.png`);
     await writeSamples(path, images);
@@ -116,8 +117,7 @@ export async function demoJob(args: DemoArgs): Promise<void> {
   }
   {
     const t = performance.now();
-    const vae = pipeline.vae!;
-    const images = decodeFromPrior(vae, latentShapeOf(vae, [32, 32, vae.config.inChannels]), size.samples, size.samples, args.seed);
+    const images = priorImages(pipeline.vae, { count: size.samples, batchSize: size.samples, seed: args.seed });
     const seconds = (performance.now() - t) / 1000;
     const path = join(args.out, 'samples', 'vae-decode.png');
     await writeSamples(path, images);

@@ -66,8 +66,9 @@ export function sliceRows(array: ShardArray, start: number, end: number): ShardA
 function defaultWorkerUrl(): URL {
   const here = import.meta.url;
   if (here.endsWith('.ts')) return new URL('./worker.ts', here);
-  // Built package: tsup puts this module in dist/index.js; the worker must be built beside it.
-  const url = new URL('./data-parallel-worker.js', here);
+  // Built package: tsup puts this module in dist/index.js (ESM) or dist/index.cjs (CJS) and the worker
+  // beside it in the same format, so the worker loads the same build of @ldm/backend as the replica module.
+  const url = new URL(here.endsWith('.cjs') ? './data-parallel-worker.cjs' : './data-parallel-worker.js', here);
   if (!existsSync(fileURLToPath(url))) {
     throw new LdmError(
       'INVALID_CONFIG',
