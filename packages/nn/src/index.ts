@@ -7,8 +7,23 @@ export {
   MetricsLog,
   InterruptFlag,
   runTrainingLoop,
+  train,
+  createTrainingReplica,
+  withEma,
+  toTensor,
 } from './training';
-export type { ProgressOptions, TrainingLoopOptions, TrainingLoopResult } from './training';
+export type {
+  ProgressOptions,
+  TrainingLoopOptions,
+  TrainingLoopResult,
+  Recipe,
+  TrainableModel,
+  TrainingLoss,
+  Resumable,
+  TrainOptions,
+  TrainResult,
+  TrainingReplicaConfig,
+} from './training';
 export { parseSafetensors, serializeSafetensors, readSafetensorsFile, writeSafetensorsFile, MAX_HEADER_BYTES } from './safetensors';
 export type { SafetensorsDtype, TensorRecord, SafetensorsFile } from './safetensors';
 export { writeFileAtomic } from './atomic-write';
