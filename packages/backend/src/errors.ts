@@ -7,7 +7,8 @@ const marker = Symbol.for('ldm.error');
  * copies of the package are installed.
  */
 export class LdmError extends Error {
-  private readonly [marker] = true;
+  /** What isLdmError looks for (see above). */
+  readonly [marker] = true;
   override name = 'LdmError';
   readonly code: LdmErrorCode;
 

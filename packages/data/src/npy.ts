@@ -25,7 +25,7 @@ export function npyHeader(shape: number[]): Uint8Array {
   const unpadded = MAGIC.length + 2 + 2 + dict.length + 1;
   // As numpy: an already aligned header still gets a full block of padding.
   const padding = ALIGN - (unpadded % ALIGN);
-  const text = dict + ' '.repeat(padding) + '\n';
+  const text = `${dict}${' '.repeat(padding)}\n`;
   if (text.length > 0xffff) throw new LdmError('INVALID_ARGUMENT', `npy: shape ${pythonTuple(shape)} makes a header too long for format 1.0`);
   const out = new Uint8Array(MAGIC.length + 4 + text.length);
   out.set(MAGIC, 0);

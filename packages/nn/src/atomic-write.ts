@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { LdmError } from '@ldm/backend';
 
 /** Flushes the directory entry so the rename itself survives a power cut. Not every platform can open a directory (Windows): skip there. */
 async function fsyncDirectory(dir: string): Promise<void> {
-  let handle;
+  let handle: FileHandle;
   try {
     handle = await open(dir, 'r');
   } catch {
@@ -28,7 +29,7 @@ async function fsyncDirectory(dir: string): Promise<void> {
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  let handle;
+  let handle: FileHandle;
   try {
     handle = await open(tmp, 'wx');
   } catch (e) {

@@ -43,7 +43,7 @@ function corrupt(source: string, problem: string): LdmError {
 }
 
 function isSupportedDtype(d: string): d is SafetensorsDtype {
-  return Object.prototype.hasOwnProperty.call(SUPPORTED_DTYPE_BYTES, d);
+  return Object.hasOwn(SUPPORTED_DTYPE_BYTES, d);
 }
 
 /** Element count, or -1 once it exceeds `limit`, so overflowing shapes never reach a multiplication that loses precision. */

@@ -96,8 +96,12 @@ export async function runTrainingLoop(options: TrainingLoopOptions): Promise<Tra
       }
       step = next;
       smoothed = Number.isNaN(smoothed) ? lossValue : 0.98 * smoothed + 0.02 * lossValue;
-      (window.loss ??= []).push(lossValue);
-      names.forEach((n, i) => (window[n] ??= []).push(values[i + 1]![0]!));
+      const record = (name: string, value: number) => {
+        window[name] = window[name] ?? [];
+        window[name].push(value);
+      };
+      record('loss', lossValue);
+      names.forEach((n, i) => record(n, values[i + 1]![0]!));
       if (step % logEvery === 0 || step === options.totalSteps) {
         lastMetrics = Object.fromEntries(Object.entries(window).map(([k, v]) => [k, v.reduce((a, b) => a + b, 0) / v.length]));
         for (const k of Object.keys(window)) window[k] = [];
