@@ -31,5 +31,4 @@ export type LdmErrorCode =
   | 'CORRUPT_FILE'
   | 'MISSING_KEYS'
   | 'BAD_DATA'
-  | 'NUMERICAL_ERROR'
-  | 'INTERRUPTED';
+  | 'NUMERICAL_ERROR';

@@ -31,3 +31,4 @@ export type { LdmErrorCode } from './errors';
 export { Generator, philox4x32 } from './random';
 export type { GeneratorState } from './random';
 export { randn, rand } from './tensors';
+export { writeFileAtomic } from './atomic-write';

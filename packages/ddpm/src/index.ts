@@ -26,7 +26,7 @@ export { sample } from './sample';
 export type { Denoiser, SampleOptions, SampleProgress } from './sample';
 export { gaussianMixtureDenoiser, gaussianMixtureLogDensity } from './gaussian-mixture';
 export type { GaussianMixture } from './gaussian-mixture';
-export { variationalBound, discretizedGaussianLogLikelihood } from './vlb';
+export { variationalBound } from './vlb';
 export type { VlbOptions, VlbResult, VlbDecoder } from './vlb';
 export { trainDDPM, TRAIN_DDPM_DEFAULTS } from './train';
 export { withEma } from '@ldm/nn';

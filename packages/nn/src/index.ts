@@ -26,7 +26,9 @@ export type {
 } from './training';
 export { parseSafetensors, serializeSafetensors, readSafetensorsFile, writeSafetensorsFile, MAX_HEADER_BYTES } from './safetensors';
 export type { SafetensorsDtype, TensorRecord, SafetensorsFile } from './safetensors';
-export { writeFileAtomic } from './atomic-write';
+// writeFileAtomic lives in @ldm/backend (data needs it too); re-exported here for nn's users.
+export { writeFileAtomic } from '@ldm/backend';
+export { discretizedGaussianLogLikelihood, normalCdf } from './discretized-gaussian';
 export { f16BitsToFloat, bf16BitsToFloat, floatToF16Bits, floatToBf16Bits } from './half-float';
 export { uniformInit, kaimingUniformInit, biasInit } from './init';
 export { silu } from './activations';

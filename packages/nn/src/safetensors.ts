@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { LdmError } from '@ldm/backend';
-import { writeFileAtomic } from './atomic-write';
+import { LdmError, writeFileAtomic } from '@ldm/backend';
 import { HeaderSyntaxError, METADATA_KEY, readSafetensorsHeader, type RawHeader, type RawHeaderEntry } from './safetensors-header';
 import { f16BitsToFloat, floatToBf16Bits, floatToF16Bits } from './half-float';
 

@@ -1,10 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LdmError } from '@ldm/backend';
 import type { Generator } from '@ldm/backend';
-import { toTensor } from '@ldm/nn';
+import { discretizedGaussianLogLikelihood, toTensor } from '@ldm/nn';
 import type { TrainingLoss } from '@ldm/nn';
 import type { AutoencoderKL } from './autoencoder-kl';
-import { discretizedGaussianLogLikelihood } from './discretized-gaussian';
 
 export interface ElboOptions {
   /** Noise for the one-sample Monte-Carlo estimate of E_q[log p(x|z)]. */

@@ -8,6 +8,7 @@ import { DDIMScheduler } from '@ldm/ddim';
 import { ringOfGaussians } from '@ldm/data';
 import { toyQuality } from '@ldm/eval';
 import type { ScatterMethod, ScatterPanel } from '@ldm/report';
+import { DEFAULTS } from '../defaults';
 
 /**
  * The report's 2-D multimodality panel (the primer's point, on a ring of 8 Gaussians): a VAE decoded in one step
@@ -291,7 +292,7 @@ export async function buildToyPanel(options: ToyPanelOptions): Promise<ScatterPa
   }
 
   // 2. DDPM (linear β, 1000 steps) and DDIM-50 with the trained ε-network; 3. DDIM-50 with the exact denoiser.
-  const schedulerOptions = { numTrainTimesteps: 1000, betaSchedule: options.betaSchedule ?? d.betaSchedule, clipSample: false } as const;
+  const schedulerOptions = { numTrainTimesteps: DEFAULTS.ddpm.numTrainTimesteps, betaSchedule: options.betaSchedule ?? d.betaSchedule, clipSample: false } as const;
   const ddpm = new DDPMScheduler(schedulerOptions);
   const ddim = new DDIMScheduler({ ...schedulerOptions, timestepSpacing: 'trailing' });
   ddim.setTimesteps(50);
