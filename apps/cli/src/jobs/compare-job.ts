@@ -14,7 +14,7 @@ import { startBackend } from './common';
 import { loadSplit } from './data';
 import { decodeFromPrior, generate, latentShapeOf, loadPipeline, loadVae } from './pipeline';
 import type { LoadedPipeline } from './pipeline';
-import { fitDiagonalGmm, fitPcaGaussian, sampleDiagonalGmm, samplePcaGaussian } from './baselines';
+import { fitDiagonalGmm, fitPcaGaussian, sampleDiagonalGmm, samplePcaGaussian } from '@ldm/eval';
 
 type Images = { data: Float32Array; shape: [number, number, number, number] };
 
