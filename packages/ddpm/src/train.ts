@@ -14,23 +14,30 @@ export interface TrainDDPMOptions {
   data: ImageDataset;
   /** Run folder: `checkpoints/`, `metrics.jsonl`. */
   runDir: string;
-  /** The noise schedule and prediction type (diffusers' DDPMScheduler options, camelCase). */
+  /** The noise schedule and prediction type (diffusers' DDPMScheduler options, camelCase). Default SCHEDULER_DEFAULTS. */
   scheduler?: SchedulerOptions;
+  /** Optimisation steps in all (a resumed run continues up to it). */
   steps: number;
   batchSize: number;
+  /** Adam's peak learning rate. */
   learningRate: number;
-  /** Linear warm-up steps, then cosine decay to 0 at `steps` (default 0). */
+  /** Linear warm-up steps, then the schedule (default 0). */
   warmupSteps?: number;
+  /** After warm-up: 'cosine' decays to 0 at `steps`, 'constant' stays (default 'cosine'). */
   lrSchedule?: 'cosine' | 'constant';
-  /** EMA of the weights (diffusers' EMAModel options); sampling uses it. */
+  /** EMA of the weights (diffusers' EMAModel options); sampling uses it. Default TRAIN_DDPM_DEFAULTS.ema. */
   ema?: EmaOptions;
+  /** Clip the gradient to this global norm; off when undefined (default). */
   maxGradNorm?: number;
-  /** Min-SNR-γ loss weighting; off when undefined. */
+  /** Min-SNR-γ loss weighting; off when undefined (default). */
   minSnrGamma?: number;
+  /** Seeds the data order, the timesteps and the noise (each its own stream). */
   seed: number;
-  /** Continue from the newest checkpoint in `runDir` (an error when there is none). */
+  /** Continue from the newest checkpoint in `runDir` (an error when there is none). Default false. */
   resume?: boolean;
+  /** Steps between checkpoints (one is also written at the end and on SIGINT/SIGTERM). */
   checkpointEvery: number;
+  /** Steps between `onSample` calls; none when undefined (default). */
   sampleEvery?: number;
   /** Called every `sampleEvery` steps with the EMA weights swapped into the model. */
   onSample?: (step: number) => Promise<void>;
@@ -38,7 +45,9 @@ export interface TrainDDPMOptions {
   saveModel: (dir: string) => Promise<void>;
   /** Loads a model folder written by `saveModel` into the model. */
   loadModel: (dir: string) => Promise<void>;
+  /** No progress bar (default false). */
   silent?: boolean;
+  /** The progress bar's label (default 'ddpm'). */
   label?: string;
   /**
    * Worker threads computing the gradients (data parallel, each on its own wasm backend; default 1 =

@@ -12,23 +12,33 @@ export interface TrainVAEOptions {
   data: ImageDataset;
   /** Run folder: `checkpoints/`, `metrics.jsonl`. */
   runDir: string;
+  /** Optimisation steps in all (a resumed run continues up to it). */
   steps: number;
   batchSize: number;
+  /** Adam's learning rate (constant after warm-up). */
   learningRate: number;
   /** β, the weight of the KL term in the loss (the reported ELBO always uses β = 1). */
   klWeight: number;
-  /** β ramps linearly from 0 to klWeight over these steps (0: no warm-up). */
+  /** β ramps linearly from 0 to klWeight over these steps (default 0: no warm-up). */
   klWarmupSteps?: number;
-  /** log σ of the discretized-Gaussian decoder (see vaeElbo). */
+  /** log σ of the discretized-Gaussian decoder (see vaeElbo; default log 0.1). */
   decoderLogScale?: number;
+  /** Clip the gradient to this global norm; off when undefined (default). */
   maxGradNorm?: number;
+  /** Linear learning-rate warm-up steps (default 0). */
   warmupSteps?: number;
+  /** Seeds the data order and the posterior noise (each its own stream). */
   seed: number;
+  /** Continue from the newest checkpoint in `runDir` (an error when there is none). Default false. */
   resume?: boolean;
+  /** Steps between checkpoints (one is also written at the end and on SIGINT/SIGTERM). */
   checkpointEvery: number;
+  /** Steps between `onSample` calls (the model in eval mode); none when undefined (default). */
   sampleEvery?: number;
   onSample?: (step: number) => Promise<void>;
+  /** No progress bar (default false). */
   silent?: boolean;
+  /** The progress bar's label (default 'vae'). */
   label?: string;
   /**
    * Worker threads computing the gradients (data parallel, each on its own wasm backend; default 1 =
