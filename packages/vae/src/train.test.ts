@@ -6,29 +6,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Generator, initBackend } from '@ldm/backend';
 import type { ImageDataset } from '@ldm/data';
 import { AutoencoderKL } from './autoencoder-kl';
-import { DEFAULT_VAE_CONFIG } from './config';
 import { computeLatentStatistics, encodeToLatents, readLatentStatistics, saveVaeWithLatentStatistics } from './latents';
 import { trainVAE } from './train';
 import type { TrainVAEOptions } from './train';
+import { squares } from '../../../test/fixtures';
+import { TINY_VAE } from '../test/fixtures';
 
-const TINY = {
-  ...DEFAULT_VAE_CONFIG,
-  blockOutChannels: [8, 16],
-  downBlockTypes: ['DownEncoderBlock2D', 'DownEncoderBlock2D'],
-  upBlockTypes: ['UpDecoderBlock2D', 'UpDecoderBlock2D'],
-  normNumGroups: 4,
-};
+const TINY = TINY_VAE;
 
-function blobs(n: number): ImageDataset {
-  const g = new Generator(2);
-  const images = new Float32Array(n * 64).fill(-1);
-  for (let i = 0; i < n; i++) {
-    const x = g.int(5);
-    const y = g.int(5);
-    for (let dy = 0; dy < 3; dy++) for (let dx = 0; dx < 3; dx++) images[i * 64 + (y + dy) * 8 + x + dx] = 1;
-  }
-  return { images, shape: [n, 8, 8, 1], name: 'blobs' };
-}
+const blobs = (n: number): ImageDataset => squares(n, 2, 'blobs');
 
 async function run(runDir: string, extra: Partial<TrainVAEOptions> = {}) {
   const vae = new AutoencoderKL(TINY, new Generator(4));
