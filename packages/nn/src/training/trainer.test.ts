@@ -56,11 +56,21 @@ function setup(runDir: string | undefined, steps: number, extra: Partial<TrainOp
 const values = (params: Map<string, tf.Variable>) => [...params.values()].map((v) => Array.from(v.dataSync()));
 
 describe('train (the training skeleton)', () => {
-  it('an in-memory run: no files, every step reported, the loss falls, no tensor leak beyond the model and its EMA', async () => {
+  it('an in-memory run: no files, no signal handler, every step reported, the loss falls, no tensor leak beyond the model and its EMA', async () => {
     const { model, options } = setup(undefined, 40);
     const before = tf.memory().numTensors;
     const losses: number[] = [];
-    const result = await train({ ...options, onStep: (step, loss) => losses.push(step === losses.length + 1 ? loss : NaN) });
+    const listeners = process.listenerCount('SIGINT');
+    let listenersDuring = -1;
+    const result = await train({
+      ...options,
+      onStep: (step, loss) => {
+        losses.push(step === losses.length + 1 ? loss : NaN);
+        listenersDuring = process.listenerCount('SIGINT');
+      },
+    });
+    // Nothing to checkpoint, so Ctrl-C keeps its default effect instead of returning a half-trained model.
+    expect(listenersDuring).toBe(listeners);
     expect(losses).toHaveLength(40);
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(losses.slice(-5).reduce((a, b) => a + b) / 5).toBeLessThan(0.2 * losses[0]!);
@@ -79,7 +89,9 @@ describe('train (the training skeleton)', () => {
     (await train(first.options)).ema!.dispose();
     first.model.dispose();
     const second = setup(dir, 6, { resume: true });
-    const b = await train(second.options);
+    let listenersDuring = 0;
+    const b = await train({ ...second.options, onStep: () => (listenersDuring = process.listenerCount('SIGINT')) });
+    expect(listenersDuring).toBeGreaterThan(0); // a run with a folder checkpoints on Ctrl-C
     expect(b.step).toBe(6);
     expect(values(second.model.parameters())).toEqual(values(whole.model.parameters()));
     const emaA = [...a.ema!.getState().tensors.values()].map((t) => Array.from(t.data));

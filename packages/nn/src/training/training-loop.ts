@@ -70,7 +70,9 @@ export async function runTrainingLoop(options: TrainingLoopOptions): Promise<Tra
     rateUnit: 'img/s',
     silent: options.silent ?? false,
   });
-  const interrupt = new InterruptFlag();
+  // SIGINT/SIGTERM stop a run with a folder after a checkpoint; an in-memory run has nothing to save, so a
+  // signal keeps its default effect (the process ends) rather than leaving a half-trained model to the caller.
+  const interrupt = store ? new InterruptFlag() : undefined;
   let smoothed = NaN;
   let lastSaved = options.startStep;
   const window: Record<string, number[]> = {};
@@ -114,17 +116,17 @@ export async function runTrainingLoop(options: TrainingLoopOptions): Promise<Tra
       if (options.onSample && options.sampleEvery && step % options.sampleEvery === 0) await options.onSample(step);
       // Yield to the event loop so SIGINT/SIGTERM handlers run between steps.
       await new Promise((resolve) => setImmediate(resolve));
-      if (interrupt.raised) break;
+      if (interrupt?.raised) break;
     }
-    if (store && step !== lastSaved && (interrupt.raised || (options.checkpointAtEnd ?? true))) await save(step);
+    if (store && step !== lastSaved && (interrupt?.raised || (options.checkpointAtEnd ?? true))) await save(step);
   } finally {
-    interrupt.dispose();
+    interrupt?.dispose();
   }
   const elapsed = (performance.now() - t0) / 1000;
-  bar.done(interrupt.raised ? `${options.label}: stopped by ${interrupt.raised} at step ${step}${store ? '; checkpoint written' : ''}` : undefined);
+  bar.done(interrupt?.raised ? `${options.label}: stopped by ${interrupt.raised} at step ${step}; checkpoint written` : undefined);
   return {
     step,
-    ...(interrupt.raised ? { interrupted: interrupt.raised } : {}),
+    ...(interrupt?.raised ? { interrupted: interrupt.raised } : {}),
     smoothedLoss: smoothed,
     lastMetrics,
     imagesPerSecond: ((step - options.startStep) * options.batchSize) / Math.max(elapsed, 1e-9),
