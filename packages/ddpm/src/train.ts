@@ -102,9 +102,9 @@ export async function trainDDPM(options: TrainDDPMOptions): Promise<TrainDDPMRes
     batchSize,
     loss: ddpmLoss({ scheduler: options.scheduler ?? {}, ...(options.minSnrGamma !== undefined ? { minSnrGamma: options.minSnrGamma } : {}) }),
     nextBatch: () => {
-      const x0 = batches.next(); //                                         x₀ ~ q(x₀)
-      const t = Int32Array.from(timesteps.uniform(batchSize), (u) => Math.min(T - 1, Math.floor(u * T))); // t ~ U
-      const eps = noise.normal(batchSize * h * w * c); //                   ε ~ N(0, I)
+      const x0 = batches.next(); // x₀ ~ q(x₀)
+      const t = Int32Array.from(timesteps.uniform(batchSize), (u) => Math.min(T - 1, Math.floor(u * T))); // t ~ Uniform({0, …, T−1})
+      const eps = noise.normal(batchSize * h * w * c); // ε ~ N(0, I)
       return { x0: { data: x0.images, shape: [...x0.shape] }, t: { data: t, shape: [batchSize] }, noise: { data: eps, shape: [...x0.shape] } };
     },
     resumables: {
