@@ -1,6 +1,6 @@
 // Type-checked with `strict` and `moduleResolution: nodenext` against the installed .d.ts files: every
 // package's types must resolve (no workspace-only imports) and the public API must be usable as written.
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { Generator, initBackend, LdmError, randn } from '@ldm/backend';
 import type { BackendInfo } from '@ldm/backend';
 import { loadModelFolderInto } from '@ldm/nn';

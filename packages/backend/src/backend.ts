@@ -46,15 +46,6 @@ export interface BackendInfo {
   kernels: string;
 }
 
-/** The tfjs registry name each backend registers under (both native packages register 'tensorflow'). */
-const tfjsName: Record<ConcreteBackendName, string> = {
-  'tensorflow-gpu': 'tensorflow',
-  tensorflow: 'tensorflow',
-  native: 'wasm',
-  wasm: 'wasm',
-  cpu: 'cpu',
-};
-
 let active: BackendInfo | undefined;
 
 /** The backend `initBackend` last started, or undefined before the first call. */

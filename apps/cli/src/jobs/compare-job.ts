@@ -15,7 +15,7 @@ import { loadSplit } from './data';
 import { DDPMPipeline, latentShapeOf, loadPipeline } from '@ldm/pipeline';
 import type { Pipeline } from '@ldm/pipeline';
 import { generateImages, loadVae, priorImages } from './samples';
-import { fitDiagonalGmm, fitPcaGaussian, sampleDiagonalGmm, samplePcaGaussian } from './baselines';
+import { fitDiagonalGmm, fitPcaGaussian, sampleDiagonalGmm, samplePcaGaussian } from '@ldm/eval';
 
 type Images = { data: Float32Array; shape: [number, number, number, number] };
 

@@ -50,7 +50,7 @@ export async function nllJob(args: NllArgs): Promise<void> {
     });
     let x: { data: Float32Array; shape: [number, number, number, number] } = data;
     if (vae) {
-      const latents = encodeToLatents(vae, { images: data.data, shape: data.shape, name: 'held-out' }, { scalingFactorMeasured: true });
+      const latents = encodeToLatents(vae, { images: data.data, shape: data.shape, name: 'held-out' });
       x = { data: latents.images, shape: latents.shape };
     }
     const size = x.shape[1] * x.shape[2] * x.shape[3];

@@ -12,6 +12,7 @@ import { DDPMPipeline, LatentDiffusionPipeline, modelIndexJson, writeModelIndex 
 import { exists, readJson, readModelConfig, refuseToOverwriteRun, startBackend, writeJson } from './common';
 import { loadSplit } from './data';
 import { generateImages, loadVae } from './samples';
+import { DEFAULTS } from '../defaults';
 
 export interface TrainDdpmSummary {
   steps: number;
@@ -38,7 +39,6 @@ async function cachedLatents(vaeDir: string, runDir: string, train: ImageDataset
   const vae = await loadVae(vaeDir);
   const t0 = performance.now();
   const latents = encodeToLatents(vae, train, {
-    scalingFactorMeasured: true,
     batchSize: 256,
     onProgress: (done, total) => {
       if (!quiet && process.stderr.isTTY) process.stderr.write(`\rencoding latents ${done}/${total}`);
@@ -77,7 +77,7 @@ export async function trainDdpmJob(args: TrainArgs): Promise<TrainDdpmSummary> {
   const base = args.space === 'latent' ? LATENT_UNET_CONFIG : PIXEL_UNET_CONFIG;
   const unet = new UNet2DModel({ ...base, inChannels: c, outChannels: c, sampleSize: h, ...(await readModelConfig(args.modelConfig)) }, new Generator(args.seed).split('init'));
   const schedulerOptions = {
-    numTrainTimesteps: 1000,
+    numTrainTimesteps: DEFAULTS.ddpm.numTrainTimesteps,
     betaSchedule: args.betaSchedule as 'linear',
     predictionType: args.predictionType,
     // Latents are unbounded; images live in [−1, 1] and x̂₀ may be clipped there.

@@ -110,7 +110,7 @@ function step(message: StepMessage): void {
       }
       return tf.mul(r.loss, message.weight) as tf.Scalar;
     }, varList);
-    layout.forEach((p, i) => flags[1 + i] = 0);
+    flags.fill(0, 1, 1 + layout.length);
     const index = new Map(layout.map((p, i) => [p.name, i]));
     for (const [varName, g] of Object.entries(grads)) {
       const name = varNames.get(varName)!;
