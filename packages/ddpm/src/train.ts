@@ -16,6 +16,7 @@ import {
   sliceRows,
   splitRows,
   writeSafetensorsFile,
+  readResumePoint,
 } from '@ldm/nn';
 import type { EmaOptions, GradientReplica, ShardArray, ShardInputs, TrainingLoopResult } from '@ldm/nn';
 import type { UNet2DConfigInput } from '@ldm/unet';
@@ -118,9 +119,8 @@ export async function trainDDPM(options: TrainDDPMOptions): Promise<TrainDDPMRes
 
   let startStep = 0;
   if (options.resume) {
-    const latest = await store.latest();
-    if (!latest) throw new LdmError('FILE_NOT_FOUND', `--resume: no checkpoint in ${store.dir}`);
-    const state = JSON.parse(await readFile(join(latest.path, 'state.json'), 'utf8')) as TrainState;
+    const { path, state } = await readResumePoint(store, ['timestepGenerator', 'noiseGenerator']);
+    const latest = { path };
     await options.loadModel(join(latest.path, 'model'));
     const opt = await readSafetensorsFile(join(latest.path, 'optimizer.safetensors'));
     optimizer.setState({ step: Number(opt.metadata.step), tensors: opt.tensors });

@@ -4,7 +4,7 @@ import { Generator, LdmError } from '@ldm/backend';
 import { NoiseSchedule, variationalBound } from '@ldm/ddpm';
 import type { PredictionType } from '@ldm/ddpm';
 import { encodeToLatents, vaeElbo } from '@ldm/vae';
-import type { NllArgs } from '../commands/nll';
+import type { NllArgs } from '../options/nll';
 import { DEFAULTS } from '../defaults';
 import { exists, PIPELINE_INDEX, startBackend } from './common';
 import { firstImages, loadSplit } from './data';

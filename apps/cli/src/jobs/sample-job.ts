@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { LdmError } from '@ldm/backend';
 import { ProgressBar } from '@ldm/nn';
-import type { SampleArgs } from '../commands/sample';
+import type { SampleArgs } from '../options/sample';
 import { DEFAULTS } from '../defaults';
 import { exists, PIPELINE_INDEX, readPipelineIndex, resolveRelative, startBackend } from './common';
 import { writeSamples } from './output';

@@ -7,7 +7,7 @@ import { DDPMScheduler, trainDDPM, withEma } from '@ldm/ddpm';
 import { loadModelFolderInto } from '@ldm/nn';
 import { LATENT_UNET_CONFIG, PIXEL_UNET_CONFIG, UNet2DModel } from '@ldm/unet';
 import { encodeToLatents } from '@ldm/vae';
-import type { TrainArgs } from '../commands/train';
+import type { TrainArgs } from '../options/train';
 import { exists, PIPELINE_INDEX, readJson, readModelConfig, refuseToOverwriteRun, startBackend, writeJson } from './common';
 import type { PipelineIndex } from './common';
 import { loadSplit } from './data';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Generator } from '@ldm/backend';
 import { writeImageGrid } from '@ldm/data';
 import { AutoencoderKL, computeLatentStatistics, DEFAULT_VAE_CONFIG, saveVaeWithLatentStatistics, trainVAE, vaeElbo } from '@ldm/vae';
-import type { TrainVaeArgs } from '../commands/train-vae';
+import type { TrainVaeArgs } from '../options/train-vae';
 import { readModelConfig, refuseToOverwriteRun, startBackend, writeJson } from './common';
 import { firstImages, loadSplit } from './data';
 

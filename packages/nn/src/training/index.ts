@@ -5,3 +5,5 @@ export { MetricsLog } from './metrics-log';
 export { InterruptFlag } from './interrupt';
 export { runTrainingLoop } from './training-loop';
 export type { TrainingLoopOptions, TrainingLoopResult } from './training-loop';
+export { readResumePoint } from './resume-point';
+export type { CheckpointState } from './resume-point';
