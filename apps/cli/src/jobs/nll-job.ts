@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
 import { Generator, LdmError } from '@ldm/backend';
-import { NoiseSchedule, variationalBound } from '@ldm/ddpm';
-import type { PredictionType } from '@ldm/ddpm';
+import { NoiseSchedule, parseDiffusersSchedulerConfig, variationalBound } from '@ldm/ddpm';
+import type { SchedulerConfig } from '@ldm/ddpm';
 import { encodeToLatents, vaeElbo } from '@ldm/vae';
 import type { NllArgs } from '../options/nll';
 import { DEFAULTS } from '../defaults';
@@ -16,10 +16,10 @@ import { loadPipeline, loadVae } from './pipeline';
  * DDPM gives its bound on the (continuous) scaled latents, which is a different quantity and labelled so.
  */
 export async function nllJob(args: NllArgs): Promise<void> {
-  if (!(await exists(args.model))) throw new LdmError('FILE_NOT_FOUND', `--model ${args.model} does not exist`);
   await startBackend(args.backend);
   const { heldOut } = await loadSplit(args.data, DEFAULTS.heldOut, args.seed);
   const data = firstImages(heldOut, args.n);
+  if (data.shape[0] === 0) throw new LdmError('BAD_DATA', `--data ${args.data}: no held-out images to evaluate (the data set is too small for a ${DEFAULTS.heldOut} held-out split)`);
   const generator = new Generator(args.seed).split('nll');
   const isPipeline = await exists(join(args.model, PIPELINE_INDEX));
   let sum = 0;
@@ -39,13 +39,14 @@ export async function nllJob(args: NllArgs): Promise<void> {
     label = 'VAE negative ELBO (discretized-Gaussian decoder), bits/dim of the images';
   } else {
     const pipeline = await loadPipeline(args.model);
-    const config = pipeline.schedulerConfig as { prediction_type?: PredictionType };
-    const schedule = NoiseSchedule.fromOptions({
-      numTrainTimesteps: Number(pipeline.schedulerConfig.num_train_timesteps ?? 1000),
-      betaSchedule: (pipeline.schedulerConfig.beta_schedule ?? 'linear') as 'linear',
-      betaStart: Number(pipeline.schedulerConfig.beta_start ?? 1e-4),
-      betaEnd: Number(pipeline.schedulerConfig.beta_end ?? 0.02),
-    });
+    let config: SchedulerConfig;
+    try {
+      config = parseDiffusersSchedulerConfig(pipeline.schedulerConfig, 'ddpm');
+    } catch (error) {
+      if (LdmError.isInstance(error)) throw new LdmError(error.code, `${join(args.model, 'scheduler', 'scheduler_config.json')}: ${error.message}`, { cause: error });
+      throw error;
+    }
+    const schedule = NoiseSchedule.fromOptions(config);
     let x: { data: Float32Array; shape: [number, number, number, number] } = data;
     if (pipeline.vae) {
       const latents = encodeToLatents(pipeline.vae, { images: data.data, shape: data.shape, name: 'held-out' }, { scalingFactorMeasured: true });
@@ -59,7 +60,7 @@ export async function nllJob(args: NllArgs): Promise<void> {
       const result = variationalBound({
         denoiser: (xt, t) => pipeline.unet.forward(xt as tf.Tensor4D, t),
         schedule,
-        predictionType: config.prediction_type ?? 'epsilon',
+        predictionType: config.predictionType,
         x0,
         generator,
         decoder: pipeline.vae ? 'gaussian' : 'discretized',
@@ -77,5 +78,9 @@ export async function nllJob(args: NllArgs): Promise<void> {
       ? 'latent DDPM variational bound on the scaled latents (continuous Gaussian decoder), bits/dim of the latents — not comparable to image bits/dim'
       : `DDPM variational bound (Ho et al., discretized decoder${timesteps === 'all' ? ', all 1000 terms' : `, ${args.timesteps} stratified timesteps`}), bits/dim of the images`;
   }
-  process.stdout.write(`${(sum / count).toFixed(4)} bits/dim over ${count} held-out images: ${label}\n`);
+  const bitsPerDim = sum / count;
+  if (!Number.isFinite(bitsPerDim)) {
+    throw new LdmError('NUMERICAL_ERROR', `--model ${args.model}: the bound came out ${bitsPerDim} bits/dim over ${count} images; the model's outputs are not finite (diverged training?)`);
+  }
+  process.stdout.write(`${bitsPerDim.toFixed(4)} bits/dim over ${count} held-out images: ${label}\n`);
 }

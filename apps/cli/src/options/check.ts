@@ -24,6 +24,12 @@ function onCommandLine(option: string): boolean {
   return source.argv.some((a) => a === flag || a.startsWith(`${flag}=`));
 }
 
+/** Whether the user gave `option` (on the command line or in the --config file), rather than its default. */
+export function givenExplicitly(option: string): boolean {
+  const camel = option.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  return onCommandLine(option) || Boolean(source.config && (source.config.keys.has(option) || source.config.keys.has(camel)));
+}
+
 /** Positional arguments, named `<dir>` rather than `--dir`. */
 const POSITIONALS = new Set(['dir']);
 
