@@ -21,7 +21,8 @@ export function buildCli(argv: string[]): Argv {
     .version(false)
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((message, error) => {
-      throw error ?? new LdmError('INVALID_ARGUMENT', message);
+      // yargs' own messages (choices, unknown arguments) span lines; the CLI answers on one.
+      throw error ?? new LdmError('INVALID_ARGUMENT', message.replace(/\s*\n\s*/g, ' '));
     });
   return cli.command(commands);
 }

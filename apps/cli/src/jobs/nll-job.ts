@@ -10,6 +10,16 @@ import { exists, PIPELINE_INDEX, startBackend } from './common';
 import { firstImages, loadSplit } from './data';
 import { loadPipeline, loadVae } from './pipeline';
 
+/** The pipeline's scheduler_config.json, checked, with the file named in an error. */
+function schedulerConfigOf(json: Record<string, unknown>, dir: string): SchedulerConfig {
+  try {
+    return parseDiffusersSchedulerConfig(json, 'ddpm');
+  } catch (error) {
+    if (LdmError.isInstance(error)) throw new LdmError(error.code, `${join(dir, 'scheduler', 'scheduler_config.json')}: ${error.message}`, { cause: error });
+    throw error;
+  }
+}
+
 /**
  * `ldm nll`: an upper bound on the negative log-likelihood of held-out data in bits/dim. A pixel DDPM
  * gives Ho et al.'s variational bound with the discretized decoder; a VAE gives its ELBO; a latent
@@ -17,16 +27,19 @@ import { loadPipeline, loadVae } from './pipeline';
  */
 export async function nllJob(args: NllArgs): Promise<void> {
   await startBackend(args.backend);
+  // The model first: a broken model folder is told before the data set is read.
+  const isPipeline = await exists(join(args.model, PIPELINE_INDEX));
+  const pipeline = isPipeline ? await loadPipeline(args.model) : undefined;
+  const config = pipeline ? schedulerConfigOf(pipeline.schedulerConfig, args.model) : undefined;
+  const vae = isPipeline ? undefined : await loadVae(args.model, false);
   const { heldOut } = await loadSplit(args.data, DEFAULTS.heldOut, args.seed);
   const data = firstImages(heldOut, args.n);
   if (data.shape[0] === 0) throw new LdmError('BAD_DATA', `--data ${args.data}: no held-out images to evaluate (the data set is too small for a ${DEFAULTS.heldOut} held-out split)`);
   const generator = new Generator(args.seed).split('nll');
-  const isPipeline = await exists(join(args.model, PIPELINE_INDEX));
   let sum = 0;
   let count = 0;
-  let label: string;
-  if (!isPipeline) {
-    const vae = await loadVae(args.model, false);
+  let label = '';
+  if (vae) {
     for (let start = 0; start < data.shape[0]; start += args.batchSize) {
       const b = Math.min(args.batchSize, data.shape[0] - start);
       const size = data.shape[1] * data.shape[2] * data.shape[3];
@@ -37,15 +50,7 @@ export async function nllJob(args: NllArgs): Promise<void> {
     }
     vae.dispose();
     label = 'VAE negative ELBO (discretized-Gaussian decoder), bits/dim of the images';
-  } else {
-    const pipeline = await loadPipeline(args.model);
-    let config: SchedulerConfig;
-    try {
-      config = parseDiffusersSchedulerConfig(pipeline.schedulerConfig, 'ddpm');
-    } catch (error) {
-      if (LdmError.isInstance(error)) throw new LdmError(error.code, `${join(args.model, 'scheduler', 'scheduler_config.json')}: ${error.message}`, { cause: error });
-      throw error;
-    }
+  } else if (pipeline && config) {
     const schedule = NoiseSchedule.fromOptions(config);
     let x: { data: Float32Array; shape: [number, number, number, number] } = data;
     if (pipeline.vae) {

@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -98,9 +98,13 @@ export async function claimRunFolder(options: { out: string; runDir: string; com
     throw new LdmError('INVALID_ARGUMENT', `--out ${out} already holds ${await describeContents(out, runDir, names)}; pass --resume to continue its run, --force to replace it, or choose another --out`);
   }
   await mkdir(out, { recursive: true });
-  const release = await takeLock(out, options.command);
+  const unlock = await takeLock(out, options.command);
   if (force && !resume) await rm(runDir, { recursive: true, force: true });
-  return release;
+  return async () => {
+    await unlock();
+    // A run that failed before writing anything leaves no empty folder behind.
+    if (!info) await rmdir(out).catch(() => {});
+  };
 }
 
 /** Options a resumed run may change: how long it runs and how it reports, not what it learns from. */

@@ -5,7 +5,7 @@ import { readNpy, writeImageGrid, writeNpy } from '@ldm/data';
 import type { ImageDataset } from '@ldm/data';
 import { DDPMScheduler, trainDDPM, withEma } from '@ldm/ddpm';
 import { loadModelFolderInto } from '@ldm/nn';
-import { LATENT_UNET_CONFIG, PIXEL_UNET_CONFIG, UNet2DModel } from '@ldm/unet';
+import { LATENT_UNET_CONFIG, PIXEL_UNET_CONFIG, resolveUNetConfig, UNet2DModel } from '@ldm/unet';
 import { encodeToLatents } from '@ldm/vae';
 import { trainOptions } from '../options/train';
 import type { TrainArgs } from '../options/train';
@@ -67,6 +67,8 @@ export async function trainDdpmJob(given: TrainArgs): Promise<TrainDdpmSummary> 
 async function trainDdpmInFolder(args: TrainArgs, runDir: string): Promise<TrainDdpmSummary> {
   const t0 = performance.now();
   if (args.space === 'latent' && !args.vae) throw new LdmError('INVALID_ARGUMENT', '--space latent needs --vae DIR (a folder written by ldm train-vae)');
+  // A wrong --model-config is told before the backend starts and the data set is read.
+  await buildWithModelConfig(args.modelConfig, (overrides) => resolveUNetConfig({ ...args.space === 'latent' ? LATENT_UNET_CONFIG : PIXEL_UNET_CONFIG, ...overrides }));
   await startBackend(args.backend, args.quiet);
   if (args.space === 'latent') await loadVae(args.vae!).then((v) => v.dispose());
 
@@ -87,7 +89,8 @@ async function trainDdpmInFolder(args: TrainArgs, runDir: string): Promise<Train
   if (!args.quiet) {
     process.stderr.write(`unet (${args.space}): ${unet.numParameters().toLocaleString('en-US')} parameters, ${(unet.forwardFlops([h, w, c]) / 1e6).toFixed(1)} MFLOP per evaluation; training data ${data.shape[0]} × ${h}×${w}×${c}\n`);
   }
-  await writeRunOptions(runDir, 'train', args, trainOptions);
+  // A resumed run's options are written back once it has run, so a run that fails to resume changes nothing.
+  if (!args.resume) await writeRunOptions(runDir, 'train', args, trainOptions);
 
   const index: PipelineIndex = {
     _class_name: args.space === 'latent' ? 'LatentDDPMPipeline' : 'DDPMPipeline',
@@ -139,6 +142,7 @@ async function trainDdpmInFolder(args: TrainArgs, runDir: string): Promise<Train
     encodeSeconds,
     interrupted: Boolean(result.interrupted),
   };
+  if (args.resume) await writeRunOptions(runDir, 'train', args, trainOptions);
   if (result.interrupted) {
     process.stderr.write(`train: interrupted at step ${result.step}; continue with: ldm train --out ${args.out} --resume (the run's options are kept in ${join(runDir, 'run.json')})\n`);
     process.exitCode = 130;

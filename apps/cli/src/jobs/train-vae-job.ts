@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
 import { Generator } from '@ldm/backend';
 import { writeImageGrid } from '@ldm/data';
-import { AutoencoderKL, computeLatentStatistics, DEFAULT_VAE_CONFIG, saveVaeWithLatentStatistics, trainVAE, vaeElbo } from '@ldm/vae';
+import { AutoencoderKL, computeLatentStatistics, DEFAULT_VAE_CONFIG, resolveVaeConfig, saveVaeWithLatentStatistics, trainVAE, vaeElbo } from '@ldm/vae';
 import { trainVaeOptions } from '../options/train-vae';
 import type { TrainVaeArgs } from '../options/train-vae';
 import { buildWithModelConfig, startBackend, writeJson } from './common';
@@ -33,6 +33,8 @@ export async function trainVaeJob(given: TrainVaeArgs): Promise<TrainVaeSummary>
 
 async function trainVaeInFolder(args: TrainVaeArgs, runDir: string): Promise<TrainVaeSummary> {
   const t0 = performance.now();
+  // A wrong --model-config is told before the backend starts and the data set is read.
+  await buildWithModelConfig(args.modelConfig, (overrides) => resolveVaeConfig({ ...DEFAULT_VAE_CONFIG, ...overrides }));
   await startBackend(args.backend, args.quiet);
   const { train, heldOut } = await loadSplit(args.data, args.heldOut, args.seed, args.limit);
   const [, h, w, c] = train.shape;
@@ -40,7 +42,8 @@ async function trainVaeInFolder(args: TrainVaeArgs, runDir: string): Promise<Tra
   if (!args.quiet) {
     process.stderr.write(`vae: ${vae.numParameters().toLocaleString('en-US')} parameters, ${(vae.forwardFlops([h, w, c]) / 1e6).toFixed(1)} MFLOP per image; data ${train.name}: ${train.shape[0]} train, ${heldOut.shape[0]} held out, ${h}×${w}×${c}\n`);
   }
-  await writeRunOptions(runDir, 'train-vae', args, trainVaeOptions);
+  // A resumed run's options are written back once it has run, so a run that fails to resume changes nothing.
+  if (!args.resume) await writeRunOptions(runDir, 'train-vae', args, trainVaeOptions);
   const preview = firstImages(heldOut.shape[0] > 0 ? heldOut : train, 8);
   const result = await trainVAE({
     vae,
@@ -79,6 +82,7 @@ async function trainVaeInFolder(args: TrainVaeArgs, runDir: string): Promise<Tra
     scalingFactor: NaN,
     interrupted: Boolean(result.interrupted),
   };
+  if (args.resume) await writeRunOptions(runDir, 'train-vae', args, trainVaeOptions);
   if (result.interrupted) {
     process.stderr.write(`train-vae: interrupted at step ${result.step}; continue with: ldm train-vae --out ${args.out} --resume (the run's options are kept in ${join(runDir, 'run.json')})\n`);
     process.exitCode = 130;
