@@ -47,6 +47,16 @@ function gunzipCapped(raw: Buffer, path: string): Uint8Array {
   } catch (error) {
     throw new LdmError('CORRUPT_FILE', `${path}: gzip data is corrupt (${(error as Error).message})`, { cause: error });
   }
+  if (head.length < 8) {
+    // Too little came out to hold a header: let zlib say what is wrong with the stream (bounded output).
+    try {
+      gunzipSync(raw, { maxOutputLength: 1 << 16 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') {
+        throw new LdmError('CORRUPT_FILE', `${path}: gzip data is corrupt (${(error as Error).message})`, { cause: error });
+      }
+    }
+  }
   const declared = declaredIdxBytes(head, path);
   try {
     return gunzipSync(raw, { maxOutputLength: declared + 1 });
