@@ -6,10 +6,12 @@ import { join } from 'node:path';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 export const CLI_MAIN = join(root, 'apps/cli/src/main.ts');
+/** tsx's loader by absolute URL, so the CLI also starts with a working directory outside the repository. */
+const TSX = import.meta.resolve('tsx');
 
 /** Runs `ldm` from source as a user would (a child process, real files). */
 export function startCli(args: string[], options: { cwd?: string } = {}): ChildProcess {
-  return spawn(process.execPath, ['--conditions=@ldm/source', '--import', 'tsx', CLI_MAIN, ...args], {
+  return spawn(process.execPath, ['--conditions=@ldm/source', '--import', TSX, CLI_MAIN, ...args], {
     cwd: options.cwd ?? root,
     env: { ...process.env, CI: '1', FORCE_COLOR: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],

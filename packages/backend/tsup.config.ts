@@ -39,7 +39,8 @@ const gradientsWithoutUmbrella: Plugin = {
 };
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  // errors: LdmError alone, for the CLI's option checks, which answer before tfjs is loaded.
+  entry: ['src/index.ts', 'src/errors.ts'],
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

@@ -1,22 +1,18 @@
 import yargs from 'yargs';
 import type { Argv } from 'yargs';
-import { LdmError } from '@ldm/backend';
+import { LdmError } from '@ldm/backend/errors';
 import { commands } from './commands';
+import { readConfigOption, setParseSource } from './options/check';
+import { globalOptions } from './options/global';
 
 /** Builds the `ldm` command line. Handlers load tfjs lazily, so `--help` stays instant. */
 export function buildCli(argv: string[]): Argv {
-  let cli = yargs(argv)
+  setParseSource(argv);
+  const cli = yargs(argv)
     .scriptName('ldm')
     .usage('$0 <command> [options]\n\nTrain a VAE, then a DDPM in its latent space (or in pixel space); sample with DDPM, DDIM or single-step VAE decoding; compare them.')
-    .option('backend', {
-      type: 'string',
-      choices: ['auto', 'tensorflow-gpu', 'tensorflow', 'native', 'wasm', 'cpu'],
-      default: 'auto',
-      describe: 'tfjs backend (auto: the first that works of tensorflow-gpu, tensorflow, native, wasm, cpu; native = wasm with oneDNN kernels)',
-      global: true,
-    })
-    .option('verbose', { type: 'boolean', default: false, describe: 'Print stack traces on errors', global: true })
-    .config('config', 'A JSON file of options (keys as on the command line, e.g. {"steps": 2000})')
+    .options(globalOptions)
+    .config('config', 'A JSON file of options (keys as on the command line, e.g. {"steps": 2000})', readConfigOption)
     .strict()
     .demandCommand(1, 'Name a command; see ldm --help.')
     .recommendCommands()
@@ -25,10 +21,10 @@ export function buildCli(argv: string[]): Argv {
     .version(false)
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((message, error) => {
-      throw error ?? new LdmError('INVALID_ARGUMENT', message);
+      // yargs' own messages (choices, unknown arguments) span lines; the CLI answers on one.
+      throw error ?? new LdmError('INVALID_ARGUMENT', message.replace(/\s*\n\s*/g, ' '));
     });
-  for (const command of commands) cli = cli.command(command as never);
-  return cli;
+  return cli.command(commands);
 }
 
 /** Runs the CLI; returns the exit code. Errors print as one line (with the stack under --verbose). */

@@ -115,3 +115,24 @@ describe('IDX files', () => {
     expect(counts).toEqual(new Array(10).fill(1000));
   });
 });
+
+describe('gzipped IDX: decompressed no further than the header declares', () => {
+  it('reads a gzipped file whole', () => {
+    const path = join(dir, 'ok-idx3-ubyte.gz');
+    writeFileSync(path, gzipSync(imagesFile(3, 4, 4, (i) => i)));
+    expect(loadIdx(path, undefined, { padTo32: false }).shape).toEqual([3, 4, 4, 1]);
+  });
+
+  it('stops a gzip bomb at the declared size: 64 MB of zeros behind a header of 10 images of 28×28', () => {
+    const path = join(dir, 'bomb-idx3-ubyte.gz');
+    const header = Uint8Array.from([0, 0, 8, 3, 0, 0, 0, 10, 0, 0, 0, 28, 0, 0, 0, 28]);
+    writeFileSync(path, gzipSync(Buffer.concat([header, Buffer.alloc(64 << 20)]), { level: 9 }));
+    expectLdmError(() => loadIdx(path), 'CORRUPT_FILE', /bomb-idx3-ubyte\.gz: decompresses to more than the 7856 bytes its IDX header declares/);
+  });
+
+  it('refuses a header that declares more than it loads (8 000 000 images of 28×28) before inflating it', () => {
+    const path = join(dir, 'huge-idx3-ubyte.gz');
+    writeFileSync(path, gzipSync(Uint8Array.from([0, 0, 8, 3, 0, 0x7a, 0x12, 0, 0, 0, 0, 28, 0, 0, 0, 28])));
+    expectLdmError(() => loadIdx(path), 'BAD_DATA', /huge-idx3-ubyte\.gz: the IDX header declares 6272000000 bytes/);
+  });
+});

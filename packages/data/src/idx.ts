@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { constants, gunzipSync } from 'node:zlib';
 import { LdmError } from '@ldm/backend';
 import { byteToSigned, DEFAULT_IMAGE_SIZE } from './dataset';
 import type { ImageDataset } from './dataset';
@@ -27,14 +27,60 @@ function readMaybeGzipped(path: string): Uint8Array {
     throw new LdmError('BAD_DATA', `${path}: cannot read IDX file (${(error as Error).message})`, { cause: error });
   }
   // Detected by gzip's magic bytes rather than the name: both `x.gz` and a renamed file work.
-  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
+  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) return gunzipCapped(raw, path);
+  return raw;
+}
+
+/** The most an IDX file may hold: its images become float32, four bytes each, in memory. */
+export const MAX_IDX_BYTES = 1 << 30;
+
+/**
+ * Decompresses a gzipped IDX file no further than its header says it holds. The header comes from
+ * the first few kilobytes; the rest is inflated with zlib's output cap, so a gzip bomb posing as an
+ * IDX file stops at the declared size instead of filling memory with gigabytes first.
+ */
+function gunzipCapped(raw: Buffer, path: string): Uint8Array {
+  let head: Buffer;
+  try {
+    // A cut stream with a sync flush gives what it holds so far instead of an error.
+    head = gunzipSync(raw.subarray(0, Math.min(raw.length, 4096)), { finishFlush: constants.Z_SYNC_FLUSH });
+  } catch (error) {
+    throw new LdmError('CORRUPT_FILE', `${path}: gzip data is corrupt (${(error as Error).message})`, { cause: error });
+  }
+  if (head.length < 8) {
+    // Too little came out to hold a header: let zlib say what is wrong with the stream (bounded output).
     try {
-      return gunzipSync(raw);
+      gunzipSync(raw, { maxOutputLength: 1 << 16 });
     } catch (error) {
-      throw new LdmError('CORRUPT_FILE', `${path}: gzip data is corrupt (${(error as Error).message})`, { cause: error });
+      if ((error as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') {
+        throw new LdmError('CORRUPT_FILE', `${path}: gzip data is corrupt (${(error as Error).message})`, { cause: error });
+      }
     }
   }
-  return raw;
+  const declared = declaredIdxBytes(head, path);
+  try {
+    return gunzipSync(raw, { maxOutputLength: declared + 1 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new LdmError('CORRUPT_FILE', `${path}: decompresses to more than the ${declared} bytes its IDX header declares`, { cause: error });
+    }
+    throw new LdmError('CORRUPT_FILE', `${path}: gzip data is corrupt (${(error as Error).message})`, { cause: error });
+  }
+}
+
+/** Header plus data size an IDX header declares, refused beyond MAX_IDX_BYTES. */
+function declaredIdxBytes(head: Uint8Array, source: string): number {
+  if (head.length < 4 || head[0] !== 0 || head[1] !== 0) throw new LdmError('CORRUPT_FILE', `${source}: not an IDX file (bad magic number)`);
+  const ndims = head[3]!;
+  const headerLength = 4 + 4 * ndims;
+  if (head.length < headerLength) throw new LdmError('CORRUPT_FILE', `${source}: too short for an IDX header of ${ndims} dimensions`);
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  let count = 1;
+  for (let d = 0; d < ndims; d++) count *= view.getUint32(4 + 4 * d, false);
+  if (headerLength + count > MAX_IDX_BYTES) {
+    throw new LdmError('BAD_DATA', `${source}: the IDX header declares ${count} bytes of data, more than the ${MAX_IDX_BYTES} this tool loads`);
+  }
+  return headerLength + count;
 }
 
 /**

@@ -43,8 +43,14 @@ async function listFiles(dir: string, recursive: boolean): Promise<{ files: stri
   return { files, subdirs };
 }
 
+/** Images larger than this (16 megapixels, 4096²) are refused: a 12000² PNG decodes to gigabytes. */
+export const MAX_IMAGE_PIXELS = 4096 * 4096;
+/** A folder's images, as float32 in memory, may take at most this much. */
+export const MAX_FOLDER_BYTES = 2 ** 31;
+
 async function decode(file: string, options: Required<Omit<ImageFolderOptions, 'size'>> & { size?: [number, number] }, root: string) {
-  let pipeline = sharp(file, { failOn: 'error' }).rotate();
+  // sharp reads the size from the header and refuses beyond the cap before decoding a pixel.
+  let pipeline = sharp(file, { failOn: 'error', limitInputPixels: MAX_IMAGE_PIXELS }).rotate();
   if (options.size) {
     const [h, w] = options.size;
     pipeline = pipeline.resize(w, h, { fit: options.fit, background: { r: 0, g: 0, b: 0, alpha: 1 } });
@@ -108,6 +114,9 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions =
   const first = decoded[0]!;
   const [h, w] = [first.height, first.width];
   const pixelsPerImage = h * w * channels;
+  if (files.length * pixelsPerImage * 4 > MAX_FOLDER_BYTES) {
+    throw new LdmError('BAD_DATA', `${dir}: ${files.length} images of ${h}×${w}×${channels} need ${((files.length * pixelsPerImage * 4) / 2 ** 30).toFixed(1)} GiB as float32, more than ${MAX_FOLDER_BYTES / 2 ** 30} GiB; pass a smaller size`);
+  }
   const images = new Float32Array(files.length * pixelsPerImage);
   decoded.forEach((img, i) => {
     if (img.height !== h || img.width !== w) {

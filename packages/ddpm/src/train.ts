@@ -1,7 +1,7 @@
 import { Generator, LdmError } from '@ldm/backend';
 import { BatchIterator } from '@ldm/data';
 import type { BatchCursor, ImageDataset } from '@ldm/data';
-import { train } from '@ldm/nn';
+import { resumableStateSchemas, train, withStateSchema } from '@ldm/nn';
 import type { EmaOptions, EMA, TrainingLoopResult } from '@ldm/nn';
 import { resolveSchedulerConfig } from './config';
 import type { SchedulerOptions } from './config';
@@ -108,9 +108,9 @@ export async function trainDDPM(options: TrainDDPMOptions): Promise<TrainDDPMRes
       return { x0: { data: x0.images, shape: [...x0.shape] }, t: { data: t, shape: [batchSize] }, noise: { data: eps, shape: [...x0.shape] } };
     },
     resumables: {
-      data: { state: () => batches.state(), setState: (cursor) => (batches = BatchIterator.fromState(data, batchOptions, cursor as BatchCursor)) },
-      timestepGenerator: timesteps,
-      noiseGenerator: noise,
+      data: { state: () => batches.state(), setState: (cursor) => (batches = BatchIterator.fromState(data, batchOptions, cursor as BatchCursor)), stateSchema: resumableStateSchemas.batchCursor },
+      timestepGenerator: withStateSchema(timesteps, resumableStateSchemas.generator),
+      noiseGenerator: withStateSchema(noise, resumableStateSchemas.generator),
     },
     stateExtras: { seed: options.seed },
     learningRate: {

@@ -11,6 +11,9 @@ export {
   createTrainingReplica,
   withEma,
   toTensor,
+  withStateSchema,
+  readResumePoint,
+  resumableStateSchemas,
 } from './training';
 export type {
   ProgressOptions,
@@ -23,6 +26,7 @@ export type {
   TrainOptions,
   TrainResult,
   TrainingReplicaConfig,
+  CheckpointState,
 } from './training';
 export { parseSafetensors, serializeSafetensors, readSafetensorsFile, writeSafetensorsFile, MAX_HEADER_BYTES } from './safetensors';
 export type { SafetensorsDtype, TensorRecord, SafetensorsFile } from './safetensors';
@@ -47,8 +51,8 @@ export { Downsample2D } from './downsample';
 export { Upsample2D, upsampleNearest2x } from './upsample';
 export { UNetMidBlock2D } from './mid-block';
 export type { MidBlockOptions } from './mid-block';
-export { toTorchStateDict, loadTorchStateDict } from './torch-layout';
-export { readModelFolder, writeModelFolder, loadModelFolderInto, loadPretrained, CONFIG_NAME, WEIGHTS_NAME } from './model-folder';
+export { toTorchStateDict, loadTorchStateDict, firstNonFinite } from './torch-layout';
+export { readModelFolder, writeModelFolder, loadModelFolderInto, loadPretrained, checkConfigAgainstWeights, CONFIG_NAME, WEIGHTS_NAME } from './model-folder';
 export type { ModelFolder } from './model-folder';
 export { camelToSnake, snakeToCamel, resolveConfig, toDiffusersJson } from './diffusers-config';
 export { Adam, AdamW, ADAM_DEFAULTS, ADAMW_DEFAULT_WEIGHT_DECAY } from './optim/adam';
@@ -61,3 +65,4 @@ export type { LearningRateSchedule, LearningRateScheduleKind } from './lr-schedu
 export { matMulFastGrad } from './matmul';
 export { DataParallelEngine, splitRows, sliceRows } from './data-parallel';
 export type { DataParallelOptions, DataParallelStep, ReplicaTask, ReplicaFactory, GradientReplica, Shard, ShardArray, ShardInputs } from './data-parallel';
+export { parseWithSchema, showValue, schemas } from './schema';

@@ -61,15 +61,57 @@ export async function loadModelFolderInto(model: Module, dir: string): Promise<v
 }
 
 /**
- * Builds the model a diffusers folder holds: checks `_class_name`, constructs from config.json with
- * `build`, loads the weights, and frees the model again if they do not fit.
+ * Compares the sizes a config asks for with the tensors its weights file holds, before the model is
+ * built: a config.json edited to 4096 channels beside a small weights file would otherwise allocate
+ * gigabytes and then fail on every key. UNet2DModel and AutoencoderKL's encoder share diffusers'
+ * layout (`conv_in`, `down_blocks.<i>.resnets.<j>`); `blocksPrefix` is where it sits ('' or 'encoder.').
  */
-export async function loadPretrained<M extends Module>(dir: string, className: string, build: (config: Record<string, unknown>) => M): Promise<M> {
-  const { config, tensors } = await readModelFolder(dir);
-  if (config._class_name !== undefined && config._class_name !== className) {
-    throw new LdmError('INVALID_CONFIG', `${join(dir, CONFIG_NAME)}: _class_name is '${String(config._class_name)}', expected '${className}'`);
+export function checkConfigAgainstWeights(config: Record<string, unknown>, tensors: ReadonlyMap<string, TensorRecord>, blocksPrefix: string, where: string): void {
+  const convIn = tensors.get(`${blocksPrefix}conv_in.weight`);
+  if (!convIn) return;
+  const fail = (key: string, expected: unknown, found: unknown) => {
+    throw new LdmError('SHAPE_MISMATCH', `${where}: "${key}" is ${JSON.stringify(expected)} but the weights file holds ${JSON.stringify(found)}`);
+  };
+  const channels = config.block_out_channels ?? config.blockOutChannels;
+  const levels = new Set<number>();
+  const resnets = new Set<number>();
+  const pattern = new RegExp(`^${blocksPrefix.replace('.', '\\.')}down_blocks\\.(\\d+)\\.resnets\\.(\\d+)\\.`);
+  for (const name of tensors.keys()) {
+    const m = pattern.exec(name);
+    if (!m) continue;
+    levels.add(Number(m[1]));
+    if (m[1] === '0') resnets.add(Number(m[2]));
   }
-  const model = build(config);
+  if (Array.isArray(channels)) {
+    if (levels.size && channels.length !== levels.size) fail('block_out_channels', channels, `${levels.size} levels`);
+    const widths = [...levels].sort((a, b) => a - b).map((i) => tensors.get(`${blocksPrefix}down_blocks.${i}.resnets.0.conv1.weight`)?.shape[0]);
+    if (widths.every((w) => w !== undefined) && widths.some((w, i) => w !== channels[i])) fail('block_out_channels', channels, widths);
+  }
+  const inChannels = config.in_channels ?? config.inChannels;
+  if (typeof inChannels === 'number' && convIn.shape[1] !== inChannels) fail('in_channels', inChannels, convIn.shape[1]);
+  const layers = config.layers_per_block ?? config.layersPerBlock;
+  if (typeof layers === 'number' && resnets.size && resnets.size !== layers) fail('layers_per_block', layers, resnets.size);
+}
+
+/**
+ * Builds the model a diffusers folder holds: checks `_class_name`, checks the config's sizes against
+ * the weights file (`blocksPrefix`, see checkConfigAgainstWeights), constructs from config.json with
+ * `build`, loads the weights, and frees the model again if they do not fit. A config error names the file.
+ */
+export async function loadPretrained<M extends Module>(dir: string, className: string, build: (config: Record<string, unknown>) => M, blocksPrefix?: string): Promise<M> {
+  const { config, tensors } = await readModelFolder(dir);
+  const configPath = join(dir, CONFIG_NAME);
+  if (config._class_name !== undefined && config._class_name !== className) {
+    throw new LdmError('INVALID_CONFIG', `${configPath}: _class_name is '${String(config._class_name)}', expected '${className}'`);
+  }
+  if (blocksPrefix !== undefined) checkConfigAgainstWeights(config, tensors, blocksPrefix, configPath);
+  let model: M;
+  try {
+    model = build(config);
+  } catch (e) {
+    if (LdmError.isInstance(e) && e.code === 'INVALID_CONFIG') throw new LdmError('INVALID_CONFIG', `${configPath}: ${e.message}`, { cause: e });
+    throw e;
+  }
   try {
     loadTorchStateDict(model, tensors, { source: join(dir, WEIGHTS_NAME) });
   } catch (e) {

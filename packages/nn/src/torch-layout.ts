@@ -28,6 +28,12 @@ export function toTorchStateDict(module: Module): Map<string, TensorRecord> {
   return out;
 }
 
+/** Index of the first NaN or ±Inf in `data`, or −1. */
+export function firstNonFinite(data: Float32Array): number {
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return i;
+  return -1;
+}
+
 /**
  * Loads torch-layout records into the module (transposing conv and linear weights). Keys whose
  * first component is in `ignorePrefixes` are skipped; anything else missing, unexpected or wrongly
@@ -46,6 +52,11 @@ export function loadTorchStateDict(
       const size = rec.shape.reduce((a, b) => a * b, 1);
       if (size !== rec.data.length) {
         throw new LdmError('CORRUPT_FILE', `${options.source ?? 'state dict'}: tensor '${name}' has ${rec.data.length} values for shape [${rec.shape}]`);
+      }
+      const bad = firstNonFinite(rec.data);
+      if (bad >= 0) {
+        // NaN or ±Inf weights give black images and NaN bits/dim far from the cause; refuse them here.
+        throw new LdmError('CORRUPT_FILE', `${options.source ?? 'state dict'}: tensor '${name}' holds a non-finite value (${rec.data[bad]} at index ${bad})`);
       }
       const perm = FROM_TORCH[rec.shape.length];
       tensors.set(name, tf.tidy(() => {

@@ -1,5 +1,6 @@
 import { LdmError } from '@ldm/backend';
-import { resolveConfig, toDiffusersJson } from '@ldm/nn';
+import { z } from 'zod';
+import { parseWithSchema, resolveConfig, schemas, toDiffusersJson } from '@ldm/nn';
 
 export type UNetDownBlockType = 'DownBlock2D' | 'AttnDownBlock2D';
 export type UNetUpBlockType = 'UpBlock2D' | 'AttnUpBlock2D';
@@ -108,28 +109,53 @@ export const LATENT_UNET_CONFIG: Readonly<UNet2DConfig> = Object.freeze({
 /** Input accepted by UNet2DModel: a partial camelCase config or a diffusers config.json object. */
 export type UNet2DConfigInput = Partial<UNet2DConfig> | Record<string, unknown>;
 
-function unsupported(option: string, value: unknown, supported: string): LdmError {
-  return new LdmError('INVALID_CONFIG', `UNet2DModel: ${option}=${JSON.stringify(value)} is not supported (supported: ${supported})`);
-}
+const size = schemas.positiveInt(1 << 14);
+const optionalSize = size.nullable();
+
+/**
+ * What each config.json key may hold, checked before anything is built: a string where a number
+ * belongs, a negative width or 10⁶ channels is an error naming the key, not a crash or a 4 GB
+ * allocation. Values only this port supports are literals (diffusers knows more block types).
+ */
+const UNET_CONFIG_SCHEMA = z.object({
+  sample_size: optionalSize,
+  in_channels: size,
+  out_channels: size,
+  center_input_sample: z.boolean(),
+  time_embedding_type: z.literal('positional'),
+  time_embedding_dim: optionalSize,
+  freq_shift: schemas.finite(),
+  flip_sin_to_cos: z.boolean(),
+  down_block_types: z.array(z.enum(['DownBlock2D', 'AttnDownBlock2D'])).min(1).max(8),
+  mid_block_type: z.literal('UNetMidBlock2D').nullable(),
+  up_block_types: z.array(z.enum(['UpBlock2D', 'AttnUpBlock2D'])).min(1).max(8),
+  block_out_channels: z.array(schemas.positiveInt(4096)).min(1, 'must not be empty').max(8),
+  layers_per_block: schemas.positiveInt(16),
+  mid_block_scale_factor: schemas.positive(),
+  downsample_padding: schemas.nonNegativeInt(3),
+  downsample_type: z.literal('conv'),
+  upsample_type: z.literal('conv'),
+  dropout: z.number().min(0).max(0.999),
+  act_fn: z.literal('silu'),
+  attention_head_dim: schemas.positiveInt(4096).nullable(),
+  norm_num_groups: schemas.positiveInt(4096),
+  attn_norm_num_groups: schemas.positiveInt(4096).nullable(),
+  norm_eps: schemas.positive(),
+  resnet_time_scale_shift: z.literal('default'),
+  add_attention: z.boolean(),
+  class_embed_type: z.null(),
+  num_class_embeds: z.null(),
+  num_train_timesteps: schemas.positiveInt().nullable(),
+});
 
 /** Fills defaults and checks that the architecture can be built. */
 export function resolveUNetConfig(input: UNet2DConfigInput = {}): UNet2DConfig {
   const c = resolveConfig<UNet2DConfig>(UNET_2D_DEFAULTS as UNet2DConfig, input, 'UNet2DModel config');
+  parseWithSchema(UNET_CONFIG_SCHEMA, toDiffusersJson('UNet2DModel', c), 'UNet2DModel config');
   const n = c.blockOutChannels.length;
-  if (n === 0) throw new LdmError('INVALID_CONFIG', 'UNet2DModel: block_out_channels must not be empty');
   if (c.downBlockTypes.length !== n || c.upBlockTypes.length !== n) {
     throw new LdmError('INVALID_CONFIG', `UNet2DModel: down_block_types (${c.downBlockTypes.length}) and up_block_types (${c.upBlockTypes.length}) must each have one entry per block_out_channels (${n})`);
   }
-  for (const t of c.downBlockTypes) if (t !== 'DownBlock2D' && t !== 'AttnDownBlock2D') throw unsupported('down_block_types', t, 'DownBlock2D, AttnDownBlock2D');
-  for (const t of c.upBlockTypes) if (t !== 'UpBlock2D' && t !== 'AttnUpBlock2D') throw unsupported('up_block_types', t, 'UpBlock2D, AttnUpBlock2D');
-  if (c.timeEmbeddingType !== 'positional') throw unsupported('time_embedding_type', c.timeEmbeddingType, 'positional');
-  if (c.actFn !== 'silu') throw unsupported('act_fn', c.actFn, 'silu');
-  if (c.resnetTimeScaleShift !== 'default') throw unsupported('resnet_time_scale_shift', c.resnetTimeScaleShift, 'default');
-  if (c.classEmbedType != null || c.numClassEmbeds != null) throw unsupported('class_embed_type/num_class_embeds', c.classEmbedType ?? c.numClassEmbeds, 'null');
-  if (c.downsampleType !== 'conv') throw unsupported('downsample_type', c.downsampleType, 'conv');
-  if (c.upsampleType !== 'conv') throw unsupported('upsample_type', c.upsampleType, 'conv');
-  if (c.midBlockType !== null && c.midBlockType !== 'UNetMidBlock2D') throw unsupported('mid_block_type', c.midBlockType, 'UNetMidBlock2D, null');
-  if (!(c.layersPerBlock >= 1)) throw new LdmError('INVALID_CONFIG', `UNet2DModel: layers_per_block must be ≥ 1, got ${c.layersPerBlock}`);
   for (const ch of c.blockOutChannels) {
     if (ch % c.normNumGroups !== 0) throw new LdmError('INVALID_CONFIG', `UNet2DModel: block_out_channels entry ${ch} is not divisible by norm_num_groups ${c.normNumGroups}`);
   }

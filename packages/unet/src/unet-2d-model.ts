@@ -128,7 +128,7 @@ export class UNet2DModel extends Module {
 
   /** Loads a diffusers model folder (config.json + diffusion_pytorch_model.safetensors). */
   static async fromPretrained(dir: string): Promise<UNet2DModel> {
-    return loadPretrained(dir, 'UNet2DModel', (config) => new UNet2DModel(config));
+    return loadPretrained(dir, 'UNet2DModel', (config) => new UNet2DModel(config), '');
   }
 
   /** Writes a folder diffusers' `UNet2DModel.from_pretrained` loads (torch layout, atomic files). */

@@ -42,7 +42,7 @@ export class AutoencoderKL extends Module {
 
   /** Loads a diffusers model folder (config.json + diffusion_pytorch_model.safetensors). */
   static async fromPretrained(dir: string): Promise<AutoencoderKL> {
-    return loadPretrained(dir, 'AutoencoderKL', (config) => new AutoencoderKL(config));
+    return loadPretrained(dir, 'AutoencoderKL', (config) => new AutoencoderKL(config), 'encoder.');
   }
 
   /** Writes a folder diffusers' `AutoencoderKL.from_pretrained` loads (torch layout, atomic files). */

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { LdmError } from '@ldm/backend';
-import { resolveConfig, toDiffusersJson } from '@ldm/nn';
+import { z } from 'zod';
+import { parseWithSchema, resolveConfig, schemas, toDiffusersJson } from '@ldm/nn';
 
 /** The configuration of diffusers' `AutoencoderKL` in camelCase (config.json uses the snake_case names). */
 export interface AutoencoderKLConfig {
@@ -71,21 +72,42 @@ export const DEFAULT_VAE_CONFIG: Readonly<AutoencoderKLConfig> = Object.freeze({
 
 export type AutoencoderKLConfigInput = Partial<AutoencoderKLConfig> | Record<string, unknown>;
 
+const size = schemas.positiveInt(1 << 14);
+const floats = z.array(schemas.finite()).max(4096).nullable();
+
+/** What each config.json key may hold, checked before anything is built (see the UNet's schema). */
+const VAE_CONFIG_SCHEMA = z.object({
+  in_channels: size,
+  out_channels: size,
+  down_block_types: z.array(z.literal('DownEncoderBlock2D')).min(1).max(8),
+  up_block_types: z.array(z.literal('UpDecoderBlock2D')).min(1).max(8),
+  block_out_channels: z.array(schemas.positiveInt(4096)).min(1, 'must not be empty').max(8),
+  layers_per_block: schemas.positiveInt(16),
+  act_fn: z.literal('silu'),
+  latent_channels: schemas.positiveInt(4096),
+  norm_num_groups: schemas.positiveInt(4096),
+  sample_size: size,
+  scaling_factor: schemas.positive(),
+  shift_factor: schemas.finite().nullable(),
+  latents_mean: floats,
+  latents_std: floats,
+  force_upcast: z.boolean(),
+  use_quant_conv: z.boolean(),
+  use_post_quant_conv: z.boolean(),
+  mid_block_add_attention: z.boolean(),
+});
+
 /** Fills defaults and checks the architecture can be built. */
 export function resolveVaeConfig(input: AutoencoderKLConfigInput = {}): AutoencoderKLConfig {
   const c = resolveConfig<AutoencoderKLConfig>(AUTOENCODER_KL_DEFAULTS as AutoencoderKLConfig, input, 'AutoencoderKL config');
+  parseWithSchema(VAE_CONFIG_SCHEMA, toDiffusersJson('AutoencoderKL', c), 'AutoencoderKL config');
   const n = c.blockOutChannels.length;
-  if (n === 0) throw new LdmError('INVALID_CONFIG', 'AutoencoderKL: block_out_channels must not be empty');
   if (c.downBlockTypes.length !== n || c.upBlockTypes.length !== n) {
     throw new LdmError('INVALID_CONFIG', `AutoencoderKL: down_block_types (${c.downBlockTypes.length}) and up_block_types (${c.upBlockTypes.length}) must each have one entry per block_out_channels (${n})`);
   }
-  for (const t of c.downBlockTypes) if (t !== 'DownEncoderBlock2D') throw new LdmError('INVALID_CONFIG', `AutoencoderKL: down_block_types entry '${t}' is not supported (supported: DownEncoderBlock2D)`);
-  for (const t of c.upBlockTypes) if (t !== 'UpDecoderBlock2D') throw new LdmError('INVALID_CONFIG', `AutoencoderKL: up_block_types entry '${t}' is not supported (supported: UpDecoderBlock2D)`);
-  if (c.actFn !== 'silu') throw new LdmError('INVALID_CONFIG', `AutoencoderKL: act_fn '${c.actFn}' is not supported (supported: silu)`);
   for (const ch of c.blockOutChannels) {
     if (ch % c.normNumGroups !== 0) throw new LdmError('INVALID_CONFIG', `AutoencoderKL: block_out_channels entry ${ch} is not divisible by norm_num_groups ${c.normNumGroups}`);
   }
-  if (!(c.scalingFactor > 0)) throw new LdmError('INVALID_CONFIG', `AutoencoderKL: scaling_factor must be > 0, got ${c.scalingFactor}`);
   return c;
 }
 

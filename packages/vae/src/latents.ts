@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
 import { LdmError } from '@ldm/backend';
+import { parseWithSchema, schemas } from '@ldm/nn';
 import type { ImageDataset } from '@ldm/data';
 import type { AutoencoderKL } from './autoencoder-kl';
 
@@ -84,6 +86,14 @@ export async function saveVaeWithLatentStatistics(vae: AutoencoderKL, dir: strin
   await writeFileAtomic(join(dir, LATENT_STATS_NAME), `${JSON.stringify({ scaling_factor: stats.scalingFactor, mean: stats.mean, std: stats.std, count: stats.count }, null, 2)}\n`);
 }
 
+/** latent_stats.json: a scaling factor of 0, a string or NaN would scale every latent wrongly without a word. */
+const LATENT_STATS_SCHEMA = z.object({
+  scaling_factor: schemas.positive(),
+  mean: schemas.finite(),
+  std: schemas.positive(),
+  count: schemas.positiveInt(Number.MAX_SAFE_INTEGER),
+});
+
 /** Reads latent_stats.json of a VAE folder, or undefined when the scaling factor was never measured. */
 export async function readLatentStatistics(dir: string): Promise<LatentStatistics | undefined> {
   const { readFile } = await import('node:fs/promises');
@@ -94,10 +104,13 @@ export async function readLatentStatistics(dir: string): Promise<LatentStatistic
   } catch {
     return undefined;
   }
+  const path = join(dir, LATENT_STATS_NAME);
+  let json: unknown;
   try {
-    const j = JSON.parse(text) as { scaling_factor: number; mean: number; std: number; count: number };
-    return { scalingFactor: j.scaling_factor, mean: j.mean, std: j.std, count: j.count };
+    json = JSON.parse(text);
   } catch {
-    throw new LdmError('CORRUPT_FILE', `${join(dir, LATENT_STATS_NAME)} is not valid JSON`);
+    throw new LdmError('CORRUPT_FILE', `${path} is not valid JSON`);
   }
+  const j = parseWithSchema(LATENT_STATS_SCHEMA, json, path, 'CORRUPT_FILE');
+  return { scalingFactor: j.scaling_factor, mean: j.mean, std: j.std, count: j.count };
 }

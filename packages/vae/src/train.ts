@@ -1,7 +1,7 @@
 import { Generator } from '@ldm/backend';
 import { BatchIterator } from '@ldm/data';
 import type { BatchCursor, ImageDataset } from '@ldm/data';
-import { loadModelFolderInto, train } from '@ldm/nn';
+import { loadModelFolderInto, resumableStateSchemas, train, withStateSchema } from '@ldm/nn';
 import type { TrainingLoopResult } from '@ldm/nn';
 import type { AutoencoderKL } from './autoencoder-kl';
 import { vaeLoss } from './elbo';
@@ -80,8 +80,8 @@ export async function trainVAE(options: TrainVAEOptions): Promise<TrainingLoopRe
     info: (n) => ({ beta: beta(n) }),
     stepMetrics: (n) => ({ beta: beta(n) }),
     resumables: {
-      data: { state: () => batches.state(), setState: (cursor) => (batches = BatchIterator.fromState(data, batchOptions, cursor as BatchCursor)) },
-      posteriorGenerator: posterior,
+      data: { state: () => batches.state(), setState: (cursor) => (batches = BatchIterator.fromState(data, batchOptions, cursor as BatchCursor)), stateSchema: resumableStateSchemas.batchCursor },
+      posteriorGenerator: withStateSchema(posterior, resumableStateSchemas.generator),
     },
     stateExtras: { seed: options.seed },
     learningRate: { base: options.learningRate, warmupSteps: options.warmupSteps ?? TRAIN_VAE_DEFAULTS.warmupSteps, schedule: 'constant' },

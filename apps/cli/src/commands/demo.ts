@@ -1,26 +1,12 @@
-import type { CommandModule } from 'yargs';
+import { defineCommand } from '../options/define';
+import { demoOptions } from '../options/demo';
 
-export interface DemoArgs {
-  backend: string;
-  out: string;
-  quick: boolean;
-  seed: number;
-  resume: boolean;
-  threads: number;
-}
-
-export const demoCommand: CommandModule<object, DemoArgs> = {
+export const demoCommand = defineCommand({
   command: 'demo',
   describe: 'The main job on the embedded MNIST: train a VAE, its scaling factor, a latent DDPM; sample with DDPM and DDIM; write grids and the comparison report',
-  builder: (y) =>
-    y
-      .option('out', { type: 'string', default: 'runs/demo', describe: 'Output folder' })
-      .option('quick', { type: 'boolean', default: false, describe: 'A tiny run (about a minute) to check the pipeline end to end' })
-      .option('seed', { type: 'number', default: 0 })
-      .option('resume', { type: 'boolean', default: false, describe: 'Continue stages from their checkpoints' })
-      .option('threads', { type: 'number', default: 1, describe: 'Worker threads for training (data parallel; see ldm train --help)' }) as never,
+  options: demoOptions,
   handler: async (args) => {
     const { demoJob } = await import('../jobs/demo-job');
     await demoJob(args);
   },
-};
+});

@@ -1,5 +1,4 @@
 import { access, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { initBackend, LdmError } from '@ldm/backend';
 import type { BackendInfo, BackendName } from '@ldm/backend';
 
@@ -44,6 +43,20 @@ export async function writeJson(path: string, value: unknown): Promise<void> {
   await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
+/**
+ * Builds a model from defaults plus --model-config; a bad value there is reported with the file's
+ * name (the model's own check names the key).
+ */
+export async function buildWithModelConfig<M>(path: string | undefined, build: (overrides: Record<string, unknown>) => M): Promise<M> {
+  const overrides = await readModelConfig(path);
+  try {
+    return build(overrides);
+  } catch (error) {
+    if (path && LdmError.isInstance(error) && error.code === 'INVALID_CONFIG') throw new LdmError('INVALID_CONFIG', `--model-config ${path}: ${error.message}`, { cause: error });
+    throw error;
+  }
+}
+
 /** Architecture overrides from --model-config (a JSON object), or {} when not given. */
 export async function readModelConfig(path: string | undefined): Promise<Record<string, unknown>> {
   if (!path) return {};
@@ -52,13 +65,4 @@ export async function readModelConfig(path: string | undefined): Promise<Record<
     throw new LdmError('INVALID_CONFIG', `--model-config ${path}: expected a JSON object of architecture options`);
   }
   return config as Record<string, unknown>;
-}
-
-/** A training command writing into a folder that already holds a run must be asked to --resume it. */
-export async function refuseToOverwriteRun(out: string, runDir: string, resume: boolean): Promise<void> {
-  const { CheckpointStore } = await import('@ldm/nn');
-  const existing = await new CheckpointStore(join(runDir, 'checkpoints')).latest();
-  if (existing && !resume) {
-    throw new LdmError('INVALID_ARGUMENT', `${out} already holds a training run (step ${existing.step}); pass --resume to continue it or choose another --out`);
-  }
 }

@@ -1,14 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Generator, LdmError } from '@ldm/backend';
+import { Generator } from '@ldm/backend';
 import { writeImageGrid } from '@ldm/data';
 import { loadMnistClassifier, measurePeakMemory, sampleQuality, defaultClassifierDir } from '@ldm/eval';
 import type { MnistClassifier } from '@ldm/eval';
 import { UNet2DModel } from '@ldm/unet';
 import { describeMachine, writeReport } from '@ldm/report';
 import type { ComparisonResults, MethodResult, ScatterPanel } from '@ldm/report';
-import type { CompareArgs } from '../commands/compare';
+import type { CompareArgs } from '../options/compare';
 import { DEFAULTS } from '../defaults';
 import { startBackend } from './common';
 import { loadSplit } from './data';
@@ -43,9 +43,7 @@ const TIMING_BATCH = 25;
  */
 export async function compareJob(args: CompareArgs): Promise<ComparisonResults> {
   const backend = await startBackend(args.backend);
-  const steps = args.steps.split(',').map((s) => Number(s.trim()));
-  if (steps.some((s) => !Number.isInteger(s) || s < 1 || s > 1000)) throw new LdmError('INVALID_ARGUMENT', `--steps must be integers in 1..1000 separated by commas, got '${args.steps}'`);
-  if (!(args.n >= 8)) throw new LdmError('INVALID_ARGUMENT', `-n must be at least 8 (FID needs samples), got ${args.n}`);
+  const steps = args.steps;
   const vae = await loadVae(args.vae);
   const latent = await loadPipeline(args.latent);
   const pixel: Pipeline | undefined = args.pixel ? await loadPipeline(args.pixel) : undefined;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import type { DemoArgs } from '../commands/demo';
-import type { TrainArgs } from '../commands/train';
-import type { TrainVaeArgs } from '../commands/train-vae';
+import type { DemoArgs } from '../options/demo';
+import type { TrainArgs } from '../options/train';
+import type { TrainVaeArgs } from '../options/train-vae';
 import { DEFAULTS } from '../defaults';
 import { exists, startBackend, writeJson } from './common';
 import { writeSamples } from './output';
@@ -54,8 +54,11 @@ export async function demoJob(args: DemoArgs): Promise<void> {
       maxGradNorm: DEFAULTS.vae.maxGradNorm,
       seed: args.seed,
       threads: args.threads,
-      ...(size.limit ? { limit: size.limit } : {}),
+      limit: size.limit,
       resume: args.resume && (await exists(join(vaeDir, 'training', 'checkpoints'))),
+      force: false,
+      modelConfig: undefined,
+      verbose: args.verbose,
       quiet: false,
     };
     const t = performance.now();
@@ -88,8 +91,12 @@ export async function demoJob(args: DemoArgs): Promise<void> {
       maxGradNorm: DEFAULTS.ddpm.maxGradNorm,
       seed: args.seed,
       threads: args.threads,
-      ...(size.limit ? { limit: size.limit } : {}),
+      limit: size.limit,
       resume: args.resume && (await exists(join(ddpmDir, 'training', 'checkpoints'))),
+      force: false,
+      modelConfig: undefined,
+      minSnrGamma: undefined,
+      verbose: args.verbose,
       quiet: false,
     };
     const t = performance.now();
@@ -137,11 +144,13 @@ export async function demoJob(args: DemoArgs): Promise<void> {
     latent: ddpmDir,
     out: join(args.out, 'report'),
     n: size.compareCount,
-    steps: args.quick ? '1,5,20' : '1,2,5,10,20,50,100',
+    steps: args.quick ? [1, 5, 20] : [1, 2, 5, 10, 20, 50, 100],
     repeats: args.quick ? 1 : 3,
     seed: args.seed,
     quick: args.quick,
-    ...(size.limit ? { limit: size.limit } : {}),
+    limit: size.limit,
+    pixel: undefined,
+    verbose: args.verbose,
   });
   times.push({ stage: 'compare', seconds: (performance.now() - t) / 1000 });
 

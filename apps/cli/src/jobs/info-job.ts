@@ -1,7 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LdmError } from '@ldm/backend';
-import type { InfoArgs } from '../commands/info';
+import type { InfoArgs } from '../options/info';
 import { exists, PIPELINE_INDEX, readJson } from './common';
 
 interface FolderInfo {

@@ -1,18 +1,23 @@
 import { join } from 'node:path';
 import { LdmError } from '@ldm/backend';
-import { ProgressBar } from '@ldm/nn';
-import type { SampleArgs } from '../commands/sample';
+import { firstNonFinite, ProgressBar } from '@ldm/nn';
+import type { SampleArgs } from '../options/sample';
 import { DEFAULTS } from '../defaults';
 import { isLatentPipeline, latentShapeOf, loadPipeline, MODEL_INDEX } from '@ldm/pipeline';
 import { exists, startBackend } from './common';
 import { writeSamples } from './output';
 import { generateImages, loadVae, pipelineSpace, priorImages } from './samples';
 
+/** Samples go to a file or a folder of PNGs, never into a model or pipeline folder. */
+async function refuseModelFolderAsOutput(out: string): Promise<void> {
+  for (const marker of ['config.json', MODEL_INDEX, 'training']) {
+    if (await exists(join(out, marker))) throw new LdmError('INVALID_ARGUMENT', `--out ${out} is a model or run folder (it holds ${marker}); write samples elsewhere`);
+  }
+}
+
 /** `ldm sample`: DDPM, DDIM or single-step VAE decoding, to a grid, a folder of PNGs or a .npy. */
 export async function sampleJob(args: SampleArgs): Promise<void> {
-  if (!(args.n >= 1) || !Number.isInteger(args.n)) throw new LdmError('INVALID_ARGUMENT', `-n must be a positive integer, got ${args.n}`);
-  if (!(args.batchSize >= 1)) throw new LdmError('INVALID_ARGUMENT', `--batch-size must be a positive integer, got ${args.batchSize}`);
-  if (!(await exists(args.model))) throw new LdmError('FILE_NOT_FOUND', `--model ${args.model} does not exist`);
+  await refuseModelFolderAsOutput(args.out);
   await startBackend(args.backend, args.quiet);
   const t0 = performance.now();
   let images;
@@ -53,6 +58,8 @@ export async function sampleJob(args: SampleArgs): Promise<void> {
     pipeline.dispose();
     what = `${args.n} ${args.sampler.toUpperCase()} samples (${steps} steps${args.sampler === 'ddim' ? `, η = ${args.eta}` : ''}, ${pipelineSpace(pipeline)} space)`;
   }
+  const bad = firstNonFinite(images.data);
+  if (bad >= 0) throw new LdmError('NUMERICAL_ERROR', `--model ${args.model}: sample value ${bad} is ${images.data[bad]}; the model's outputs are not finite, nothing written to ${args.out}`);
   const where = await writeSamples(args.out, images);
   if (!args.quiet) process.stderr.write(`${what} in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${where}\n`);
 }

@@ -5,11 +5,13 @@ import { readNpy, writeImageGrid, writeNpy } from '@ldm/data';
 import type { ImageDataset } from '@ldm/data';
 import { DDPMScheduler, trainDDPM, withEma } from '@ldm/ddpm';
 import { loadModelFolderInto } from '@ldm/nn';
-import { LATENT_UNET_CONFIG, PIXEL_UNET_CONFIG, UNet2DModel } from '@ldm/unet';
+import { LATENT_UNET_CONFIG, PIXEL_UNET_CONFIG, resolveUNetConfig, UNet2DModel } from '@ldm/unet';
 import { encodeToLatents, LATENT_STATS_NAME } from '@ldm/vae';
-import type { TrainArgs } from '../commands/train';
+import { trainOptions } from '../options/train';
+import type { TrainArgs } from '../options/train';
 import { DDPMPipeline, LatentDiffusionPipeline, modelIndexJson, writeModelIndex } from '@ldm/pipeline';
-import { exists, readJson, readModelConfig, refuseToOverwriteRun, startBackend, writeJson } from './common';
+import { buildWithModelConfig, exists, readJson, startBackend, writeJson } from './common';
+import { claimRunFolder, resumeOptions, writeRunOptions } from './run-folder';
 import { loadSplit } from './data';
 import { generateImages, loadVae } from './samples';
 import { DEFAULTS } from '../defaults';
@@ -61,12 +63,22 @@ async function copyVaeInto(vaeDir: string, target: string): Promise<void> {
 }
 
 /** `ldm train`: a DDPM in pixel space or in a VAE's latent space; writes a pipeline folder to --out. */
-export async function trainDdpmJob(args: TrainArgs): Promise<TrainDdpmSummary> {
+export async function trainDdpmJob(given: TrainArgs): Promise<TrainDdpmSummary> {
+  const runDir = join(given.out, 'training');
+  const release = await claimRunFolder({ out: given.out, runDir, command: 'train', resume: given.resume, force: given.force });
+  try {
+    return await trainDdpmInFolder(given.resume ? await resumeOptions(runDir, 'train', given, trainOptions) : given, runDir);
+  } finally {
+    await release();
+  }
+}
+
+async function trainDdpmInFolder(args: TrainArgs, runDir: string): Promise<TrainDdpmSummary> {
   const t0 = performance.now();
-  await startBackend(args.backend, args.quiet);
-  const runDir = join(args.out, 'training');
-  await refuseToOverwriteRun(args.out, runDir, args.resume);
   if (args.space === 'latent' && !args.vae) throw new LdmError('INVALID_ARGUMENT', '--space latent needs --vae DIR (a folder written by ldm train-vae)');
+  // A wrong --model-config is told before the backend starts and the data set is read.
+  await buildWithModelConfig(args.modelConfig, (overrides) => resolveUNetConfig({ ...args.space === 'latent' ? LATENT_UNET_CONFIG : PIXEL_UNET_CONFIG, ...overrides }));
+  await startBackend(args.backend, args.quiet);
   if (args.space === 'latent') await loadVae(args.vae!).then((v) => v.dispose());
 
   const { train } = await loadSplit(args.data, args.heldOut, args.seed, args.limit);
@@ -75,7 +87,7 @@ export async function trainDdpmJob(args: TrainArgs): Promise<TrainDdpmSummary> {
   const encodeSeconds = args.space === 'latent' ? (performance.now() - tEncode) / 1000 : 0;
   const [, h, w, c] = data.shape;
   const base = args.space === 'latent' ? LATENT_UNET_CONFIG : PIXEL_UNET_CONFIG;
-  const unet = new UNet2DModel({ ...base, inChannels: c, outChannels: c, sampleSize: h, ...(await readModelConfig(args.modelConfig)) }, new Generator(args.seed).split('init'));
+  const unet = await buildWithModelConfig(args.modelConfig, (overrides) => new UNet2DModel({ ...base, inChannels: c, outChannels: c, sampleSize: h, ...overrides }, new Generator(args.seed).split('init')));
   const schedulerOptions = {
     numTrainTimesteps: DEFAULTS.ddpm.numTrainTimesteps,
     betaSchedule: args.betaSchedule as 'linear',
@@ -86,7 +98,8 @@ export async function trainDdpmJob(args: TrainArgs): Promise<TrainDdpmSummary> {
   if (!args.quiet) {
     process.stderr.write(`unet (${args.space}): ${unet.numParameters().toLocaleString('en-US')} parameters, ${(unet.forwardFlops([h, w, c]) / 1e6).toFixed(1)} MFLOP per evaluation; training data ${data.shape[0]} × ${h}×${w}×${c}\n`);
   }
-  await writeJson(join(runDir, 'run.json'), { command: 'train', args });
+  // A resumed run's options are written back once it has run, so a run that fails to resume changes nothing.
+  if (!args.resume) await writeRunOptions(runDir, 'train', args, trainOptions);
 
   const scheduler = new DDPMScheduler(schedulerOptions);
   // The pipeline folder's files other than the UNet are known before training; write them first so previews can use them.
@@ -134,8 +147,9 @@ export async function trainDdpmJob(args: TrainArgs): Promise<TrainDdpmSummary> {
     encodeSeconds,
     interrupted: Boolean(result.interrupted),
   };
+  if (args.resume) await writeRunOptions(runDir, 'train', args, trainOptions);
   if (result.interrupted) {
-    process.stderr.write(`train: interrupted at step ${result.step}; continue with: ldm train --out ${args.out} --resume (same options)\n`);
+    process.stderr.write(`train: interrupted at step ${result.step}; continue with: ldm train --out ${args.out} --resume (the run's options are kept in ${join(runDir, 'run.json')})\n`);
     process.exitCode = 130;
   } else {
     // The pipeline's UNet is the EMA of the weights, as diffusers' training script saves it.

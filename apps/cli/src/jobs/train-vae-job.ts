@@ -2,9 +2,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
 import { Generator } from '@ldm/backend';
 import { writeImageGrid } from '@ldm/data';
-import { AutoencoderKL, computeLatentStatistics, DEFAULT_VAE_CONFIG, saveVaeWithLatentStatistics, trainVAE, vaeElbo } from '@ldm/vae';
-import type { TrainVaeArgs } from '../commands/train-vae';
-import { readModelConfig, refuseToOverwriteRun, startBackend, writeJson } from './common';
+import { AutoencoderKL, computeLatentStatistics, DEFAULT_VAE_CONFIG, resolveVaeConfig, saveVaeWithLatentStatistics, trainVAE, vaeElbo } from '@ldm/vae';
+import { trainVaeOptions } from '../options/train-vae';
+import type { TrainVaeArgs } from '../options/train-vae';
+import { buildWithModelConfig, startBackend, writeJson } from './common';
+import { claimRunFolder, resumeOptions, writeRunOptions } from './run-folder';
 import { firstImages, loadSplit } from './data';
 
 export interface TrainVaeSummary {
@@ -19,18 +21,29 @@ export interface TrainVaeSummary {
 }
 
 /** `ldm train-vae`: train, measure the scaling factor, write the model folder to --out. */
-export async function trainVaeJob(args: TrainVaeArgs): Promise<TrainVaeSummary> {
+export async function trainVaeJob(given: TrainVaeArgs): Promise<TrainVaeSummary> {
+  const runDir = join(given.out, 'training');
+  const release = await claimRunFolder({ out: given.out, runDir, command: 'train-vae', resume: given.resume, force: given.force });
+  try {
+    return await trainVaeInFolder(given.resume ? await resumeOptions(runDir, 'train-vae', given, trainVaeOptions) : given, runDir);
+  } finally {
+    await release();
+  }
+}
+
+async function trainVaeInFolder(args: TrainVaeArgs, runDir: string): Promise<TrainVaeSummary> {
   const t0 = performance.now();
+  // A wrong --model-config is told before the backend starts and the data set is read.
+  await buildWithModelConfig(args.modelConfig, (overrides) => resolveVaeConfig({ ...DEFAULT_VAE_CONFIG, ...overrides }));
   await startBackend(args.backend, args.quiet);
-  const runDir = join(args.out, 'training');
-  await refuseToOverwriteRun(args.out, runDir, args.resume);
   const { train, heldOut } = await loadSplit(args.data, args.heldOut, args.seed, args.limit);
   const [, h, w, c] = train.shape;
-  const vae = new AutoencoderKL({ ...DEFAULT_VAE_CONFIG, inChannels: c, outChannels: c, sampleSize: h, ...(await readModelConfig(args.modelConfig)) }, new Generator(args.seed).split('init'));
+  const vae = await buildWithModelConfig(args.modelConfig, (overrides) => new AutoencoderKL({ ...DEFAULT_VAE_CONFIG, inChannels: c, outChannels: c, sampleSize: h, ...overrides }, new Generator(args.seed).split('init')));
   if (!args.quiet) {
     process.stderr.write(`vae: ${vae.numParameters().toLocaleString('en-US')} parameters, ${(vae.forwardFlops([h, w, c]) / 1e6).toFixed(1)} MFLOP per image; data ${train.name}: ${train.shape[0]} train, ${heldOut.shape[0]} held out, ${h}×${w}×${c}\n`);
   }
-  await writeJson(join(runDir, 'run.json'), { command: 'train-vae', args });
+  // A resumed run's options are written back once it has run, so a run that fails to resume changes nothing.
+  if (!args.resume) await writeRunOptions(runDir, 'train-vae', args, trainVaeOptions);
   const preview = firstImages(heldOut.shape[0] > 0 ? heldOut : train, 8);
   const result = await trainVAE({
     vae,
@@ -69,8 +82,9 @@ export async function trainVaeJob(args: TrainVaeArgs): Promise<TrainVaeSummary> 
     scalingFactor: NaN,
     interrupted: Boolean(result.interrupted),
   };
+  if (args.resume) await writeRunOptions(runDir, 'train-vae', args, trainVaeOptions);
   if (result.interrupted) {
-    process.stderr.write(`train-vae: interrupted at step ${result.step}; continue with: ldm train-vae --out ${args.out} --resume\n`);
+    process.stderr.write(`train-vae: interrupted at step ${result.step}; continue with: ldm train-vae --out ${args.out} --resume (the run's options are kept in ${join(runDir, 'run.json')})\n`);
     process.exitCode = 130;
     vae.dispose();
     return summary;

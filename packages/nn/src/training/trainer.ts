@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { LdmError } from '@ldm/backend';
 import { DataParallelEngine, sliceRows, splitRows } from '../data-parallel';
 import type { GradientReplica, ReplicaTask, ShardArray, ShardInputs } from '../data-parallel';
@@ -11,6 +12,7 @@ import type { LearningRateSchedule } from '../lr-schedule';
 import { Adam } from '../optim/adam';
 import { readSafetensorsFile, writeSafetensorsFile } from '../safetensors';
 import { CheckpointStore } from './checkpoint-store';
+import { readResumePoint } from './resume-point';
 import { runTrainingLoop } from './training-loop';
 import type { TrainingLoopResult } from './training-loop';
 
@@ -46,6 +48,26 @@ export interface TrainingLoss<M> {
 export interface Resumable {
   state(): unknown;
   setState(state: unknown): void;
+  /**
+   * What `state()` may be, checked on resume so a hand-edited or truncated state.json is refused naming the
+   * key (e.g. `resumableStateSchemas.generator`); without one the key need only be present.
+   */
+  stateSchema?: z.ZodType;
+}
+
+/** `resumable` with its state checked against `schema` on resume (e.g. a Generator with `resumableStateSchemas.generator`). */
+export function withStateSchema(resumable: Pick<Resumable, 'state' | 'setState'>, schema: z.ZodType): Resumable {
+  return { state: () => resumable.state(), setState: (state) => resumable.setState(state), stateSchema: schema };
+}
+
+const present = z.custom<unknown>((v) => v !== undefined, 'missing');
+
+/** The schema of each key `state.json` holds beside the step: every resumable's, and each extra's by its type. */
+function stateKeys(resumables: Record<string, Resumable>, extras: Record<string, unknown>): Record<string, z.ZodType> {
+  const keys: Record<string, z.ZodType> = {};
+  for (const [key, value] of Object.entries(extras)) keys[key] = typeof value === 'number' ? z.number().refine(Number.isFinite, 'expected a finite number') : present;
+  for (const [key, r] of Object.entries(resumables)) keys[key] = r.stateSchema ?? present;
+  return keys;
 }
 
 export interface TrainOptions<M extends TrainableModel> {
@@ -118,9 +140,10 @@ export async function train<M extends TrainableModel>(options: TrainOptions<M>):
   if (options.resume) {
     if (runDir === undefined) throw new LdmError('INVALID_ARGUMENT', `${options.label}: resume needs a run folder`);
     const store = new CheckpointStore(join(runDir, 'checkpoints'));
-    const latest = await store.latest();
-    if (!latest) throw new LdmError('FILE_NOT_FOUND', `--resume: no checkpoint in ${store.dir}`);
-    const state = JSON.parse(await readFile(join(latest.path, 'state.json'), 'utf8')) as Record<string, unknown> & { step: number };
+    // The newest checkpoint that reads whole (state.json against its schema, every weights file); a corrupt
+    // newest one is skipped with a warning for the previous one.
+    const latest = await readResumePoint(store, stateKeys(resumables, options.stateExtras ?? {}));
+    const { state } = latest;
     await options.loadModel!(join(latest.path, 'model'));
     const opt = await readSafetensorsFile(join(latest.path, 'optimizer.safetensors'));
     optimizer.setState({ step: Number(opt.metadata.step), tensors: opt.tensors });

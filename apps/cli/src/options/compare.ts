@@ -1,0 +1,19 @@
+import { existingFolder, int, intList, outputPath } from './check';
+import type { GlobalArgs } from './global';
+import { seedOption } from './training';
+import type { ArgsOf } from './types';
+
+export const compareOptions = {
+  vae: { type: 'string', demandOption: true, describe: 'VAE folder', coerce: existingFolder('vae') },
+  latent: { type: 'string', demandOption: true, describe: 'Latent DDPM folder', coerce: existingFolder('latent') },
+  pixel: { type: 'string', describe: 'Pixel DDPM folder (optional)', coerce: existingFolder('pixel') },
+  out: { type: 'string', default: 'runs/report', describe: 'Report folder', coerce: outputPath('out') },
+  n: { type: 'number', default: 500, describe: 'Samples per method (at least 8: FID needs samples)', coerce: int('n', 8, 100_000) },
+  steps: { type: 'string', default: '1,2,5,10,20,50,100', describe: 'DDIM step counts', coerce: intList('steps', 1, 1000) },
+  repeats: { type: 'number', default: 3, describe: 'Timing repeats (median reported)', coerce: int('repeats', 1, 100) },
+  seed: { ...seedOption, default: 0 },
+  quick: { type: 'boolean', default: false, describe: 'Few samples and steps, for tests' },
+  limit: { type: 'number', describe: 'Use only the first N images of the dataset (real set and baseline fits)', coerce: int('limit', 1, 10_000_000) },
+} as const;
+
+export type CompareArgs = ArgsOf<typeof compareOptions> & GlobalArgs;

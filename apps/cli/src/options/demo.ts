@@ -1,0 +1,14 @@
+import { outputPath, threads } from './check';
+import type { GlobalArgs } from './global';
+import { seedOption } from './training';
+import type { ArgsOf } from './types';
+
+export const demoOptions = {
+  out: { type: 'string', default: 'runs/demo', describe: 'Output folder', coerce: outputPath('out') },
+  quick: { type: 'boolean', default: false, describe: 'A tiny run (about a minute) to check the pipeline end to end' },
+  seed: { ...seedOption, default: 0 },
+  resume: { type: 'boolean', default: false, describe: 'Continue stages from their checkpoints' },
+  threads: { type: 'number', default: 1, describe: 'Worker threads for training (data parallel; see ldm train --help)', coerce: threads('threads') },
+} as const;
+
+export type DemoArgs = ArgsOf<typeof demoOptions> & GlobalArgs;

@@ -1,0 +1,15 @@
+import type { ArgsOf } from './types';
+
+/** Options every command takes. */
+export const globalOptions = {
+  backend: {
+    type: 'string',
+    choices: ['auto', 'tensorflow-gpu', 'tensorflow', 'native', 'wasm', 'cpu'] as const,
+    default: 'auto',
+    describe: 'tfjs backend (auto: the first that works of tensorflow-gpu, tensorflow, native, wasm, cpu; native = wasm with oneDNN kernels)',
+    global: true,
+  },
+  verbose: { type: 'boolean', default: false, describe: 'Print stack traces on errors', global: true },
+} as const;
+
+export type GlobalArgs = ArgsOf<typeof globalOptions>;
