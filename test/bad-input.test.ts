@@ -378,7 +378,7 @@ const cases: Case[] = [
       ['"num_train_timesteps": -1', { num_train_timesteps: -1 }, 'num_train_timesteps'],
       ['"prediction_type": 5', { prediction_type: 5 }, 'prediction_type'],
     ] as const
-  ).map(([label, change]): Case => ({
+  ).map(([label, change, key]): Case => ({
     cls: 'raw error',
     name: `scheduler_config.json with ${label} (nll)`,
     setup: async (f, dir) => {

@@ -1,13 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdtemp, readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { Generator, initBackend } from '@ldm/backend';
 import { Linear } from '../linear';
 import { loadModelFolderInto, writeModelFolder } from '../model-folder';
 import { toTorchStateDict } from '../torch-layout';
-import { toTensor, train } from './trainer';
+import { resumableStateSchemas } from './resume-point';
+import { toTensor, train, withStateSchema } from './trainer';
 import type { TrainOptions } from './trainer';
 
 beforeAll(async () => {
@@ -32,7 +33,8 @@ function setup(runDir: string | undefined, steps: number, extra: Partial<TrainOp
       },
     },
     nextBatch: () => ({ x: { data: data.normal(8 * 3), shape: [8, 3] }, noise: { data: noise.normal(8 * 2), shape: [8, 2] } }),
-    resumables: { dataGenerator: data, noiseGenerator: noise },
+    // One stream with its schema, one without (then its key need only be present in state.json).
+    resumables: { dataGenerator: data, noiseGenerator: withStateSchema(noise, resumableStateSchemas.generator) },
     steps,
     batchSize: 8,
     learningRate: { base: 0.05, schedule: 'constant' },
@@ -101,6 +103,49 @@ describe('train (the training skeleton)', () => {
     for (const r of [a, b]) r.ema!.dispose();
     whole.model.dispose();
     second.model.dispose();
+  });
+
+  it('resuming past a corrupt newest checkpoint: warns naming it, uses the previous one and still ends bit-exact; none usable is an error naming the newest', async () => {
+    const whole = setup(await mkdtemp(join(tmpdir(), 'trainer-')), 6);
+    (await train(whole.options)).ema!.dispose();
+    const dir = await mkdtemp(join(tmpdir(), 'trainer-'));
+    const first = setup(dir, 6);
+    (await train(first.options)).ema!.dispose();
+    first.model.dispose();
+    const newest = join(dir, 'checkpoints', 'ckpt-0000006', 'state.json');
+    const state = JSON.parse(await readFile(newest, 'utf8'));
+    state.noiseGenerator.counter = -1;
+    await writeFile(newest, JSON.stringify(state));
+    const warnings: string[] = [];
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      warnings.push(String(chunk));
+      return true;
+    });
+    let b: Awaited<ReturnType<typeof train>>;
+    const second = setup(dir, 6, { resume: true });
+    try {
+      b = await train(second.options);
+    } finally {
+      stderr.mockRestore();
+    }
+    expect(warnings.join('')).toMatch(/^warning: .*ckpt-0000006\/state\.json: "noiseGenerator\.counter" .*resuming from the previous checkpoint \(step 3\) instead\n$/);
+    expect(b.step).toBe(6);
+    expect(values(second.model.parameters())).toEqual(values(whole.model.parameters()));
+    b.ema!.dispose();
+    second.model.dispose();
+    whole.model.dispose();
+
+    // Both checkpoints unusable (the resumed run rewrote step 6; the older one's state.json lacks a resumable's key): the newest's fault is told.
+    for (const step of ['ckpt-0000003', 'ckpt-0000006']) {
+      const path = join(dir, 'checkpoints', step, 'state.json');
+      const s = JSON.parse(await readFile(path, 'utf8'));
+      if (step === 'ckpt-0000003') delete s.dataGenerator;
+      else s.noiseGenerator.counter = -1;
+      await writeFile(path, JSON.stringify(s));
+    }
+    const third = setup(dir, 9, { resume: true });
+    await expect(train(third.options)).rejects.toThrow(/ckpt-0000006\/state\.json: "noiseGenerator\.counter"/);
+    third.model.dispose();
   });
 
   it('refuses resume without a run folder, and threads > 1 for a model no worker can rebuild', async () => {
