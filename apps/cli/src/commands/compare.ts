@@ -5,6 +5,7 @@ export interface CompareArgs {
   vae: string;
   latent: string;
   pixel?: string;
+  generatorVae?: string;
   out: string;
   n: number;
   steps: string;
@@ -22,6 +23,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option('vae', { type: 'string', demandOption: true, describe: 'VAE folder' })
       .option('latent', { type: 'string', demandOption: true, describe: 'Latent DDPM folder' })
       .option('pixel', { type: 'string', describe: 'Pixel DDPM folder (optional)' })
+      .option('generator-vae', { type: 'string', describe: 'A VAE trained as a generator (β = 1, ldm train-vae --kl-weight 1): its single-step decoding is shown beside the diffusion VAE\'s (optional)' })
       .option('out', { type: 'string', default: 'runs/report', describe: 'Report folder' })
       .option('n', { type: 'number', default: 500, describe: 'Samples per method' })
       .option('steps', { type: 'string', default: '1,2,5,10,20,50,100', describe: 'DDIM step counts' })
