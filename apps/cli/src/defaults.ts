@@ -44,7 +44,7 @@ export const DEFAULTS = {
     generatorVaeSteps: 300,
     generatorKlWeight: 1,
     ddpmSteps: 2000,
-    ddpmLearningRate: 1.5e-3,
+    ddpmLearningRate: 3e-3,
     minSnrGamma: 5 as number | undefined,
     /**
      * Samples per method in the report. The report's DDPM-1000 row costs 1,000 UNet calls a sample, so 100 keeps

@@ -24,7 +24,7 @@ export const DEMO_SIZES = {
     compareSteps: DEFAULTS.demo.compareSteps,
     limit: undefined,
   },
-  quick: { vaeSteps: 20, generatorVaeSteps: 20, ddpmSteps: 30, ddpmSamplingSteps: 100, compareCount: 16, compareSteps: '1,5,20', limit: 600 },
+  quick: { vaeSteps: 20, generatorVaeSteps: 20, ddpmSteps: 30, ddpmSamplingSteps: 100, compareCount: 16, compareSteps: '1,5,50', limit: 600 },
 } as const;
 
 /** Steps of the timing probe that sizes the pixel DDPM of `--full` (equal wall-clock with the latent one). */
