@@ -47,8 +47,12 @@ describe('ldm, run as a user runs it', () => {
     const latent = await runCli(['train', '--space', 'latent', '--vae', vae, ...common, '--steps', '6', '--checkpoint-every', '3', '--sample-every', '6', '--model-config', configs.unet, '--out', ddpm]);
     expect(latent.stderr).toBe('');
     expect(latent.code).toBe(0);
-    const index = JSON.parse(await readFile(join(ddpm, 'model_index.json'), 'utf8')) as { vae: string; sample_shape: number[] };
-    expect(index.sample_shape).toEqual([8, 8, 4]);
+    // diffusers' LDMPipeline folder: model_index.json names its components, the VAE is copied into vqvae/.
+    const index = JSON.parse(await readFile(join(ddpm, 'model_index.json'), 'utf8')) as Record<string, unknown>;
+    expect(index).toMatchObject({ _class_name: 'LDMPipeline', vqvae: ['diffusers', 'AutoencoderKL'], unet: ['diffusers', 'UNet2DModel'], scheduler: ['diffusers', 'DDPMScheduler'] });
+    const copiedVae = JSON.parse(await readFile(join(ddpm, 'vqvae', 'config.json'), 'utf8')) as { scaling_factor: number };
+    expect(copiedVae.scaling_factor).toBeCloseTo(stats.scaling_factor, 6);
+    expect(JSON.parse(await readFile(join(ddpm, 'unet', 'config.json'), 'utf8')).sample_size).toBe(8);
     expect(existsSync(join(ddpm, 'unet', 'diffusion_pytorch_model.safetensors'))).toBe(true);
 
     const npy = await runCli(['sample', '--model', ddpm, '--sampler', 'ddim', '--steps', '5', '-n', '4', '--out', join(dir, 's.npy'), '--quiet']);
@@ -70,7 +74,7 @@ describe('ldm, run as a user runs it', () => {
 
     const info = await runCli(['info', ddpm]);
     expect(info.code).toBe(0);
-    expect(info.stdout).toContain('LatentDDPMPipeline');
+    expect(info.stdout).toContain('LDMPipeline');
     const vaeInfo = await runCli(['info', vae, '--json']);
     expect(JSON.parse(vaeInfo.stdout).config.scaling_factor).toBeCloseTo(stats.scaling_factor, 6);
     expect(JSON.parse(vaeInfo.stdout).checkpoints).toEqual([3, 6]);
@@ -83,7 +87,7 @@ describe('ldm, run as a user runs it', () => {
     const trained = await runCli(['train', '--config', config, ...common]);
     expect(trained.stderr).toBe('');
     expect(trained.code).toBe(0);
-    expect(JSON.parse(await readFile(join(out, 'model_index.json'), 'utf8')).space).toBe('pixel');
+    expect(JSON.parse(await readFile(join(out, 'model_index.json'), 'utf8'))._class_name).toBe('DDPMPipeline');
     const sampled = await runCli(['sample', '--model', out, '--sampler', 'ddim', '--steps', '3', '-n', '2', '--out', join(dir, 'pixel.npy'), '--quiet']);
     expect(sampled.code).toBe(0);
     expect(npyShape(await readFile(join(dir, 'pixel.npy')))).toEqual([2, 32, 32, 1]);

@@ -1,4 +1,5 @@
 import { defineConfig } from 'tsup';
+import { strictBuild } from '../../scripts/tsup-strict';
 
 export default defineConfig({
   entry: ['src/index.ts', 'src/main.ts'],
@@ -7,4 +8,5 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'node20',
+  ...strictBuild,
 });

@@ -1,4 +1,5 @@
 import { defineConfig } from 'tsup';
+import { strictBuild } from '../../scripts/tsup-strict';
 
 export default defineConfig({
   entry: ['src/index.ts'],
@@ -9,4 +10,5 @@ export default defineConfig({
   target: 'node20',
   // loadMnist finds the `mnist` package with createRequire(import.meta.url), which CJS needs shimmed.
   shims: true,
+  ...strictBuild,
 });

@@ -1,4 +1,5 @@
 import { defineConfig } from 'tsup';
+import { strictBuild } from '../../scripts/tsup-strict';
 
 export default defineConfig({
   entry: ['src/index.ts'],
@@ -9,4 +10,5 @@ export default defineConfig({
   target: 'node20',
   // loadMnistClassifier finds the shipped folder through import.meta.url, which CJS lacks without the shim.
   shims: true,
+  ...strictBuild,
 });

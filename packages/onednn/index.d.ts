@@ -15,6 +15,8 @@ export interface OneDnnBinding {
   adamStep(heap: ArrayBuffer, size: number, attrs: Float64Array, p: number, g: number, m: number, v: number, clip: number, pOut: number, mOut: number, vOut: number): void;
   /** Sums [rows, cols] over rows into [cols] (float64 accumulation). */
   sumLeading(heap: ArrayBuffer, rows: number, cols: number, x: number, y: number): void;
+  /** dst[r·dstStride + k] = src[r·srcStride + k] for r < rows, k < run (float32 elements; offsets in bytes). */
+  copyRows(heap: ArrayBuffer, rows: number, run: number, srcStride: number, dstStride: number, src: number, dst: number): void;
   /** Threads oneDNN uses inside each operation (OpenMP). */
   setThreads(n: number): void;
   getThreads(): number;

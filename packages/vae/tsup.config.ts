@@ -1,4 +1,5 @@
 import { defineConfig } from 'tsup';
+import { strictBuild } from '../../scripts/tsup-strict';
 
 export default defineConfig({
   entry: ['src/index.ts'],
@@ -7,4 +8,7 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'node20',
+  // import.meta.url locates the data-parallel worker and the replica module; CommonJS needs it shimmed.
+  shims: true,
+  ...strictBuild,
 });

@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { Generator, initBackend } from '@ldm/backend';
 import { loadMnistClassifier, sampleQuality } from '@ldm/eval';
 import { loadSplit } from '../src/jobs/data';
-import { decodeFromPrior, generate, latentShapeOf, loadPipeline, loadVae } from '../src/jobs/pipeline';
+import { latentShapeOf, loadPipeline } from '@ldm/pipeline';
+import { generateImages, loadVae, priorImages } from '../src/jobs/samples';
 import { DEFAULTS } from '../src/defaults';
 
 const argv = process.argv.slice(2);
@@ -36,13 +37,13 @@ for (const s of samplers) {
   const t0 = performance.now();
   let images: { data: Float32Array; shape: [number, number, number, number] };
   if (s === 'vae' || s === 'vae-only') {
-    const vae = pipeline?.vae ?? (await loadVae(dir));
-    images = decodeFromPrior(vae, latentShapeOf(vae, [32, 32, 1]), n, 100, seed);
+    const vae = pipeline && 'vae' in pipeline ? pipeline.vae : await loadVae(dir);
+    images = priorImages(vae, { latentShape: latentShapeOf(vae, [32, 32, 1]), count: n, batchSize: 100, seed });
     if (!pipeline) vae.dispose();
   } else {
     const m = /^(ddim|ddpm)(\d+)(?:eta([\d.]+))?$/.exec(s);
     if (!m) throw new Error(`unknown sampler ${s}`);
-    images = generate(pipeline!, { sampler: m[1] as 'ddim', steps: Number(m[2]), eta: m[3] ? Number(m[3]) : m[1] === 'ddpm' ? 1 : 0, count: n, batchSize: Math.min(n, 250), seed });
+    images = generateImages(pipeline!, { sampler: m[1] as 'ddim', steps: Number(m[2]), eta: m[3] ? Number(m[3]) : m[1] === 'ddpm' ? 1 : 0, count: n, batchSize: Math.min(n, 250), seed });
   }
   const seconds = (performance.now() - t0) / 1000;
   const q = sampleQuality(real, { images: images.data, shape: images.shape }, classifier, { generator: new Generator(seed).split('fid') });

@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -38,6 +38,9 @@ type PathName = 'native ×1' | 'native ×2' | 'wasm ×1';
 interface Measure {
   train: number[];
   forward: number[];
+  /** images per CPU-second of this process (all threads): for one thread, robust to other load. */
+  trainCpu: number[];
+  forwardCpu: number[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -55,7 +58,7 @@ function systemBusySeconds(): number | undefined {
 }
 let otherCpuSeconds = 0;
 let timedSeconds = 0;
-function timed<T>(fn: () => T): { value: T; seconds: number } {
+function timed<T>(fn: () => T): { value: T; seconds: number; cpuSeconds: number } {
   const busy0 = systemBusySeconds();
   const own0 = process.cpuUsage();
   const t0 = performance.now();
@@ -63,11 +66,12 @@ function timed<T>(fn: () => T): { value: T; seconds: number } {
   const seconds = (performance.now() - t0) / 1000;
   const busy1 = systemBusySeconds();
   const own = process.cpuUsage(own0);
+  const cpuSeconds = (own.user + own.system) / 1e6;
   if (busy0 !== undefined && busy1 !== undefined) {
-    otherCpuSeconds += Math.max(0, busy1 - busy0 - (own.user + own.system) / 1e6);
+    otherCpuSeconds += Math.max(0, busy1 - busy0 - cpuSeconds);
     timedSeconds += seconds;
   }
-  return { value, seconds };
+  return { value, seconds, cpuSeconds };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -157,7 +161,7 @@ function vaeSubject(batch: number): Subject {
   };
 }
 
-function measure(subject: Subject, warm: boolean): { train: number; forward: number } {
+function measure(subject: Subject, warm: boolean): { train: number; forward: number; trainCpu: number; forwardCpu: number } {
   if (warm) for (let i = 0; i < WARMUP; i++) subject.trainStep();
   const train = timed(() => {
     for (let i = 0; i < STEPS; i++) subject.trainStep();
@@ -167,7 +171,12 @@ function measure(subject: Subject, warm: boolean): { train: number; forward: num
   const fwd = timed(() => {
     for (let i = 0; i < reps; i++) subject.forward();
   });
-  return { train: (STEPS * subject.batch) / train.seconds, forward: (reps * subject.batch) / fwd.seconds };
+  return {
+    train: (STEPS * subject.batch) / train.seconds,
+    forward: (reps * subject.batch) / fwd.seconds,
+    trainCpu: (STEPS * subject.batch) / train.cpuSeconds,
+    forwardCpu: (reps * subject.batch) / fwd.cpuSeconds,
+  };
 }
 
 function setPath(path: PathName): void {
@@ -183,6 +192,8 @@ function setPath(path: PathName): void {
 // PyTorch side: the twin in a subprocess, timed in the same rounds.
 
 let torchMissing: string | undefined;
+const diffusersRunnerPath = join(here, '../../../../shared/tools/diffusers/run.sh');
+const diffusersRunner = process.env.DIFFUSERS_GIT && existsSync(diffusersRunnerPath) ? diffusersRunnerPath : undefined;
 function torchAvailable(): boolean {
   try {
     execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' });
@@ -193,18 +204,17 @@ function torchAvailable(): boolean {
   }
 }
 
-async function torchMeasure(subject: Subject, threads: number): Promise<{ train: number; forward: number } | undefined> {
+async function torchMeasure(subject: Subject, threads: number): Promise<{ train: number; forward: number; trainCpu: number; forwardCpu: number } | undefined> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-torch-'));
   const configPath = join(dir, 'config.json');
   await writeFile(configPath, JSON.stringify(subject.torch.config));
   try {
-    const out = execFileSync(
-      '/usr/bin/python3',
-      [join(here, 'torch_models.py'), '--kind', subject.torch.kind, '--config', configPath, '--batch', String(subject.batch), '--threads', String(threads), '--repeats', String(STEPS)],
-      { encoding: 'utf8', timeout: 600_000, env: { ...process.env, OMP_NUM_THREADS: String(threads) } },
-    );
-    const r = JSON.parse(out.trim().split('\n').at(-1)!) as { train_images_per_s: number; forward_images_per_s: number };
-    return { train: r.train_images_per_s, forward: r.forward_images_per_s };
+    const args = [join(here, 'torch_models.py'), '--kind', subject.torch.kind, '--config', configPath, '--batch', String(subject.batch), '--threads', String(threads), '--repeats', String(STEPS)];
+    // diffusers' own classes where it can run offline (DIFFUSERS_GIT + ../shared/tools/diffusers), else the twin.
+    const [cmd, cmdArgs] = diffusersRunner ? [diffusersRunner, [...args, '--impl', 'diffusers']] : ['/usr/bin/python3', args];
+    const out = execFileSync(cmd, cmdArgs, { encoding: 'utf8', timeout: 600_000, env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
+    const r = JSON.parse(out.trim().split('\n').at(-1)!) as Record<'train_images_per_s' | 'forward_images_per_s' | 'train_images_per_cpu_s' | 'forward_images_per_cpu_s', number>;
+    return { train: r.train_images_per_s, forward: r.forward_images_per_s, trainCpu: r.train_images_per_cpu_s, forwardCpu: r.forward_images_per_cpu_s };
   } catch (error) {
     torchMissing = `the PyTorch twin failed: ${(error as Error).message.split('\n')[0]}`;
     return undefined;
@@ -234,7 +244,7 @@ function samplingMs(unet: UNet2DModel, vae: AutoencoderKL | undefined, shape: [n
 }
 
 async function main(): Promise<void> {
-  const native = (await loadOneDnn()) !== null;
+  const native = await loadOneDnn();
   await initBackend({ backend: native ? 'native' : 'wasm' });
   const paths: PathName[] = native ? ['native ×1', 'native ×2', 'wasm ×1'] : ['wasm ×1'];
   const withTorch = torchAvailable();
@@ -249,21 +259,19 @@ async function main(): Promise<void> {
     const subject = make();
     process.stderr.write(`bench: ${subject.name}\n`);
     const rows: Record<string, Measure> = {};
-    for (const p of [...paths, 'PyTorch ×1', 'PyTorch ×2']) rows[p] = { train: [], forward: [] };
+    for (const p of [...paths, 'PyTorch ×1', 'PyTorch ×2']) rows[p] = { train: [], forward: [], trainCpu: [], forwardCpu: [] };
     for (let round = 0; round < ROUNDS; round++) {
       for (const path of paths) {
         setPath(path);
         const m = measure(subject, round === 0);
-        rows[path]!.train.push(m.train);
-        rows[path]!.forward.push(m.forward);
+        for (const k of ['train', 'forward', 'trainCpu', 'forwardCpu'] as const) rows[path]![k].push(m[k]);
         process.stderr.write(`  round ${round + 1} ${path}: train ${m.train.toFixed(1)} img/s, forward ${m.forward.toFixed(1)} img/s\n`);
       }
       if (withTorch) {
         for (const threads of [1, 2]) {
           const m = await torchMeasure(subject, threads);
           if (!m) continue;
-          rows[`PyTorch ×${threads}`]!.train.push(m.train);
-          rows[`PyTorch ×${threads}`]!.forward.push(m.forward);
+          for (const k of ['train', 'forward', 'trainCpu', 'forwardCpu'] as const) rows[`PyTorch ×${threads}`]![k].push(m[k]);
           process.stderr.write(`  round ${round + 1} PyTorch ×${threads}: train ${m.train.toFixed(1)} img/s, forward ${m.forward.toFixed(1)} img/s\n`);
         }
       }
@@ -293,14 +301,17 @@ async function main(): Promise<void> {
   const info = oneDnnInfo();
   lines.push(`tfjs ${tf.version_core}, node ${process.version}, ${new Date().toISOString()}${quick ? ' (--quick)' : ''}, ${ROUNDS} interleaved round(s), ${STEPS} timed steps each`);
   lines.push(native ? `native: oneDNN ${info!.onednn} (${info!.isa})` : `native: not available (${oneDnnUnavailableReason()})`);
-  if (!withTorch) lines.push(`PyTorch: ${torchMissing}`);
+  lines.push(withTorch ? `PyTorch: ${diffusersRunner ? "diffusers 0.38's own UNet2DModel / AutoencoderKL" : 'the twin torch_models.py (set DIFFUSERS_GIT to time diffusers itself)'}` : `PyTorch: ${torchMissing}`);
   const otherCores = timedSeconds > 0 ? otherCpuSeconds / timedSeconds : Number.NaN;
   lines.push(
     `machine: load average ${load0} at the start; other processes used ${fmt(otherCores, 2)} cores on average while we timed${otherCores > 0.15 ? ' — NOT IDLE: absolute figures are low, compare the ratios within a round' : ' (idle)'}`,
   );
   lines.push('');
-  lines.push('| model | batch | path | train img/s | × PyTorch, same threads | inference img/s | × PyTorch, same threads |');
-  lines.push('| --- | ---: | --- | ---: | ---: | ---: | ---: |');
+  lines.push('Wall-clock columns need an idle machine. The per-CPU-second columns (images per second of CPU time of the whole process,');
+  lines.push('all its threads) compare one-thread paths fairly even under load: that is the per-core figure.');
+  lines.push('');
+  lines.push('| model | batch | path | train img/s | × PyTorch | inference img/s | × PyTorch | train img/CPU-s | × PyTorch | inference img/CPU-s | × PyTorch |');
+  lines.push('| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of results) {
     const med = (p: string, k: keyof Measure) => median(r.rows[p]?.[k] ?? []);
     for (const p of Object.keys(r.rows)) {
@@ -308,7 +319,9 @@ async function main(): Promise<void> {
       const threads = p.endsWith('×2') ? 2 : 1;
       const peer = p.startsWith('PyTorch') ? undefined : `PyTorch ×${threads}`;
       const ratio = (k: keyof Measure) => (peer ? fmt(med(p, k) / med(peer, k), 2) : '');
-      lines.push(`| ${r.name} | ${r.batch} | ${p} | ${fmt(med(p, 'train'))} | ${ratio('train')} | ${fmt(med(p, 'forward'))} | ${ratio('forward')} |`);
+      lines.push(
+        `| ${r.name} | ${r.batch} | ${p} | ${fmt(med(p, 'train'))} | ${ratio('train')} | ${fmt(med(p, 'forward'))} | ${ratio('forward')} | ${fmt(med(p, 'trainCpu'))} | ${ratio('trainCpu')} | ${fmt(med(p, 'forwardCpu'))} | ${ratio('forwardCpu')} |`,
+      );
     }
   }
   lines.push('');

@@ -22,7 +22,8 @@ Usage:
       --batch B --threads T [--repeats R] [--size S] [--params-only]
 
 Prints one JSON line: {kind, params, batch, threads, torch_version, train_images_per_s,
-forward_images_per_s, train_step_ms, forward_ms, size, repeats, omp_wait_policy}. A train step is forward + MSE loss
+forward_images_per_s, train_images_per_cpu_s, forward_images_per_cpu_s, train_step_ms, forward_ms, size, repeats,
+omp_wait_policy}. A train step is forward + MSE loss
 (UNet: against a random target at random integer timesteps; VAE: reconstruction MSE of a
 reparameterised posterior sample + KL of the posterior) + backward + Adam step; forward is inference
 under torch.no_grad() (VAE: encode + decode of the posterior mean). Times are the median of
@@ -567,22 +568,55 @@ def count_parameters(model):
 
 
 def time_median(fn, repeats, warmup=2):
+    """Median wall ms and median process CPU ms (all threads) of one call, after `warmup` calls."""
     for _ in range(warmup):
         fn()
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
         times.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(times)
+        cpu.append((time.process_time() - c0) * 1000.0)
+    return statistics.median(times), statistics.median(cpu)
 
 
-def build(kind, config):
+class DiffusersUNet(nn.Module):
+    """diffusers' UNet2DModel behind the twin's call signature (returns the tensor, not a dataclass)."""
+
+    def __init__(self, config):
+        super().__init__()
+        from diffusers import UNet2DModel as _UNet2DModel
+
+        self.m = _UNet2DModel.from_config(config)
+
+    def forward(self, x, t):
+        return self.m(x, t).sample
+
+
+class DiffusersVAE(nn.Module):
+    """diffusers' AutoencoderKL behind the twin's encode → (mean, logvar) / decode → tensor."""
+
+    def __init__(self, config):
+        super().__init__()
+        from diffusers import AutoencoderKL as _AutoencoderKL
+
+        self.m = _AutoencoderKL.from_config(config)
+
+    def encode(self, x):
+        d = self.m.encode(x).latent_dist
+        return d.mean, d.logvar
+
+    def decode(self, z):
+        return self.m.decode(z).sample
+
+
+def build(kind, config, impl="twin"):
+    """impl 'diffusers' times diffusers' own classes (needs diffusers importable: ../shared/tools/diffusers/run.sh)."""
     if kind == "unet":
         c = resolve_unet_config(config)
-        return UNet2DModel(c), c
+        return (DiffusersUNet(config) if impl == "diffusers" else UNet2DModel(c)), c
     c = resolve_vae_config(config)
-    return AutoencoderKL(c), c
+    return (DiffusersVAE(config) if impl == "diffusers" else AutoencoderKL(c)), c
 
 
 def bench(kind, model, c, batch, size, repeats):
@@ -623,10 +657,10 @@ def bench(kind, model, c, batch, size, repeats):
                 model.decode(model.encode(x)[0])
 
     model.train()
-    train_ms = time_median(train_step, repeats)
+    train = time_median(train_step, repeats)
     model.eval()
-    forward_ms = time_median(forward, repeats)
-    return train_ms, forward_ms
+    forward = time_median(forward, repeats)
+    return train, forward
 
 
 def main(argv=None):
@@ -638,6 +672,7 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--size", type=int, default=None, help="image side (default: the config's sample_size)")
     p.add_argument("--params-only", action="store_true", help="build the model and print params, no timing")
+    p.add_argument("--impl", choices=("twin", "diffusers"), default="twin", help="this file's re-implementation, or diffusers' own classes")
     a = p.parse_args(argv)
     if a.batch < 1 or a.threads < 1 or a.repeats < 1:
         p.error("--batch, --threads and --repeats must be >= 1")
@@ -655,7 +690,9 @@ def main(argv=None):
             config = json.load(f)
         if not isinstance(config, dict):
             raise ConfigError(f"{a.config}: expected a JSON object")
-        model, c = build(a.kind, config)
+        if a.impl == "diffusers":
+            import torch_compat  # noqa: F401  (diffusers 0.38 on torch 1.13)
+        model, c = build(a.kind, config, a.impl)
     except (OSError, json.JSONDecodeError, ConfigError) as e:
         print(f"torch_models.py: {e}", file=sys.stderr)
         return 1
@@ -675,15 +712,19 @@ def main(argv=None):
         "batch": a.batch,
         "threads": a.threads,
         "torch_version": torch.__version__,
+        "impl": a.impl,
     }
     if a.params_only:
         print(json.dumps(result))
         return 0
-    train_ms, forward_ms = bench(a.kind, model, c, a.batch, size, a.repeats)
+    (train_ms, train_cpu_ms), (forward_ms, forward_cpu_ms) = bench(a.kind, model, c, a.batch, size, a.repeats)
     result.update(
         {
             "train_images_per_s": round(a.batch * 1000.0 / train_ms, 2),
             "forward_images_per_s": round(a.batch * 1000.0 / forward_ms, 2),
+            # per CPU-second of this process (all its threads): robust to other load for one thread
+            "train_images_per_cpu_s": round(a.batch * 1000.0 / train_cpu_ms, 2),
+            "forward_images_per_cpu_s": round(a.batch * 1000.0 / forward_cpu_ms, 2),
             "train_step_ms": round(train_ms, 2),
             "forward_ms": round(forward_ms, 2),
             "size": size,

@@ -41,7 +41,7 @@ export async function runCli(argv: string[]): Promise<number> {
     if (LdmError.isInstance(error)) {
       process.stderr.write(`error: ${error.message}\n`);
       if (verbose && error.stack) process.stderr.write(`${error.stack}\n`);
-      return error.code === 'INTERRUPTED' ? 130 : 1;
+      return 1;
     }
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`error: ${message.split('\n')[0]}\n`);

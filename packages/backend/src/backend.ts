@@ -46,15 +46,6 @@ export interface BackendInfo {
   kernels: string;
 }
 
-/** The tfjs registry name each backend registers under (both native packages register 'tensorflow'). */
-const tfjsName: Record<ConcreteBackendName, string> = {
-  'tensorflow-gpu': 'tensorflow',
-  tensorflow: 'tensorflow',
-  native: 'wasm',
-  wasm: 'wasm',
-  cpu: 'cpu',
-};
-
 let active: BackendInfo | undefined;
 
 /** The backend `initBackend` last started, or undefined before the first call. */
@@ -116,14 +107,37 @@ async function startOneDnn(threads: number | undefined): Promise<void> {
   setKernelPath('onednn');
 }
 
+/** The process events Emscripten's Node glue (the wasm backend's) listens to. */
+const hostErrorEvents = ['uncaughtException', 'unhandledRejection'] as const;
+
 async function start(name: ConcreteBackendName, threads: number | undefined): Promise<void> {
-  if (isNative(name)) await startNative(name);
-  else if (name === 'native') await startOneDnn(threads);
-  else {
-    await startBundled(name);
-    if (kernelPath() === 'onednn') setKernelPath('wasm');
+  const before = hostErrorEvents.map((event) => new Set<unknown>(process.listeners(event as 'uncaughtException')));
+  try {
+    if (isNative(name)) await startNative(name);
+    else if (name === 'native') await startOneDnn(threads);
+    else {
+      await startBundled(name);
+      if (kernelPath() === 'onednn') setKernelPath('wasm');
+    }
+    await tf.ready();
+  } finally {
+    releaseHostErrors(before);
   }
-  await tf.ready();
+}
+
+/**
+ * The wasm backend's Emscripten module adds `uncaughtException` / `unhandledRejection` listeners that
+ * re-throw every error of the host process from inside tfjs (exit code 7, a trace into
+ * tf-backend-wasm). The host's own errors are not ours to handle: remove whatever starting a backend
+ * added, so they keep their exit codes and traces.
+ */
+function releaseHostErrors(before: Array<Set<unknown>>): void {
+  hostErrorEvents.forEach((event, i) => {
+    // The cast picks one overload of the typed listeners(); both events are plain process events.
+    for (const listener of process.listeners(event as 'uncaughtException')) {
+      if (!before[i]!.has(listener)) process.removeListener(event, listener);
+    }
+  });
 }
 
 function kernelsOf(name: ConcreteBackendName): string {

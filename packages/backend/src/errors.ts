@@ -7,7 +7,8 @@ const marker = Symbol.for('ldm.error');
  * copies of the package are installed.
  */
 export class LdmError extends Error {
-  private readonly [marker] = true;
+  /** What isLdmError looks for (see above). */
+  readonly [marker] = true;
   override name = 'LdmError';
   readonly code: LdmErrorCode;
 
@@ -30,5 +31,4 @@ export type LdmErrorCode =
   | 'CORRUPT_FILE'
   | 'MISSING_KEYS'
   | 'BAD_DATA'
-  | 'NUMERICAL_ERROR'
-  | 'INTERRUPTED';
+  | 'NUMERICAL_ERROR';

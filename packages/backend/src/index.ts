@@ -35,3 +35,4 @@ export { kernelPath, setKernelPath, setOneDnnThreads, oneDnnInfo, loadOneDnn, on
 export type { KernelPath } from './onednn-kernels';
 export { fusedOpsAvailable, groupNormFused, siluFused, adamStepFused } from './fused-ops';
 export type { AdamStepAttrs } from './fused-ops';
+export { writeFileAtomic } from './atomic-write';

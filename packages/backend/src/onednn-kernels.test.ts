@@ -8,7 +8,7 @@ import { kernelPath, loadOneDnn, oneDnnUnavailableReason, setKernelPath } from '
  * switched with setKernelPath. Where the addon is not built the suite is skipped, unless
  * LDM_REQUIRE_ONEDNN=1 (the project's CI, which builds it) makes that a failure.
  */
-const built = (await loadOneDnn()) !== null;
+const built = await loadOneDnn();
 const required = process.env.LDM_REQUIRE_ONEDNN === '1';
 
 it('the addon is built where it is required (LDM_REQUIRE_ONEDNN=1)', () => {
@@ -83,6 +83,8 @@ describe.skipIf(!built)('oneDNN kernels match the wasm kernels', () => {
     const b2 = tf.randomNormal([7, 5], 0, 1, 'float32', 5);
     const a4 = tf.randomNormal([2, 3, 6, 8], 0, 1, 'float32', 6);
     const b4 = tf.randomNormal([2, 3, 8, 4], 0, 1, 'float32', 7);
+    const big = tf.randomNormal([3, 37, 19], 0, 1, 'float32', 11);
+    const bigB = tf.randomNormal([3, 19, 70], 0, 1, 'float32', 12);
     const diffs = [
       bothPaths(() => [tf.matMul(a, b)]),
       bothPaths(() => [tf.matMul(tf.transpose(a, [0, 2, 1]), b, true, false)]),
@@ -92,9 +94,12 @@ describe.skipIf(!built)('oneDNN kernels match the wasm kernels', () => {
       bothPaths(() => [tf.matMul(a, b2)]),
       bothPaths(() => [tf.matMul(a4, b4)]),
       bothPaths(() => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, y))))([a, b])),
+      // register tiles (4 rows × 32 columns) with ragged edges, and the UNet's shapes
+      bothPaths(() => [tf.matMul(big, bigB), tf.matMul(tf.transpose(big, [0, 2, 1]), bigB, true), tf.matMul(big, tf.transpose(bigB, [0, 2, 1]), false, true)]),
+      bothPaths(() => [tf.matMul(tf.reshape(big, [111, 19]), tf.reshape(tf.slice(bigB, [0, 0, 0], [1, -1, -1]), [19, 70]))]),
     ];
     for (const d of diffs) expect(d).toBeLessThan(1e-5);
-    tf.dispose([a, b, b2, a4, b4]);
+    tf.dispose([a, b, b2, a4, b4, big, bigB]);
   });
 
   it('sum over the leading axes (bias gradients); other sums fall back', () => {
@@ -104,6 +109,21 @@ describe.skipIf(!built)('oneDNN kernels match the wasm kernels', () => {
     }
     expect(bothPaths(() => [tf.sum(tf.reshape(x, [120, 3]), 0)])).toBeLessThan(1e-5);
     x.dispose();
+  });
+
+  it('concat, slice and split on every axis, as the skip connections and attention use them', () => {
+    const a = tf.randomNormal([3, 4, 5, 6], 0, 1, 'float32', 9);
+    const c = tf.randomNormal([3, 4, 5, 2], 0, 1, 'float32', 10);
+    const diffs = [
+      bothPaths(() => [tf.concat([a, c], 3), tf.concat([a, a], 0), tf.concat([a, a, a], 1), tf.concat([a, a], 2)]),
+      bothPaths(() => [tf.slice(a, [0, 0, 0, 2], [-1, -1, -1, 3]), tf.slice(a, [1, 1, 0, 0], [2, 2, -1, -1]), tf.slice(a, [1, 2, 3, 1], [1, 2, 2, 4]), tf.slice(a, [0, 0, 0, 0], [-1, -1, -1, -1])]),
+      bothPaths(() => [...tf.split(a, [2, 4], 3), ...tf.split(a, 2, 1), ...tf.split(a, [1, 2], 0)]),
+      bothPaths(() => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.concat([x, y], 3))))([a, c])),
+      bothPaths(() => [tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.split(x, [2, 4], 3)[1]!, 3)))(a)]),
+      bothPaths(() => [tf.slice(tf.reshape(a, [360]), [7], [100])]),
+    ];
+    for (const d of diffs) expect(d).toBe(0);
+    tf.dispose([a, c]);
   });
 
   it('initBackend switches the path: wasm turns oneDNN off, native turns it on', async () => {

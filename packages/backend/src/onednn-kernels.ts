@@ -22,6 +22,7 @@ interface WasmBackendLike {
   wasm: { HEAPU8: Uint8Array };
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+  disposeData?(dataId: object): boolean;
 }
 
 type KernelArgs = Parameters<KernelFunc>[0];
@@ -29,7 +30,7 @@ type KernelArgs = Parameters<KernelFunc>[0];
 export type KernelPath = 'onednn' | 'wasm';
 
 /** The kernels oneDNN takes over. Conv2DBackpropFilter has no wasm kernel at all. */
-export const oneDnnKernelNames = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', 'Sum'] as const;
+export const oneDnnKernelNames = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', 'Sum', 'Concat', 'Slice', 'SplitV'] as const;
 
 /**
  * Fused kernels of our own (see fused-ops.ts), registered for 'wasm' but run only on the oneDNN
@@ -44,11 +45,12 @@ let path: KernelPath = 'wasm';
 const originals = new Map<string, KernelConfig | undefined>();
 
 /**
- * Loads the addon once. Returns null (and `oneDnnUnavailableReason()` says why) when it is not
- * installed, not built, or fails to load.
+ * Loads the addon once. Returns whether it loaded; `oneDnnUnavailableReason()` says why not (not
+ * installed, not built, or failed to load). The addon's types stay internal: it is an optional
+ * dependency, so this package's .d.ts must not need it.
  */
-export async function loadOneDnn(): Promise<OneDnnBinding | null> {
-  if (binding !== undefined) return binding;
+export async function loadOneDnn(): Promise<boolean> {
+  if (binding !== undefined) return binding !== null;
   // libgomp reads this once, when the addon loads it. Its default spins idle threads for a while after
   // each parallel region; on a busy machine that starves the other process and our own JS between
   // kernels (measured: 2 threads under load ran 5× slower than 1). PASSIVE sleeps instead.
@@ -64,7 +66,7 @@ export async function loadOneDnn(): Promise<OneDnnBinding | null> {
     binding = null;
     loadError = `@ldm/onednn is not installed (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`;
   }
-  return binding;
+  return binding !== null;
 }
 
 /** Why the oneDNN kernels cannot run here (after `loadOneDnn` returned null). */
@@ -102,12 +104,15 @@ export function oneDnnInfo(): { onednn: string; isa: string; threads: number } |
 export function installOneDnnKernels(): void {
   if (!binding) throw new Error('the oneDNN addon is not loaded: call loadOneDnn() first');
   if (originals.size > 0) return;
-  const native: Record<(typeof oneDnnKernelNames)[number], (args: KernelArgs, b: OneDnnBinding) => TensorInfo | null> = {
+  const native: Record<(typeof oneDnnKernelNames)[number], (args: KernelArgs, b: OneDnnBinding) => TensorInfo | TensorInfo[] | null> = {
     Conv2D: conv2d,
     Conv2DBackpropInput: conv2dBackpropInput,
     Conv2DBackpropFilter: conv2dBackpropFilter,
     BatchMatMul: batchMatMul,
     Sum: sumLeadingAxes,
+    Concat: concat,
+    Slice: slice,
+    SplitV: splitV,
   };
   for (const name of oneDnnKernelNames) {
     const original = tf.getKernel(name, 'wasm');
@@ -333,4 +338,99 @@ function sumLeadingAxes({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding
   const out = be.makeOutput(keepDims ? [...x.shape.slice(0, -1).map(() => 1), cols] : [cols], 'float32');
   b.sumLeading(heap(be), rows, cols, offsetOf(be, x), offsetOf(be, out));
   return out;
+}
+
+/** Concat of float32 tensors along any axis: per input, its rows copied into the output's. */
+function concat({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): TensorInfo | null {
+  const xs = inputs as unknown as TensorInfo[];
+  const { axis } = attrs as unknown as { axis: number };
+  if (xs.length === 0 || xs.some((t) => t.dtype !== 'float32')) return null;
+  const rank = xs[0]!.shape.length;
+  const ax = tf.util.parseAxisParam(axis, xs[0]!.shape)[0]!;
+  const nonEmpty = xs.filter((t) => tf.util.sizeFromShape(t.shape) > 0);
+  if (nonEmpty.length === 0 || rank === 0) return null;
+  const outShape = tf.backend_util.computeOutShape(xs.map((t) => t.shape), ax);
+  const rows = tf.util.sizeFromShape(outShape.slice(0, ax));
+  const outRow = tf.util.sizeFromShape(outShape.slice(ax));
+  const be = backend as unknown as WasmBackendLike;
+  const out = be.makeOutput(outShape, 'float32');
+  const h = heap(be);
+  const dst = offsetOf(be, out);
+  let col = 0;
+  for (const x of nonEmpty) {
+    const run = tf.util.sizeFromShape(x.shape.slice(ax));
+    b.copyRows(h, rows, run, run, outRow, offsetOf(be, x), dst + 4 * col);
+    col += run;
+  }
+  return out;
+}
+
+/** A float32 slice whose kept region is one box: copied as rows of the innermost sliced extent. */
+function sliceInto(be: WasmBackendLike, b: OneDnnBinding, x: TensorInfo, begin: number[], size: number[]): TensorInfo | null {
+  const shape = x.shape;
+  const rank = shape.length;
+  if (x.dtype !== 'float32' || rank === 0 || size.some((d) => d === 0)) return null;
+  // Axes after the last one that is cut are copied whole: they form the contiguous run.
+  let last = rank - 1;
+  while (last >= 0 && begin[last] === 0 && size[last] === shape[last]) last--;
+  const out = be.makeOutput([...size], 'float32');
+  const h = heap(be);
+  if (last < 0) {
+    b.copyRows(h, 1, tf.util.sizeFromShape(shape), 0, 0, offsetOf(be, x), offsetOf(be, out));
+    return out;
+  }
+  const inner = tf.util.sizeFromShape(shape.slice(last + 1));
+  const run = size[last]! * inner;
+  const srcStride = shape[last]! * inner;
+  // Axes before `last`: iterate their kept index box; the axis just before `last` becomes the rows.
+  const strides = tf.util.computeStrides(shape as number[]);
+  const outer = size.slice(0, last);
+  const rows = last > 0 ? outer[last - 1]! : 1;
+  const rowStride = last > 0 ? strides[last - 1]! : 0;
+  const boxes = last > 1 ? tf.util.sizeFromShape(outer.slice(0, last - 1)) : 1;
+  const src0 = offsetOf(be, x);
+  let dst = offsetOf(be, out);
+  const idx = new Array<number>(Math.max(0, last - 1)).fill(0);
+  for (let box = 0; box < boxes; box++) {
+    let src = begin[last]! * inner;
+    for (let a = 0; a < last - 1; a++) src += (begin[a]! + idx[a]!) * strides[a]!;
+    if (last > 0) src += begin[last - 1]! * rowStride;
+    b.copyRows(h, rows, run, rowStride || srcStride, run, src0 + 4 * src, dst);
+    dst += 4 * rows * run;
+    for (let a = last - 2; a >= 0; a--) {
+      if (++idx[a]! < outer[a]!) break;
+      idx[a] = 0;
+    }
+  }
+  return out;
+}
+
+function slice({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): TensorInfo | null {
+  const { x } = inputs as { x: TensorInfo };
+  const { begin, size } = attrs as unknown as { begin: number | number[]; size: number | number[] };
+  const [begin_, size_] = tf.slice_util.parseSliceParams(x as never, begin, size) as [number[], number[]];
+  return sliceInto(backend as unknown as WasmBackendLike, b, x, begin_, size_);
+}
+
+function splitV({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): TensorInfo[] | null {
+  const { x } = inputs as { x: TensorInfo };
+  const { numOrSizeSplits, axis } = attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
+  if (x.dtype !== 'float32') return null;
+  const ax = tf.util.parseAxisParam(axis, x.shape)[0]!;
+  const sizes = tf.backend_util.prepareSplitSize(x as never, numOrSizeSplits, ax) as number[];
+  const be = backend as unknown as WasmBackendLike;
+  const outs: TensorInfo[] = [];
+  let start = 0;
+  for (const s of sizes) {
+    const begin = x.shape.map((_, i) => (i === ax ? start : 0));
+    const size = x.shape.map((d, i) => (i === ax ? s : d));
+    const out = sliceInto(be, b, x, begin, size);
+    if (!out) {
+      for (const o of outs) be.disposeData?.(o.dataId);
+      return null;
+    }
+    outs.push(out);
+    start += s;
+  }
+  return outs;
 }

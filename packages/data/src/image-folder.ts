@@ -1,4 +1,5 @@
 import { readdir } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
 import { join, relative } from 'node:path';
 import sharp from 'sharp';
 import { LdmError } from '@ldm/backend';
@@ -19,7 +20,7 @@ export interface ImageFolderOptions {
 const DECODE_CONCURRENCY = 8;
 
 async function listFiles(dir: string, recursive: boolean): Promise<{ files: string[]; subdirs: string[] }> {
-  let entries;
+  let entries: Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (error) {

@@ -17,4 +17,3 @@ export { writePng, writeImageGrid, imageGridPixels } from './png';
 export type { ImageInput, ImageGridOptions } from './png';
 export { writeNpy, readNpy, encodeNpy, decodeNpy, npyHeader } from './npy';
 export type { NpyArray } from './npy';
-export { writeFileAtomic } from './atomic-write';

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { LdmError } from '@ldm/backend';
-import { writeFileAtomic } from './atomic-write';
+import { LdmError, writeFileAtomic } from '@ldm/backend';
 
 /** A float32 array with its shape, as stored in a .npy file. */
 export interface NpyArray {
@@ -25,7 +24,7 @@ export function npyHeader(shape: number[]): Uint8Array {
   const unpadded = MAGIC.length + 2 + 2 + dict.length + 1;
   // As numpy: an already aligned header still gets a full block of padding.
   const padding = ALIGN - (unpadded % ALIGN);
-  const text = dict + ' '.repeat(padding) + '\n';
+  const text = `${dict}${' '.repeat(padding)}\n`;
   if (text.length > 0xffff) throw new LdmError('INVALID_ARGUMENT', `npy: shape ${pythonTuple(shape)} makes a header too long for format 1.0`);
   const out = new Uint8Array(MAGIC.length + 4 + text.length);
   out.set(MAGIC, 0);
@@ -53,7 +52,7 @@ export function encodeNpy(data: Float32Array, shape: number[]): Uint8Array {
 
 /** Writes a float32 array as .npy (numpy.load reads it), atomically. */
 export async function writeNpy(path: string, data: Float32Array, shape: number[]): Promise<void> {
-  await writeFileAtomic(path, encodeNpy(data, shape));
+  await writeFileAtomic(path, encodeNpy(data, shape), { mkdir: true });
 }
 
 /** Parses .npy bytes holding a little-endian float32 C-order array (format 1.0, 2.0 or 3.0). */

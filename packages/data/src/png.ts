@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
-import { LdmError } from '@ldm/backend';
-import { writeFileAtomic } from './atomic-write';
+import { LdmError, writeFileAtomic } from '@ldm/backend';
 import { signedToByte } from './dataset';
 
 /** Images given either as a tensor or as a flat NHWC / HWC array with its shape; values in [-1, 1]. */
@@ -36,7 +35,7 @@ export async function writePng(path: string, image: ImageInput): Promise<void> {
   checkChannels(c, path);
   const bytes = new Uint8Array(data.length);
   for (let i = 0; i < data.length; i++) bytes[i] = signedToByte(data[i]!);
-  await writeFileAtomic(path, await encodePng(bytes, h, w, c));
+  await writeFileAtomic(path, await encodePng(bytes, h, w, c), { mkdir: true });
 }
 
 export interface ImageGridOptions {
@@ -120,6 +119,6 @@ export async function writeImageGrid(path: string, images: ImageInput, options: 
     bytes.set(grid.bytes, caption.length);
     height += CAPTION_HEIGHT;
   }
-  await writeFileAtomic(path, await encodePng(bytes, height, grid.width, grid.channels));
+  await writeFileAtomic(path, await encodePng(bytes, height, grid.width, grid.channels), { mkdir: true });
   return { width: grid.width, height };
 }

@@ -138,7 +138,7 @@ describe('DDIM inversion', () => {
         tf.dispose([xT, back]);
       }
       expect(tf.memory().numTensors).toBe(before);
-      console.log(`DDIM inversion round trip (${name} 2-D mixture, per-dim MSE in data units):\n` + table.map((r) => `  S=${r.steps}: MSE ${r.mse.toExponential(2)}, std(x_T) ${r.latentStd.toFixed(3)}`).join('\n'));
+      console.log(`DDIM inversion round trip (${name} 2-D mixture, per-dim MSE in data units):\n${table.map((r) => `  S=${r.steps}: MSE ${r.mse.toExponential(2)}, std(x_T) ${r.latentStd.toFixed(3)}`).join('\n')}`);
       for (let i = 1; i < table.length; i++) expect((table[i] as { mse: number }).mse).toBeLessThan((table[i - 1] as { mse: number }).mse);
       expect((table[table.length - 1] as { mse: number }).mse).toBeLessThan(bound);
       x0.dispose();

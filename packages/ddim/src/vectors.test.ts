@@ -2,8 +2,12 @@ import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@ldm/backend';
-import { VECTORS, readSafetensors } from '../../ddpm/test/read-safetensors';
+import { parseSafetensors } from '@ldm/nn';
+import { VECTORS } from '../../../test/vectors';
 import { DDIMScheduler } from './ddim-scheduler';
+
+/** The reference tensors of a vectors file (nn's safetensors reader). */
+const readSafetensors = (path: string) => parseSafetensors(readFileSync(path), path).tensors;
 
 /** The vectors' toy model, 0.1·x·t/1000 + 0.05·sin(x), in float32 tf ops. */
 function toyModel(x: tf.Tensor, t: number): tf.Tensor {

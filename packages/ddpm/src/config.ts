@@ -13,31 +13,43 @@ export type TimestepSpacing = (typeof TIMESTEP_SPACINGS)[number];
 /** Which scheduler a config is for: the two share every key except `varianceType` (DDPM) and `setAlphaToOne` (DDIM). */
 export type SchedulerKind = 'ddpm' | 'ddim';
 
-/** Every option of the DDPM and DDIM schedulers, with diffusers' meaning. */
+/** Every option of the DDPM and DDIM schedulers, with diffusers' meaning; the defaults are SCHEDULER_DEFAULTS (below). */
 export interface SchedulerConfig {
+  /** T, the number of diffusion steps the model is trained with. Default 1000. */
   numTrainTimesteps: number;
+  /** β₁ of the 'linear' and 'scaled_linear' schedules. Default 0.0001. */
   betaStart: number;
+  /** β_T of the 'linear' and 'scaled_linear' schedules. Default 0.02. */
   betaEnd: number;
+  /** How β_t grows with t. Default 'linear' (Ho et al.). */
   betaSchedule: BetaSchedule;
-  /** Explicit betas (a trained schedule); overrides betaSchedule/betaStart/betaEnd when set. */
+  /** Explicit betas (a trained schedule); overrides betaSchedule/betaStart/betaEnd when set. Default null. */
   trainedBetas: number[] | null;
+  /** What the network predicts: ε ('epsilon'), x₀ ('sample') or v ('v_prediction'). Default 'epsilon'. */
   predictionType: PredictionType;
-  /** DDPM only: β̃ (posterior variance, 'fixed_small') or β ('fixed_large'). */
+  /** DDPM only: β̃ (posterior variance, 'fixed_small') or β ('fixed_large'). Default 'fixed_small'. */
   varianceType: VarianceType;
+  /** Clip x̂₀ to ±clipSampleRange in each step (image models). Default true. */
   clipSample: boolean;
+  /** Default 1. */
   clipSampleRange: number;
-  /** Dynamic thresholding (Imagen): clip x̂₀ to the per-sample `dynamicThresholdingRatio` quantile of |x̂₀|. */
+  /** Dynamic thresholding (Imagen): clip x̂₀ to the per-sample `dynamicThresholdingRatio` quantile of |x̂₀|. Default false. */
   thresholding: boolean;
+  /** Default 0.995. */
   dynamicThresholdingRatio: number;
+  /** The largest threshold dynamic thresholding may use. Default 1. */
   sampleMaxValue: number;
+  /** How `setTimesteps(n)` spaces its n timesteps over 0 … T−1. Default 'leading'. */
   timestepSpacing: TimestepSpacing;
+  /** Added to every 'leading' timestep. Default 0. */
   stepsOffset: number;
-  /** DDIM only: ᾱ after the last step is 1 (true) or ᾱ₀ (false). */
+  /** DDIM only: ᾱ after the last step is 1 (true) or ᾱ₀ (false). Default true. */
   setAlphaToOne: boolean;
-  /** Rescale betas so the last timestep has zero SNR (Lin et al. 2023, Algorithm 1). */
+  /** Rescale betas so the last timestep has zero SNR (Lin et al. 2023, Algorithm 1). Default false. */
   rescaleBetasZeroSnr: boolean;
 }
 
+/** What a caller passes: any subset of SchedulerConfig (an object literal with another key is a compile error). */
 export type SchedulerOptions = Partial<SchedulerConfig>;
 
 /** diffusers' defaults (DDPMScheduler / DDIMScheduler `__init__`), the only place they are written. */

@@ -8,29 +8,11 @@ import type { ImageDataset } from '@ldm/data';
 import { UNet2DModel } from '@ldm/unet';
 import { trainDDPM } from './train';
 import type { TrainDDPMOptions } from './train';
+import { relativeErrors, squares, TINY_UNET } from '../../../test/fixtures';
 
-const TINY = {
-  sampleSize: 8,
-  inChannels: 1,
-  outChannels: 1,
-  blockOutChannels: [8, 16],
-  layersPerBlock: 1,
-  downBlockTypes: ['DownBlock2D', 'AttnDownBlock2D'],
-  upBlockTypes: ['AttnUpBlock2D', 'UpBlock2D'],
-  normNumGroups: 4,
-  attentionHeadDim: 8,
-} as const;
+const TINY = TINY_UNET;
 
-function toyImages(n: number): ImageDataset {
-  const g = new Generator(1);
-  const images = new Float32Array(n * 64).fill(-1);
-  for (let i = 0; i < n; i++) {
-    const x = g.int(5);
-    const y = g.int(5);
-    for (let dy = 0; dy < 3; dy++) for (let dx = 0; dx < 3; dx++) images[i * 64 + (y + dy) * 8 + x + dx] = 1;
-  }
-  return { images, shape: [n, 8, 8, 1], name: 'squares' };
-}
+const toyImages = (n: number): ImageDataset => squares(n, 1);
 
 async function train(threads: number, overrides: Partial<TrainDDPMOptions> = {}) {
   const model = new UNet2DModel(TINY as never, new Generator(3));
@@ -54,24 +36,6 @@ async function train(threads: number, overrides: Partial<TrainDDPMOptions> = {})
     ...overrides,
   });
   return { model, result, runDir };
-}
-
-/** ‖a − b‖ / ‖b‖ for each parameter. */
-function relativeErrors(a: UNet2DModel, b: UNet2DModel): Map<string, number> {
-  const errors = new Map<string, number>();
-  const pb = b.parameters();
-  for (const [name, va] of a.parameters()) {
-    const x = va.dataSync();
-    const y = pb.get(name)!.dataSync();
-    let diff = 0;
-    let norm = 0;
-    for (let i = 0; i < x.length; i++) {
-      diff += (x[i]! - y[i]!) ** 2;
-      norm += y[i]! ** 2;
-    }
-    errors.set(name, Math.sqrt(diff) / Math.max(Math.sqrt(norm), 1e-12));
-  }
-  return errors;
 }
 
 describe('trainDDPM with threads > 1 (data-parallel workers)', () => {

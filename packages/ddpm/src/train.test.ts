@@ -9,30 +9,11 @@ import { readModelFolder, loadTorchStateDict } from '@ldm/nn';
 import { UNet2DModel } from '@ldm/unet';
 import { trainDDPM } from './train';
 import type { TrainDDPMOptions } from './train';
+import { squares, TINY_UNET } from '../../../test/fixtures';
 
-const TINY = {
-  sampleSize: 8,
-  inChannels: 1,
-  outChannels: 1,
-  blockOutChannels: [8, 16],
-  layersPerBlock: 1,
-  downBlockTypes: ['DownBlock2D', 'AttnDownBlock2D'],
-  upBlockTypes: ['AttnUpBlock2D', 'UpBlock2D'],
-  normNumGroups: 4,
-  attentionHeadDim: 8,
-} as const;
+const TINY = TINY_UNET;
 
-function toyImages(n: number): ImageDataset {
-  // Bright squares on a dark background at random places: simple, learnable structure.
-  const g = new Generator(1);
-  const images = new Float32Array(n * 64).fill(-1);
-  for (let i = 0; i < n; i++) {
-    const x = g.int(5);
-    const y = g.int(5);
-    for (let dy = 0; dy < 3; dy++) for (let dx = 0; dx < 3; dx++) images[i * 64 + (y + dy) * 8 + x + dx] = 1;
-  }
-  return { images, shape: [n, 8, 8, 1], name: 'squares' };
-}
+const toyImages = (n: number): ImageDataset => squares(n, 1);
 
 function setup(runDir: string, overrides: Partial<TrainDDPMOptions> = {}) {
   const model = new UNet2DModel(TINY as never, new Generator(3));

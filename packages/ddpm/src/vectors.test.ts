@@ -2,11 +2,15 @@ import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@ldm/backend';
-import { VECTORS, readSafetensors } from '../test/read-safetensors';
+import { parseSafetensors } from '@ldm/nn';
+import { VECTORS } from '../../../test/vectors';
 import { DDPMScheduler } from './ddpm-scheduler';
 import { NoiseSchedule } from './schedule';
 import { spacedTimesteps } from './timesteps';
 import type { BetaSchedule, TimestepSpacing } from './config';
+
+/** The reference tensors of a vectors file (nn's safetensors reader). */
+const readSafetensors = (path: string) => parseSafetensors(readFileSync(path), path).tensors;
 
 interface ScheduleEntry {
   diffusers_kwargs: { beta_schedule: BetaSchedule; beta_start?: number; beta_end?: number };

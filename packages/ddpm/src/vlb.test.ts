@@ -4,7 +4,8 @@ import { Generator, initBackend } from '@ldm/backend';
 import { gaussianMixtureDenoiser, gaussianMixtureLogDensity } from './gaussian-mixture';
 import type { GaussianMixture } from './gaussian-mixture';
 import { NoiseSchedule } from './schedule';
-import { discretizedGaussianLogLikelihood, variationalBound } from './vlb';
+import { discretizedGaussianLogLikelihood } from '@ldm/nn';
+import { variationalBound } from './vlb';
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm' });

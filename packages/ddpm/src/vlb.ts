@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Generator, LdmError, randn } from '@ldm/backend';
+import { discretizedGaussianLogLikelihood } from '@ldm/nn';
 import type { PredictionType, VarianceType } from './config';
+import { addNoise } from './forward';
 import { predictionToX0AndEps } from './prediction';
 import type { Denoiser } from './sample';
 import type { NoiseSchedule } from './schedule';
@@ -48,25 +50,6 @@ export interface VlbResult {
 }
 
 const LOG2 = Math.LN2;
-
-/** Standard normal CDF via erf (more accurate than Ho et al.'s tanh approximation). */
-function normalCdf(x: tf.Tensor): tf.Tensor {
-  return tf.mul(tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1), 0.5);
-}
-
-/** log P(x₀'s bin) under N(mean, e^{2 logScale}), bins of width 2/255 on [−1, 1] (Ho et al. 2020, §3.3). */
-export function discretizedGaussianLogLikelihood(x: tf.Tensor, mean: tf.Tensor, logScale: number): tf.Tensor {
-  return tf.tidy(() => {
-    const centered = tf.sub(x, mean);
-    const inv = Math.exp(-logScale);
-    const cdfPlus = normalCdf(tf.mul(tf.add(centered, 1 / 255), inv));
-    const cdfMin = normalCdf(tf.mul(tf.sub(centered, 1 / 255), inv));
-    const logCdfPlus = tf.log(tf.maximum(cdfPlus, 1e-12));
-    const logOneMinusCdfMin = tf.log(tf.maximum(tf.sub(1, cdfMin), 1e-12));
-    const logDelta = tf.log(tf.maximum(tf.sub(cdfPlus, cdfMin), 1e-12));
-    return tf.where(tf.less(x, -0.999), logCdfPlus, tf.where(tf.greater(x, 0.999), logOneMinusCdfMin, logDelta));
-  });
-}
 
 function pickTimesteps(T: number, spec: VlbOptions['timesteps'], generator: Generator): { t: number[]; weight: number[] } {
   const all = Array.from({ length: T - 1 }, (_, i) => i + 1);
@@ -117,11 +100,10 @@ export function variationalBound(options: VlbOptions): VlbResult {
   const modelLogVar = (t: number): number =>
     t === 0 || varianceType === 'fixed_small' ? (schedule.posteriorLogVarianceClipped[t] as number) : Math.log(schedule.betas[t] as number);
 
-  /** Per-example sum over dims [B] of the model's reverse mean at t given a fresh x_t. */
+  /** The means of q(x_{t−1} | x_t, x₀) and p_θ(x_{t−1} | x_t) (shape of x₀), with a fresh x_t ~ q(x_t | x₀). */
   const reverseMeans = (t: number): { xt: tf.Tensor; modelMean: tf.Tensor; trueMean: tf.Tensor } => {
-    const noise = randn(x0.shape, generator);
     const a = ac[t] as number;
-    const xt = tf.add(tf.mul(x0, Math.sqrt(a)), tf.mul(noise, Math.sqrt(1 - a)));
+    const xt = addNoise(schedule, x0, randn(x0.shape, generator), t);
     const out = denoiser(xt, t);
     let { x0: x0hat } = predictionToX0AndEps(predictionType, out, xt, a);
     if (clipDenoised) x0hat = tf.clipByValue(x0hat, -1, 1);
@@ -133,6 +115,7 @@ export function variationalBound(options: VlbOptions): VlbResult {
       trueMean: tf.add(tf.mul(x0, c0), tf.mul(xt, ct)),
     };
   };
+  /** Sum over every dimension but the batch: [B]. */
   const perExampleSum = (x: tf.Tensor): tf.Tensor => tf.sum(tf.reshape(x, [batch, -1]), 1);
 
   const { t: ts, weight } = pickTimesteps(T, options.timesteps, generator);

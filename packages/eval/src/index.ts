@@ -27,3 +27,7 @@ export type { ClassifierProvenance } from './classifier-io';
 export { extractFeatures, fid, fidFloor, sampleQuality } from './fid';
 export type { ExtractedFeatures, SampleQuality, SampleQualityOptions } from './fid';
 export type { ImageBatch } from './images';
+export { fitPcaGaussian, samplePcaGaussian } from './pca-gaussian';
+export type { PcaGaussianFit, PcaFitOptions, PcaSampleOptions } from './pca-gaussian';
+export { fitDiagonalGmm, sampleDiagonalGmm } from './diagonal-gmm';
+export type { DiagonalGmmFit, DiagonalGmmOptions } from './diagonal-gmm';

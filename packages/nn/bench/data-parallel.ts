@@ -23,11 +23,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Generator, initBackend } from '@ldm/backend';
-import { DataParallelEngine, sliceRows, splitRows } from '../src/index';
+import { createTrainingReplica, DataParallelEngine, sliceRows, splitRows } from '../src/index';
 import type { GradientReplica, ReplicaTask, ShardInputs } from '../src/index';
-import { createDdpmReplica, trainDDPM } from '../../ddpm/src/index';
+import { ddpmLoss, trainDDPM } from '../../ddpm/src/index';
 import { LATENT_UNET_CONFIG, UNet2DModel } from '../../unet/src/index';
-import { AutoencoderKL, createVaeReplica, DEFAULT_VAE_CONFIG, trainVAE } from '../../vae/src/index';
+import { AutoencoderKL, DEFAULT_VAE_CONFIG, trainVAE, vaeLoss } from '../../vae/src/index';
 
 type ImageDataset = Parameters<typeof trainDDPM>[0]['data'];
 
@@ -165,7 +165,7 @@ async function gradientTiming(name: string, task: ReplicaTask, factory: (c: unkn
   return `| ${name} | ${batch} | ${median(localWall).toFixed(0)} / ${median(localCpu).toFixed(0)} | ${threads} | ${median(wall).toFixed(0)} | ${median(workerWall).toFixed(0)} / ${median(workerCpu).toFixed(0)} | ${median(overhead).toFixed(0)} | ${(median(localWall) / median(wall)).toFixed(2)}× | ${idle.toFixed(2)}× |`;
 }
 
-await initBackend({ backend: 'wasm' });
+await initBackend({ backend: (process.env.BACKEND ?? 'wasm') as 'wasm' | 'native', ...(process.env.ONEDNN_THREADS ? { threads: Number(process.env.ONEDNN_THREADS) } : {}) });
 const load = loadavg().map((l) => l.toFixed(2)).join(' ');
 console.log(`data-parallel training, wasm backend, ${steps} steps a run (rate over steps 11–${Math.floor(steps / 10) * 10}), threads ${threadList.join('/')}; load average before: ${load}`);
 const rows: string[] = ['| model | batch | threads | images/s, median (runs) | speed-up |', '| --- | --- | --- | --- | --- |'];
@@ -199,6 +199,12 @@ const vaeAll: ShardInputs = {
   x: { data: Float32Array.from(g.uniform(32 * 1024), (u) => Math.round(u * 255) / 127.5 - 1), shape: [32, 32, 32, 1] },
   eps: { data: g.normal(32 * 8 * 8 * 4), shape: [32, 8, 8, 4] },
 };
+/** A model's worker recipe; the model itself is disposed (the replicas build their own). */
+function recipeOf(model: UNet2DModel | AutoencoderKL) {
+  const recipe = model.recipe();
+  model.dispose();
+  return recipe;
+}
 const grads = [
   '| gradients only | batch | in-process wall / CPU ms | threads | wall ms | slowest worker wall / CPU ms | main copy+sum ms | wall speed-up | idle estimate |',
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -206,13 +212,15 @@ const grads = [
 const parallelThreads = threadList;
 for (const threads of parallelThreads) {
   if (!only || only === 'ddpm') {
-    const task = { module: new URL('../../ddpm/src/train.ts', import.meta.url).href, export: 'createDdpmReplica', config: { kind: 'ddpm', modelConfig: LATENT_UNET_CONFIG, scheduler: {} } };
-    grads.push(await gradientTiming('latent UNet', task, createDdpmReplica, ddpmAll, 64, threads, null));
+    const config = { model: recipeOf(new UNet2DModel(LATENT_UNET_CONFIG)), loss: ddpmLoss({ scheduler: {} }).recipe! };
+    const task = { module: new URL('../src/training/trainer.ts', import.meta.url).href, export: 'createTrainingReplica', config };
+    grads.push(await gradientTiming('latent UNet', task, createTrainingReplica, ddpmAll, 64, threads, null));
     console.log(grads.at(-1));
   }
   if (!only || only === 'vae') {
-    const task = { module: new URL('../../vae/src/train.ts', import.meta.url).href, export: 'createVaeReplica', config: { kind: 'vae', modelConfig: DEFAULT_VAE_CONFIG, decoderLogScale: Math.log(0.1) } };
-    grads.push(await gradientTiming('VAE', task, createVaeReplica, vaeAll, 32, threads, { beta: 1e-3 }));
+    const config = { model: recipeOf(new AutoencoderKL(DEFAULT_VAE_CONFIG)), loss: vaeLoss({ decoderLogScale: Math.log(0.1) }).recipe! };
+    const task = { module: new URL('../src/training/trainer.ts', import.meta.url).href, export: 'createTrainingReplica', config };
+    grads.push(await gradientTiming('VAE', task, createTrainingReplica, vaeAll, 32, threads, { beta: 1e-3 }));
     console.log(grads.at(-1));
   }
 }

@@ -7,11 +7,28 @@ export {
   MetricsLog,
   InterruptFlag,
   runTrainingLoop,
+  train,
+  createTrainingReplica,
+  withEma,
+  toTensor,
 } from './training';
-export type { ProgressOptions, TrainingLoopOptions, TrainingLoopResult } from './training';
+export type {
+  ProgressOptions,
+  TrainingLoopOptions,
+  TrainingLoopResult,
+  Recipe,
+  TrainableModel,
+  TrainingLoss,
+  Resumable,
+  TrainOptions,
+  TrainResult,
+  TrainingReplicaConfig,
+} from './training';
 export { parseSafetensors, serializeSafetensors, readSafetensorsFile, writeSafetensorsFile, MAX_HEADER_BYTES } from './safetensors';
 export type { SafetensorsDtype, TensorRecord, SafetensorsFile } from './safetensors';
-export { writeFileAtomic } from './atomic-write';
+// writeFileAtomic lives in @ldm/backend (data needs it too); re-exported here for nn's users.
+export { writeFileAtomic } from '@ldm/backend';
+export { discretizedGaussianLogLikelihood, normalCdf } from './discretized-gaussian';
 export { f16BitsToFloat, bf16BitsToFloat, floatToF16Bits, floatToBf16Bits } from './half-float';
 export { uniformInit, kaimingUniformInit, biasInit } from './init';
 export { silu } from './activations';

@@ -1,11 +1,10 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LdmError } from '@ldm/backend';
+import { LdmError, writeFileAtomic } from '@ldm/backend';
 import { readSafetensorsFile, writeSafetensorsFile } from './safetensors';
 import type { TensorRecord } from './safetensors';
 import type { Module } from './module';
 import { loadTorchStateDict } from './torch-layout';
-import { writeFileAtomic } from './atomic-write';
 
 /** diffusers' file names inside a model folder. */
 export const CONFIG_NAME = 'config.json';

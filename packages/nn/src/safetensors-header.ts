@@ -217,7 +217,7 @@ class HeaderReader {
       this.expect(':', `after '${METADATA_KEY}.${key}'`);
       this.ws();
       if (this.peek() !== QUOTE) this.fail(`'${METADATA_KEY}.${key}' must be a string`);
-      if (Object.prototype.hasOwnProperty.call(out, key)) this.fail(`duplicate key '${METADATA_KEY}.${key}'`);
+      if (Object.hasOwn(out, key)) this.fail(`duplicate key '${METADATA_KEY}.${key}'`);
       const value = this.string(`as the value of '${METADATA_KEY}.${key}'`);
       Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
     } while (this.more('}', `in '${METADATA_KEY}'`));

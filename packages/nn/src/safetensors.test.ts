@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,10 +11,9 @@ import {
   writeSafetensorsFile,
   type TensorRecord,
 } from './safetensors';
-import { writeFileAtomic } from './atomic-write';
+import { writeFileAtomic } from '@ldm/backend';
+import { VECTORS } from '../../../test/vectors';
 
-// shared/ sits beside the repository (as in CI's clone); LDM_VECTORS overrides.
-const VECTORS = process.env.LDM_VECTORS ?? fileURLToPath(new URL('../../../../shared/vectors', import.meta.url));
 const REFERENCE_FILES = ['unet_tiny', 'vae_tiny', 'ddim_loop', 'ddpm_loop'];
 
 interface TensorCheck {

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { LdmError } from '@ldm/backend';
-import { writeFileAtomic } from './atomic-write';
+import { LdmError, writeFileAtomic } from '@ldm/backend';
 import { HeaderSyntaxError, METADATA_KEY, readSafetensorsHeader, type RawHeader, type RawHeaderEntry } from './safetensors-header';
 import { f16BitsToFloat, floatToBf16Bits, floatToF16Bits } from './half-float';
 
@@ -43,7 +42,7 @@ function corrupt(source: string, problem: string): LdmError {
 }
 
 function isSupportedDtype(d: string): d is SafetensorsDtype {
-  return Object.prototype.hasOwnProperty.call(SUPPORTED_DTYPE_BYTES, d);
+  return Object.hasOwn(SUPPORTED_DTYPE_BYTES, d);
 }
 
 /** Element count, or -1 once it exceeds `limit`, so overflowing shapes never reach a multiplication that loses precision. */

@@ -9,10 +9,13 @@
 #include <omp.h>
 
 #include <cmath>
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 
@@ -24,14 +27,18 @@ using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
+// Per thread: the addon also loads in worker_threads (the data-parallel trainer), and a stream and
+// the primitive caches must not be shared between threads that run ops at the same time.
 dnnl::engine& engine() {
-  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  static thread_local dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   return eng;
 }
 dnnl::stream& stream() {
-  static dnnl::stream s(engine());
+  static thread_local dnnl::stream s(engine());
   return s;
 }
+
+typedef float v16 __attribute__((vector_size(64)));
 
 float* at(uint8_t* heap, int64_t offset) { return reinterpret_cast<float*>(heap + offset); }
 
@@ -71,7 +78,7 @@ struct ConvPrimitives {
   dnnl::convolution_backward_weights bwdWeights;
 };
 
-std::unordered_map<std::string, std::unique_ptr<ConvPrimitives>> convCache;
+thread_local std::unordered_map<std::string, std::unique_ptr<ConvPrimitives>> convCache;
 
 ConvPrimitives& convPrimitives(const ConvShape& s) {
   auto key = s.key();
@@ -166,44 +173,81 @@ Napi::Value Conv2dBackwardWeights(const Napi::CallbackInfo& info) {
 
 // ---------------------------------------------------------------------------------------------
 // Batched matmul C[b] = op(A[b]) · op(B[b]), row-major, batch of one side broadcast when it is 1.
-// p = [batchA, batchB, M, K, N, transposeA, transposeB]
-struct MatmulEntry {
-  dnnl::matmul::primitive_desc pd;
-  dnnl::matmul prim;
-};
-std::unordered_map<std::string, std::unique_ptr<MatmulEntry>> matmulCache;
-
+// p = [batchA, batchB, M, K, N, transposeA, transposeB].
+// Our own loop, not oneDNN: its matmul primitive ran a UNet's small layers at 0.2–8 GFLOP/s (a
+// 64×32·32×128 time-embedding layer took 2 ms), and dnnl_sgemm 2.6 corrupted the malloc heap on
+// this machine (glibc abort inside its parallel region, reproduced under `node --cpu-prof`). The
+// shapes here are small (M ≤ a few thousand, K, N ≤ a few hundred): transposed operands are copied
+// to row-major first, then an i-k-j loop whose inner loop over N is contiguous and vectorises.
 Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
   auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
   const int32_t* p = info[1].As<Napi::Int32Array>().Data();
-  int64_t ba = p[0], bb = p[1], m = p[2], k = p[3], n = p[4];
-  bool ta = p[5] != 0, tb = p[6] != 0;
-  int64_t aOff = info[2].As<Napi::Number>().Int64Value();
-  int64_t bOff = info[3].As<Napi::Number>().Int64Value();
-  int64_t cOff = info[4].As<Napi::Number>().Int64Value();
-  int64_t bc = ba > bb ? ba : bb;
-  std::string key;
-  for (int i = 0; i < 7; i++) key += std::to_string(p[i]) + ',';
-  auto it = matmulCache.find(key);
-  MatmulEntry* e;
-  if (it == matmulCache.end()) {
-    // Logical A is [ba, M, K]; stored [ba, K, M] when transposed: express that with strides.
-    memory::desc a = ta ? memory::desc({ba, m, k}, dt::f32, memory::dims{m * k, 1, m}) : memory::desc({ba, m, k}, dt::f32, memory::dims{m * k, k, 1});
-    memory::desc b = tb ? memory::desc({bb, k, n}, dt::f32, memory::dims{k * n, 1, k}) : memory::desc({bb, k, n}, dt::f32, memory::dims{k * n, n, 1});
-    memory::desc c({bc, m, n}, dt::f32, memory::dims{m * n, n, 1});
-    auto entry = std::make_unique<MatmulEntry>();
-    entry->pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), engine());
-    entry->prim = dnnl::matmul(entry->pd);
-    e = entry.get();
-    matmulCache.emplace(key, std::move(entry));
-  } else {
-    e = it->second.get();
+  const int64_t ba = p[0], bb = p[1], m = p[2], k = p[3], n = p[4];
+  const bool ta = p[5] != 0, tb = p[6] != 0;
+  const float* A = at(heap, info[2].As<Napi::Number>().Int64Value());
+  const float* B = at(heap, info[3].As<Napi::Number>().Int64Value());
+  float* C = at(heap, info[4].As<Napi::Number>().Int64Value());
+  const int64_t bc = ba > bb ? ba : bb;
+  // Row-major copies of transposed operands (A: [ba, M, K], B: [bb, K, N]).
+  std::vector<float> aT, bT;
+  if (ta) {
+    aT.resize(ba * m * k);
+    for (int64_t b = 0; b < ba; b++)
+      for (int64_t kk = 0; kk < k; kk++)
+        for (int64_t i = 0; i < m; i++) aT[b * m * k + i * k + kk] = A[b * m * k + kk * m + i];
+    A = aT.data();
   }
-  memory A(e->pd.src_desc(), engine(), at(heap, aOff));
-  memory B(e->pd.weights_desc(), engine(), at(heap, bOff));
-  memory C(e->pd.dst_desc(), engine(), at(heap, cOff));
-  e->prim.execute(stream(), {{DNNL_ARG_SRC, A}, {DNNL_ARG_WEIGHTS, B}, {DNNL_ARG_DST, C}});
-  stream().wait();
+  if (tb) {
+    bT.resize(bb * k * n);
+    for (int64_t b = 0; b < bb; b++)
+      for (int64_t j = 0; j < n; j++)
+        for (int64_t kk = 0; kk < k; kk++) bT[b * k * n + kk * n + j] = B[b * k * n + j * k + kk];
+    B = bT.data();
+  }
+  // Register tiles of 4 rows × 32 columns (8 accumulators of 16 floats): per k, 2 loads of B and
+  // 4 broadcasts of A feed 8 fused multiply-adds. Edges fall back to the plain loop.
+  const int64_t mTiles = m / 4, nTiles = n / 32;
+#pragma omp parallel for collapse(2) schedule(static) if (bc * m * n * k > (1 << 20))
+  for (int64_t b = 0; b < bc; b++) {
+    for (int64_t it = 0; it < (m + 3) / 4; it++) {
+      const float* a0 = A + (ba == 1 ? 0 : b) * m * k;
+      const float* bm = B + (bb == 1 ? 0 : b) * k * n;
+      float* c0 = C + b * m * n;
+      const int64_t i = it * 4;
+      int64_t jDone = 0;
+      if (it < mTiles) {
+        for (int64_t jt = 0; jt < nTiles; jt++) {
+          const int64_t j = jt * 32;
+          v16 acc[4][2] = {};
+          for (int64_t kk = 0; kk < k; kk++) {
+            v16 b0, b1;
+            std::memcpy(&b0, bm + kk * n + j, sizeof b0);
+            std::memcpy(&b1, bm + kk * n + j + 16, sizeof b1);
+            for (int r = 0; r < 4; r++) {
+              const float av = a0[(i + r) * k + kk];
+              acc[r][0] += av * b0;
+              acc[r][1] += av * b1;
+            }
+          }
+          for (int r = 0; r < 4; r++) {
+            std::memcpy(c0 + (i + r) * n + j, &acc[r][0], sizeof(v16));
+            std::memcpy(c0 + (i + r) * n + j + 16, &acc[r][1], sizeof(v16));
+          }
+        }
+        jDone = nTiles * 32;
+      }
+      for (int64_t r = i; r < std::min(i + 4, m); r++) {
+        const float* __restrict a = a0 + r * k;
+        float* __restrict c = c0 + r * n;
+        for (int64_t j = jDone; j < n; j++) c[j] = 0.0f;
+        for (int64_t kk = 0; kk < k; kk++) {
+          const float aik = a[kk];
+          const float* __restrict brow = bm + kk * n;
+          for (int64_t j = jDone; j < n; j++) c[j] += aik * brow[j];
+        }
+      }
+    }
+  }
   return info.Env().Undefined();
 }
 
@@ -213,6 +257,8 @@ Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
 
 // GroupNorm over NHWC viewed as [B, HW, C], groups of C/G adjacent channels.
 // p = [B, HW, C, G]; y = (x − μ)·inv·γ + β, and μ, inv = 1/√(σ² + ε) per [b, g] for the gradient.
+// Every pass runs over a sample's rows with per-channel accumulators, so the inner loop is
+// contiguous over C and vectorises; samples run in parallel.
 Napi::Value GroupNormForward(const Napi::CallbackInfo& info) {
   auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
   const int32_t* p = info[1].As<Napi::Int32Array>().Data();
@@ -225,30 +271,39 @@ Napi::Value GroupNormForward(const Napi::CallbackInfo& info) {
   float* mean = at(heap, info[7].As<Napi::Number>().Int64Value());
   float* inv = at(heap, info[8].As<Napi::Number>().Int64Value());
   const double n = static_cast<double>(HW * cg);
-#pragma omp parallel for collapse(2) schedule(static) if (B * HW * C > 16384)
+#pragma omp parallel for schedule(static) if (B * HW * C > 16384)
   for (int64_t b = 0; b < B; b++) {
+    const float* xb = x + b * HW * C;
+    float* yb = y + b * HW * C;
+    std::vector<double> acc(C, 0.0);
+    for (int64_t i = 0; i < HW; i++)
+      for (int64_t c = 0; c < C; c++) acc[c] += xb[i * C + c];
+    std::vector<float> mu(C), scale(C), shift(C);
     for (int64_t g = 0; g < G; g++) {
-      const float* xb = x + b * HW * C + g * cg;
-      double sum = 0;
-      for (int64_t i = 0; i < HW; i++)
-        for (int64_t c = 0; c < cg; c++) sum += xb[i * C + c];
-      const double mu = sum / n;
-      double sq = 0;  // two passes: no cancellation in E[x²] − E[x]²
-      for (int64_t i = 0; i < HW; i++)
-        for (int64_t c = 0; c < cg; c++) {
-          const double d = xb[i * C + c] - mu;
-          sq += d * d;
-        }
-      const double is = 1.0 / std::sqrt(sq / n + eps);
-      mean[b * G + g] = static_cast<float>(mu);
-      inv[b * G + g] = static_cast<float>(is);
-      float* yb = y + b * HW * C + g * cg;
+      double s = 0;
+      for (int64_t c = 0; c < cg; c++) s += acc[g * cg + c];
+      for (int64_t c = 0; c < cg; c++) mu[g * cg + c] = static_cast<float>(s / n);
+      mean[b * G + g] = static_cast<float>(s / n);
+    }
+    std::fill(acc.begin(), acc.end(), 0.0);  // second pass: Σ(x − μ)², no cancellation
+    for (int64_t i = 0; i < HW; i++)
+      for (int64_t c = 0; c < C; c++) {
+        const double d = static_cast<double>(xb[i * C + c]) - mu[c];
+        acc[c] += d * d;
+      }
+    for (int64_t g = 0; g < G; g++) {
+      double s = 0;
+      for (int64_t c = 0; c < cg; c++) s += acc[g * cg + c];
+      const float is = static_cast<float>(1.0 / std::sqrt(s / n + eps));
+      inv[b * G + g] = is;
       for (int64_t c = 0; c < cg; c++) {
-        const float scale = static_cast<float>(is) * gamma[g * cg + c];
-        const float shift = beta[g * cg + c] - static_cast<float>(mu) * scale;
-        for (int64_t i = 0; i < HW; i++) yb[i * C + c] = xb[i * C + c] * scale + shift;
+        const int64_t k = g * cg + c;
+        scale[k] = is * gamma[k];
+        shift[k] = beta[k] - mu[k] * scale[k];
       }
     }
+    for (int64_t i = 0; i < HW; i++)
+      for (int64_t c = 0; c < C; c++) yb[i * C + c] = xb[i * C + c] * scale[c] + shift[c];
   }
   return info.Env().Undefined();
 }
@@ -268,35 +323,43 @@ Napi::Value GroupNormBackward(const Napi::CallbackInfo& info) {
   float* dbeta = at(heap, info[9].As<Napi::Number>().Int64Value());
   const double n = static_cast<double>(HW * cg);
   std::vector<double> partGamma(B * C), partBeta(B * C);
-#pragma omp parallel for collapse(2) schedule(static) if (B * HW * C > 16384)
+#pragma omp parallel for schedule(static) if (B * HW * C > 16384)
   for (int64_t b = 0; b < B; b++) {
-    for (int64_t g = 0; g < G; g++) {
-      const int64_t base = b * HW * C + g * cg;
-      const float mu = mean[b * G + g], is = inv[b * G + g];
-      double sumDyG = 0, sumDyGXhat = 0;
-      for (int64_t c = 0; c < cg; c++) {
-        double sDy = 0, sDyXhat = 0;
-        for (int64_t i = 0; i < HW; i++) {
-          const float d = dy[base + i * C + c];
-          const float xhat = (x[base + i * C + c] - mu) * is;
-          sDy += d;
-          sDyXhat += static_cast<double>(d) * xhat;
-        }
-        partBeta[b * C + g * cg + c] = sDy;
-        partGamma[b * C + g * cg + c] = sDyXhat;
-        sumDyG += sDy * gamma[g * cg + c];
-        sumDyGXhat += sDyXhat * gamma[g * cg + c];
+    const int64_t base = b * HW * C;
+    std::vector<double> sDy(C, 0.0), sDyX(C, 0.0);
+    for (int64_t i = 0; i < HW; i++)
+      for (int64_t c = 0; c < C; c++) {
+        const double d = dy[base + i * C + c];
+        sDy[c] += d;
+        sDyX[c] += d * x[base + i * C + c];
       }
-      const float m1 = static_cast<float>(sumDyG / n), m2 = static_cast<float>(sumDyGXhat / n);
+    std::vector<float> coefDy(C), coefX(C), bias(C);
+    for (int64_t g = 0; g < G; g++) {
+      const double mu = mean[b * G + g], is = inv[b * G + g];
+      double m1 = 0, m2 = 0;
       for (int64_t c = 0; c < cg; c++) {
-        const float gm = gamma[g * cg + c];
-        for (int64_t i = 0; i < HW; i++) {
-          const int64_t k = base + i * C + c;
-          const float xhat = (x[k] - mu) * is;
-          dx[k] = is * (gm * dy[k] - m1 - xhat * m2);
-        }
+        const int64_t k = g * cg + c;
+        const double sDyXhat = is * (sDyX[k] - mu * sDy[k]);  // Σ dy·x̂ without materialising x̂
+        partBeta[b * C + k] = sDy[k];
+        partGamma[b * C + k] = sDyXhat;
+        m1 += sDy[k] * gamma[k];
+        m2 += sDyXhat * gamma[k];
+      }
+      m1 /= n;
+      m2 /= n;
+      // dx = dy·(inv·γ) + x·(−inv²·m2) + (μ·inv²·m2 − inv·m1): per-channel coefficients
+      for (int64_t c = 0; c < cg; c++) {
+        const int64_t k = g * cg + c;
+        coefDy[k] = static_cast<float>(is * gamma[k]);
+        coefX[k] = static_cast<float>(-is * is * m2);
+        bias[k] = static_cast<float>(mu * is * is * m2 - is * m1);
       }
     }
+    for (int64_t i = 0; i < HW; i++)
+      for (int64_t c = 0; c < C; c++) {
+        const int64_t k = base + i * C + c;
+        dx[k] = dy[k] * coefDy[c] + x[k] * coefX[c] + bias[c];
+      }
   }
   for (int64_t c = 0; c < C; c++) {
     double sg = 0, sb = 0;
@@ -310,6 +373,24 @@ Napi::Value GroupNormBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// e^x for float32 in a form the compiler vectorises (std::exp is a scalar libm call here):
+// x = n·ln2 + r, |r| ≤ ln2/2, e^r by a degree-6 polynomial, 2^n through the exponent bits.
+// Relative error ≈ 2e-7 over the clamped range.
+inline float expApprox(float x) {
+  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);  // std::fmin/fmax would block vectorising (NaN stays NaN)
+  const float n = std::nearbyint(x * 1.44269504088896341f);
+  const float r = (x - n * 0.693145751953125f) - n * 1.42860682030941723212e-6f;
+  float p = 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  return p * __builtin_bit_cast(float, bits);
+}
+
 // SiLU y = x·σ(x) and its gradient dx = dy·σ(x)·(1 + x·(1 − σ(x))).
 Napi::Value SiluForward(const Napi::CallbackInfo& info) {
   auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
@@ -317,7 +398,7 @@ Napi::Value SiluForward(const Napi::CallbackInfo& info) {
   const float* x = at(heap, info[2].As<Napi::Number>().Int64Value());
   float* y = at(heap, info[3].As<Napi::Number>().Int64Value());
 #pragma omp parallel for simd schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + std::exp(-x[i]));
+  for (int64_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + expApprox(-x[i]));
   return info.Env().Undefined();
 }
 
@@ -329,7 +410,7 @@ Napi::Value SiluBackward(const Napi::CallbackInfo& info) {
   float* dx = at(heap, info[4].As<Napi::Number>().Int64Value());
 #pragma omp parallel for simd schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; i++) {
-    const float s = 1.0f / (1.0f + std::exp(-x[i]));
+    const float s = 1.0f / (1.0f + expApprox(-x[i]));
     dx[i] = dy[i] * s * (1.0f + x[i] * (1.0f - s));
   }
   return info.Env().Undefined();
@@ -395,6 +476,24 @@ Napi::Value SumLeading(const Napi::CallbackInfo& info) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Strided copy of float32 rows: dst[r·dstStride + k] = src[r·srcStride + k] for k < run. Concat along
+// any axis is one call per input and a slice of the innermost axes one call; the wasm backend's
+// Concat and Slice on the channel axis of NHWC tensors are slow generic loops.
+Napi::Value CopyRows(const Napi::CallbackInfo& info) {
+  auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
+  const int64_t rows = info[1].As<Napi::Number>().Int64Value();
+  const int64_t run = info[2].As<Napi::Number>().Int64Value();
+  const int64_t srcStride = info[3].As<Napi::Number>().Int64Value();
+  const int64_t dstStride = info[4].As<Napi::Number>().Int64Value();
+  const float* src = at(heap, info[5].As<Napi::Number>().Int64Value());
+  float* dst = at(heap, info[6].As<Napi::Number>().Int64Value());
+#pragma omp parallel for schedule(static) if (rows * run > 262144)
+  for (int64_t r = 0; r < rows; r++) std::memcpy(dst + r * dstStride, src + r * srcStride, run * sizeof(float));
+  return info.Env().Undefined();
+}
+
+// ---------------------------------------------------------------------------------------------
+// OpenMP's thread count is per calling thread: a worker_thread setting 1 leaves the main thread's.
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   omp_set_num_threads(info[0].As<Napi::Number>().Int32Value());
   return info.Env().Undefined();
@@ -446,6 +545,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("siluBackward", Napi::Function::New(env, Guarded<SiluBackward>));
   exports.Set("adamStep", Napi::Function::New(env, Guarded<AdamStep>));
   exports.Set("sumLeading", Napi::Function::New(env, Guarded<SumLeading>));
+  exports.Set("copyRows", Napi::Function::New(env, Guarded<CopyRows>));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));
   exports.Set("version", Napi::Function::New(env, Version));

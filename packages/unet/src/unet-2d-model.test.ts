@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -8,9 +7,7 @@ import { initBackend, Generator, LdmError } from '@ldm/backend';
 import { loadTorchStateDict, readSafetensorsFile, writeModelFolder } from '@ldm/nn';
 import type { TensorRecord } from '@ldm/nn';
 import { UNet2DModel, PIXEL_UNET_CONFIG, LATENT_UNET_CONFIG } from './index';
-
-// shared/ sits beside the repository (as in CI's clone); LDM_VECTORS overrides.
-const VECTORS = process.env.LDM_VECTORS ?? fileURLToPath(new URL('../../../../shared/vectors', import.meta.url));
+import { VECTORS } from '../../../test/vectors';
 
 function nchwToNhwc(rec: TensorRecord): tf.Tensor {
   const t = tf.tensor(rec.data, rec.shape, 'float32');

@@ -13,6 +13,7 @@ import {
   toTorchStateDict,
   writeModelFolder,
 } from '@ldm/nn';
+import type { Recipe } from '@ldm/nn';
 import { resolveUNetConfig, unetConfigToDiffusers } from './config';
 import type { UNet2DConfig, UNet2DConfigInput } from './config';
 import { DownBlock2D } from './down-block';
@@ -118,6 +119,11 @@ export class UNet2DModel extends Module {
 
   static fromConfig(config: UNet2DConfigInput = {}, generator?: Generator): UNet2DModel {
     return new UNet2DModel(config, generator);
+  }
+
+  /** How a data-parallel worker builds a twin of this model (its weights then come from the main thread). */
+  recipe(): Recipe {
+    return { module: import.meta.url, export: 'UNet2DModel.fromConfig', config: JSON.parse(JSON.stringify(this.config)) as unknown };
   }
 
   /** Loads a diffusers model folder (config.json + diffusion_pytorch_model.safetensors). */

@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -9,9 +8,7 @@ import { loadTorchStateDict, readSafetensorsFile } from '@ldm/nn';
 import type { TensorRecord } from '@ldm/nn';
 import { AutoencoderKL, DEFAULT_VAE_CONFIG, DiagonalGaussian, vaeElbo } from './index';
 import { rand } from '@ldm/backend';
-
-// shared/ sits beside the repository (as in CI's clone); LDM_VECTORS overrides.
-const VECTORS = process.env.LDM_VECTORS ?? fileURLToPath(new URL('../../../../shared/vectors', import.meta.url));
+import { VECTORS } from '../../../test/vectors';
 
 function nchwToNhwc(rec: TensorRecord): tf.Tensor {
   return tf.tidy(() => tf.transpose(tf.tensor(rec.data, rec.shape, 'float32'), [0, 2, 3, 1]));

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Generator, LdmError } from '@ldm/backend';
 import { Conv2d, Module, loadPretrained, toTorchStateDict, writeModelFolder } from '@ldm/nn';
+import type { Recipe } from '@ldm/nn';
 import { resolveVaeConfig, vaeConfigToDiffusers } from './config';
 import type { ActivationTrace, AutoencoderKLConfig, AutoencoderKLConfigInput } from './config';
 import { Encoder } from './encoder';
@@ -32,6 +33,11 @@ export class AutoencoderKL extends Module {
 
   static fromConfig(config: AutoencoderKLConfigInput = {}, generator?: Generator): AutoencoderKL {
     return new AutoencoderKL(config, generator);
+  }
+
+  /** How a data-parallel worker builds a twin of this model (its weights then come from the main thread). */
+  recipe(): Recipe {
+    return { module: import.meta.url, export: 'AutoencoderKL.fromConfig', config: JSON.parse(JSON.stringify(this.config)) as unknown };
   }
 
   /** Loads a diffusers model folder (config.json + diffusion_pytorch_model.safetensors). */

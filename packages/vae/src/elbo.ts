@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { LdmError } from '@ldm/backend';
 import type { Generator } from '@ldm/backend';
+import { discretizedGaussianLogLikelihood, toTensor } from '@ldm/nn';
+import type { TrainingLoss } from '@ldm/nn';
 import type { AutoencoderKL } from './autoencoder-kl';
-import { discretizedGaussianLogLikelihood } from './discretized-gaussian';
 
 export interface ElboOptions {
   /** Noise for the one-sample Monte-Carlo estimate of E_q[log p(x|z)]. */
@@ -50,4 +52,35 @@ export function vaeElbo(vae: AutoencoderKL, x: tf.Tensor4D, options: ElboOptions
     const loss = tf.mean(tf.add(reconstruction, tf.mul(kl, beta))) as tf.Scalar;
     return { reconstruction, kl, elbo, bitsPerDim, loss };
   });
+}
+
+/** What `vaeLoss` needs (plain JSON, so a data-parallel worker can rebuild the same loss). */
+export interface VaeLossConfig {
+  /** log σ of the discretized-Gaussian decoder (see ElboOptions). */
+  decoderLogScale: number;
+}
+
+/**
+ * trainVAE's loss for a batch {x, eps}: the negative β-ELBO (`vaeElbo`) with the posterior noise ε drawn on
+ * the main thread (so every worker's row slice holds the noise a single-thread run draws); `info` is {beta}.
+ * Reports the reconstruction, the KL and the bound in bits/dim beside the loss.
+ */
+export function vaeLoss(config: VaeLossConfig): TrainingLoss<AutoencoderKL> {
+  return {
+    recipe: { module: import.meta.url, export: 'vaeLoss', config },
+    metricNames: ['reconstruction', 'kl', 'bitsPerDim'],
+    compute(vae, batch, info) {
+      const { beta } = info as { beta: number };
+      const eps = batch.eps!.data as Float32Array;
+      // The posterior draws its noise from this stand-in for the main thread's generator.
+      const generator = {
+        normal: (n: number) => {
+          if (n !== eps.length) throw new LdmError('SHAPE_MISMATCH', `vaeLoss: the posterior asked for ${n} normals, the batch carries ${eps.length}`);
+          return eps;
+        },
+      } as unknown as Generator;
+      const terms = vaeElbo(vae, toTensor(batch.x!) as tf.Tensor4D, { generator, beta, decoderLogScale: config.decoderLogScale });
+      return { loss: terms.loss, metrics: { reconstruction: tf.mean(terms.reconstruction) as tf.Scalar, kl: tf.mean(terms.kl) as tf.Scalar, bitsPerDim: tf.mean(terms.bitsPerDim) as tf.Scalar } };
+    },
+  };
 }

@@ -58,16 +58,14 @@ export function computeLatentStatistics(vae: AutoencoderKL, data: ImageDataset, 
 }
 
 /**
- * Encodes a dataset once for latent diffusion: posterior means × the VAE's scaling factor. Refuses
- * a VAE whose scaling factor was never measured (`measured` false), since diffusion assumes unit-variance data.
+ * Encodes a dataset once for latent diffusion: (posterior means − shift) × the VAE's scaling factor, which
+ * `ldm train-vae` measures (computeLatentStatistics) so the latents have unit variance, as diffusion assumes.
  */
-export function encodeToLatents(vae: AutoencoderKL, data: ImageDataset, options: { scalingFactorMeasured: boolean; batchSize?: number; onProgress?: (done: number, total: number) => void }): ImageDataset {
-  if (!options.scalingFactorMeasured) {
-    throw new LdmError(
-      'INVALID_CONFIG',
-      'this VAE has no measured scaling factor; a latent DDPM needs unit-variance latents. Finish `ldm train-vae` (it measures it) or compute it with computeLatentStatistics.',
-    );
-  }
+export function encodeToLatents(
+  vae: AutoencoderKL,
+  data: ImageDataset,
+  options: { batchSize?: number; onProgress?: (done: number, total: number) => void } = {},
+): ImageDataset {
   const latents = encodeMeans(vae, data, options.batchSize ?? 256, options.onProgress);
   const s = vae.config.scalingFactor;
   const shift = vae.config.shiftFactor ?? 0;

@@ -6,27 +6,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Generator, initBackend } from '@ldm/backend';
 import type { ImageDataset } from '@ldm/data';
 import { AutoencoderKL } from './autoencoder-kl';
-import { DEFAULT_VAE_CONFIG } from './config';
 import { trainVAE } from './train';
+import { relativeErrors, squares } from '../../../test/fixtures';
+import { TINY_VAE } from '../test/fixtures';
 
-const TINY = {
-  ...DEFAULT_VAE_CONFIG,
-  blockOutChannels: [8, 16],
-  downBlockTypes: ['DownEncoderBlock2D', 'DownEncoderBlock2D'],
-  upBlockTypes: ['UpDecoderBlock2D', 'UpDecoderBlock2D'],
-  normNumGroups: 4,
-};
+const TINY = TINY_VAE;
 
-function blobs(n: number): ImageDataset {
-  const g = new Generator(2);
-  const images = new Float32Array(n * 64).fill(-1);
-  for (let i = 0; i < n; i++) {
-    const x = g.int(5);
-    const y = g.int(5);
-    for (let dy = 0; dy < 3; dy++) for (let dx = 0; dx < 3; dx++) images[i * 64 + (y + dy) * 8 + x + dx] = 1;
-  }
-  return { images, shape: [n, 8, 8, 1], name: 'blobs' };
-}
+const blobs = (n: number): ImageDataset => squares(n, 2, 'blobs');
 
 async function run(threads: number) {
   const vae = new AutoencoderKL(TINY, new Generator(4));
@@ -60,18 +46,8 @@ describe('trainVAE with threads > 1 (data-parallel workers)', () => {
     const before = tf.memory().numTensors;
     const two = await run(2);
     expect(tf.memory().numTensors - before).toBe(two.vae.parameters().size);
-    const pb = one.vae.parameters();
     let worst = 0;
-    for (const [name, v] of two.vae.parameters()) {
-      const x = v.dataSync();
-      const y = pb.get(name)!.dataSync();
-      let diff = 0;
-      let norm = 0;
-      for (let i = 0; i < x.length; i++) {
-        diff += (x[i]! - y[i]!) ** 2;
-        norm += y[i]! ** 2;
-      }
-      const error = Math.sqrt(diff) / Math.max(Math.sqrt(norm), 1e-12);
+    for (const [name, error] of relativeErrors(two.vae, one.vae)) {
       // An attention key bias shifts every logit of a query alike, so softmax cancels it: its gradient is
       // analytically zero, only rounding noise, which Adam scales up to ±lr a step. Loose bound for those.
       if (name.endsWith('to_k.bias')) expect(error).toBeLessThanOrEqual(1e-2);

@@ -1,15 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, Generator, rand } from '@ldm/backend';
-import { AutoencoderKL, DEFAULT_VAE_CONFIG, vaeElbo } from './index';
+import { AutoencoderKL, vaeElbo } from './index';
+import { TINY_VAE } from '../test/fixtures';
 
-const TINY = {
-  ...DEFAULT_VAE_CONFIG,
-  blockOutChannels: [8, 16],
-  downBlockTypes: ['DownEncoderBlock2D', 'DownEncoderBlock2D'],
-  upBlockTypes: ['UpDecoderBlock2D', 'UpDecoderBlock2D'],
-  normNumGroups: 4,
-};
+const TINY = TINY_VAE;
 
 describe.each(['wasm', 'cpu'] as const)('AutoencoderKL training on %s', (backend) => {
   beforeAll(async () => {

@@ -1,5 +1,5 @@
 import { access, readFile } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { initBackend, LdmError } from '@ldm/backend';
 import type { BackendInfo, BackendName } from '@ldm/backend';
 
@@ -33,32 +33,7 @@ export async function readJson<T>(path: string): Promise<T> {
   }
 }
 
-/** The file written beside a DDPM's weights: what it is and where its VAE lives. */
-export interface PipelineIndex {
-  _class_name: 'DDPMPipeline' | 'LatentDDPMPipeline';
-  space: 'pixel' | 'latent';
-  /** VAE folder, relative to the pipeline folder (latent space only). */
-  vae?: string;
-  /** [H, W, C] of what the UNet denoises. */
-  sample_shape: [number, number, number];
-  /** The data the model was trained on (a dataset spec). */
-  data: string;
-}
-
 export const PIPELINE_INDEX = 'model_index.json';
-
-export function resolveRelative(base: string, path: string): string {
-  return isAbsolute(path) ? path : resolve(base, path);
-}
-
-export async function readPipelineIndex(dir: string): Promise<PipelineIndex> {
-  const path = join(dir, PIPELINE_INDEX);
-  if (!(await exists(dir))) throw new LdmError('FILE_NOT_FOUND', `model folder ${dir} does not exist`);
-  if (!(await exists(path))) {
-    throw new LdmError('FILE_NOT_FOUND', `${dir} is not a DDPM folder: ${PIPELINE_INDEX} is missing (train one with ldm train)`);
-  }
-  return readJson<PipelineIndex>(path);
-}
 
 /** Writes JSON atomically, creating the folder first. */
 export async function writeJson(path: string, value: unknown): Promise<void> {

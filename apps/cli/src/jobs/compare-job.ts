@@ -12,9 +12,10 @@ import type { CompareArgs } from '../commands/compare';
 import { DEFAULTS } from '../defaults';
 import { startBackend } from './common';
 import { loadSplit } from './data';
-import { decodeFromPrior, generate, latentShapeOf, loadPipeline, loadVae } from './pipeline';
-import type { LoadedPipeline } from './pipeline';
-import { fitDiagonalGmm, fitPcaGaussian, sampleDiagonalGmm, samplePcaGaussian } from './baselines';
+import { DDPMPipeline, latentShapeOf, loadPipeline } from '@ldm/pipeline';
+import type { Pipeline } from '@ldm/pipeline';
+import { generateImages, loadVae, priorImages } from './samples';
+import { fitDiagonalGmm, fitPcaGaussian, sampleDiagonalGmm, samplePcaGaussian } from '@ldm/eval';
 
 type Images = { data: Float32Array; shape: [number, number, number, number] };
 
@@ -56,13 +57,13 @@ export async function compareJob(args: CompareArgs): Promise<ComparisonResults> 
   if (!(args.n >= 8)) throw new LdmError('INVALID_ARGUMENT', `-n must be at least 8 (FID needs samples), got ${args.n}`);
   const vae = await loadVae(args.vae);
   const latent = await loadPipeline(args.latent);
-  const pixel: LoadedPipeline | undefined = args.pixel ? await loadPipeline(args.pixel) : undefined;
+  const pixel: Pipeline | undefined = args.pixel ? await loadPipeline(args.pixel) : undefined;
   const generatorVae = args.generatorVae ? await loadVae(args.generatorVae, false) : undefined;
   const { train, heldOut } = await loadSplit(DEFAULTS.data, DEFAULTS.heldOut, args.seed, args.limit);
   const [, h, w, c] = train.shape;
   const latentShape = latentShapeOf(vae, [h, w, c]);
   const notes: string[] = [];
-  let untrainedPixel: LoadedPipeline | undefined;
+  let untrainedPixel: Pipeline | undefined;
 
   let classifier: MnistClassifier | undefined;
   try {
@@ -108,7 +109,7 @@ export async function compareJob(args: CompareArgs): Promise<ComparisonResults> 
       steps: 1,
       eta: null,
       nfe: 1,
-      run: (count, seed) => decodeFromPrior(vae, latentShape, count, Math.min(count, 100), seed),
+      run: (count, seed) => priorImages(vae, { latentShape, count, batchSize: Math.min(count, 100), seed }),
     },
   ];
   if (generatorVae) {
@@ -121,7 +122,7 @@ export async function compareJob(args: CompareArgs): Promise<ComparisonResults> 
       steps: 1,
       eta: null,
       nfe: 1,
-      run: (count, seed) => decodeFromPrior(generatorVae, latentShapeOf(generatorVae, [h, w, c]), count, Math.min(count, 100), seed),
+      run: (count, seed) => priorImages(generatorVae, { latentShape: latentShapeOf(generatorVae, [h, w, c]), count, batchSize: Math.min(count, 100), seed }),
     });
   }
   specs.push(ddpmSpec(latent, 'latent', 'ddpm', args.quick ? 100 : 1000, 1));
@@ -134,7 +135,7 @@ export async function compareJob(args: CompareArgs): Promise<ComparisonResults> 
     // No pixel model given: time an untrained pixel UNet of the default size (speed does not depend on the weights).
     const { PIXEL_UNET_CONFIG } = await import('@ldm/unet');
     const unet = new UNet2DModel({ ...PIXEL_UNET_CONFIG, inChannels: c, outChannels: c, sampleSize: h }, new Generator(1));
-    const untrained: LoadedPipeline = { dir: '(untrained)', index: { _class_name: 'DDPMPipeline', space: 'pixel', sample_shape: [h, w, c], data: DEFAULTS.data }, unet, schedulerConfig: latent.schedulerConfig, dispose: () => unet.dispose() };
+    const untrained = new DDPMPipeline({ unet, schedulerConfig: latent.schedulerConfig, sampleShape: [h, w, c] });
     const why = 'speed only: an untrained pixel UNet of the default size (no --pixel model given)';
     specs.push({ ...ddpmSpec(untrained, 'pixel', 'ddim', 50, 0), speedOnly: why });
     notes.push(`pixel rows time an untrained pixel UNet (${unet.numParameters().toLocaleString('en-US')} parameters) for speed; pixel DDPM-1000 time is DDIM-50's per-step time × 1000`);
@@ -235,7 +236,7 @@ export async function compareJob(args: CompareArgs): Promise<ComparisonResults> 
   return results;
 }
 
-function ddpmSpec(p: LoadedPipeline, space: 'pixel' | 'latent', sampler: 'ddpm' | 'ddim', steps: number, eta: number): MethodSpec {
+function ddpmSpec(p: Pipeline, space: 'pixel' | 'latent', sampler: 'ddpm' | 'ddim', steps: number, eta: number): MethodSpec {
   const decoder = space === 'latent' ? 1 : 0;
   const name = `${space}-${sampler}-${steps}${sampler === 'ddim' && eta !== 0 ? `-eta${eta}` : ''}`;
   const label = `${space === 'latent' ? 'Latent' : 'Pixel'} ${sampler.toUpperCase()}, ${steps} step${steps > 1 ? 's' : ''}${sampler === 'ddim' ? `, η = ${eta}` : ''}`;
@@ -247,7 +248,7 @@ function ddpmSpec(p: LoadedPipeline, space: 'pixel' | 'latent', sampler: 'ddpm' 
     steps,
     eta: sampler === 'ddim' ? eta : 1,
     nfe: steps + decoder,
-    run: (count, seed) => generate(p, { sampler, steps, eta, count, batchSize: Math.min(count, 100), seed }),
+    run: (count, seed) => generateImages(p, { sampler, steps, eta, count, batchSize: Math.min(count, 100), seed }),
   };
 }
 

@@ -8,7 +8,8 @@ import type { NllArgs } from '../commands/nll';
 import { DEFAULTS } from '../defaults';
 import { exists, PIPELINE_INDEX, startBackend } from './common';
 import { firstImages, loadSplit } from './data';
-import { loadPipeline, loadVae } from './pipeline';
+import { isLatentPipeline, loadPipeline } from '@ldm/pipeline';
+import { loadVae } from './samples';
 
 /**
  * `ldm nll`: an upper bound on the negative log-likelihood of held-out data in bits/dim. A pixel DDPM
@@ -39,6 +40,7 @@ export async function nllJob(args: NllArgs): Promise<void> {
     label = 'VAE negative ELBO (discretized-Gaussian decoder), bits/dim of the images';
   } else {
     const pipeline = await loadPipeline(args.model);
+    const vae = isLatentPipeline(pipeline) ? pipeline.vae : undefined;
     const config = pipeline.schedulerConfig as { prediction_type?: PredictionType };
     const schedule = NoiseSchedule.fromOptions({
       numTrainTimesteps: Number(pipeline.schedulerConfig.num_train_timesteps ?? 1000),
@@ -47,8 +49,8 @@ export async function nllJob(args: NllArgs): Promise<void> {
       betaEnd: Number(pipeline.schedulerConfig.beta_end ?? 0.02),
     });
     let x: { data: Float32Array; shape: [number, number, number, number] } = data;
-    if (pipeline.vae) {
-      const latents = encodeToLatents(pipeline.vae, { images: data.data, shape: data.shape, name: 'held-out' }, { scalingFactorMeasured: true });
+    if (vae) {
+      const latents = encodeToLatents(vae, { images: data.data, shape: data.shape, name: 'held-out' });
       x = { data: latents.images, shape: latents.shape };
     }
     const size = x.shape[1] * x.shape[2] * x.shape[3];
@@ -62,8 +64,8 @@ export async function nllJob(args: NllArgs): Promise<void> {
         predictionType: config.prediction_type ?? 'epsilon',
         x0,
         generator,
-        decoder: pipeline.vae ? 'gaussian' : 'discretized',
-        clipDenoised: !pipeline.vae,
+        decoder: vae ? 'gaussian' : 'discretized',
+        clipDenoised: !vae,
         timesteps,
       });
       x0.dispose();
@@ -73,7 +75,7 @@ export async function nllJob(args: NllArgs): Promise<void> {
     }
     process.stderr.write('\n');
     pipeline.dispose();
-    label = pipeline.vae
+    label = vae
       ? 'latent DDPM variational bound on the scaled latents (continuous Gaussian decoder), bits/dim of the latents — not comparable to image bits/dim'
       : `DDPM variational bound (Ho et al., discretized decoder${timesteps === 'all' ? ', all 1000 terms' : `, ${args.timesteps} stratified timesteps`}), bits/dim of the images`;
   }

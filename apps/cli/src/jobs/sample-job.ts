@@ -3,9 +3,10 @@ import { LdmError } from '@ldm/backend';
 import { ProgressBar } from '@ldm/nn';
 import type { SampleArgs } from '../commands/sample';
 import { DEFAULTS } from '../defaults';
-import { exists, PIPELINE_INDEX, readPipelineIndex, resolveRelative, startBackend } from './common';
+import { isLatentPipeline, latentShapeOf, loadPipeline, MODEL_INDEX } from '@ldm/pipeline';
+import { exists, startBackend } from './common';
 import { writeSamples } from './output';
-import { decodeFromPrior, generate, latentShapeOf, loadPipeline, loadVae } from './pipeline';
+import { generateImages, loadVae, pipelineSpace, priorImages } from './samples';
 
 /** `ldm sample`: DDPM, DDIM or single-step VAE decoding, to a grid, a folder of PNGs or a .npy. */
 export async function sampleJob(args: SampleArgs): Promise<void> {
@@ -18,36 +19,39 @@ export async function sampleJob(args: SampleArgs): Promise<void> {
   let what: string;
   if (args.sampler === 'vae') {
     // A VAE folder, or a latent pipeline whose VAE is used.
-    let vaeDir = args.model;
-    if (await exists(join(args.model, PIPELINE_INDEX))) {
-      const index = await readPipelineIndex(args.model);
-      if (!index.vae) throw new LdmError('INVALID_ARGUMENT', `--sampler vae: ${args.model} is a pixel DDPM with no VAE; pass a VAE folder`);
-      vaeDir = resolveRelative(args.model, index.vae);
+    if (await exists(join(args.model, MODEL_INDEX))) {
+      const pipeline = await loadPipeline(args.model);
+      if (!isLatentPipeline(pipeline)) {
+        pipeline.dispose();
+        throw new LdmError('INVALID_ARGUMENT', `--sampler vae: ${args.model} is a pixel DDPM with no VAE; pass a VAE folder`);
+      }
+      images = priorImages(pipeline.vae, { latentShape: latentShapeOf(pipeline.vae), count: args.n, batchSize: args.batchSize, seed: args.seed });
+      pipeline.dispose();
+    } else {
+      const vae = await loadVae(args.model, false);
+      images = priorImages(vae, { latentShape: latentShapeOf(vae), count: args.n, batchSize: args.batchSize, seed: args.seed });
+      vae.dispose();
     }
-    const vae = await loadVae(vaeDir, false);
-    const size = vae.config.sampleSize ?? 32;
-    images = decodeFromPrior(vae, latentShapeOf(vae, [size, size, vae.config.inChannels]), args.n, args.batchSize, args.seed);
-    vae.dispose();
     what = `${args.n} single-step VAE decodes of z ~ N(0, I)`;
   } else {
     const pipeline = await loadPipeline(args.model);
     const steps = args.steps ?? (args.sampler === 'ddpm' ? DEFAULTS.sample.ddpmSteps : DEFAULTS.sample.ddimSteps);
     const bar = new ProgressBar({ total: 1, label: `${args.sampler}-${steps}`, silent: args.quiet, rateUnit: 'evals/s' });
-    images = generate(pipeline, {
+    images = generateImages(pipeline, {
       sampler: args.sampler,
       steps,
       eta: args.eta,
       count: args.n,
       batchSize: args.batchSize,
       seed: args.seed,
-      onProgress: (done, total) => {
+      onStep: (done, total) => {
         bar.setTotal(total);
         bar.update(done, {}, done);
       },
     });
     bar.done();
     pipeline.dispose();
-    what = `${args.n} ${args.sampler.toUpperCase()} samples (${steps} steps${args.sampler === 'ddim' ? `, η = ${args.eta}` : ''}, ${pipeline.index.space} space)`;
+    what = `${args.n} ${args.sampler.toUpperCase()} samples (${steps} steps${args.sampler === 'ddim' ? `, η = ${args.eta}` : ''}, ${pipelineSpace(pipeline)} space)`;
   }
   const where = await writeSamples(args.out, images);
   if (!args.quiet) process.stderr.write(`${what} in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${where}\n`);

@@ -1,12 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Generator, LdmError, randn } from '@ldm/backend';
-import { Adam, Linear, Module, silu, sinusoidalEmbedding } from '@ldm/nn';
+import { Linear, Module, silu, sinusoidalEmbedding, toTensor, train } from '@ldm/nn';
+import type { ShardInputs, TrainingLoss } from '@ldm/nn';
 import { DDPMScheduler, addNoise, gaussianMixtureDenoiser, sample } from '@ldm/ddpm';
 import type { Denoiser, NoiseSchedule } from '@ldm/ddpm';
 import { DDIMScheduler } from '@ldm/ddim';
 import { ringOfGaussians } from '@ldm/data';
 import { toyQuality } from '@ldm/eval';
 import type { ScatterMethod, ScatterPanel } from '@ldm/report';
+import { DEFAULTS } from '../defaults';
 
 /**
  * The report's 2-D multimodality panel (the primer's point, on a ring of 8 Gaussians): a VAE decoded in one step
@@ -133,32 +135,34 @@ class ToyVae extends Module {
   }
 }
 
-/** Adam steps on `lossFn` over the module's parameters; returns the mean loss of the last 50 steps. */
-function train(module: Module, steps: number, learningRate: number, lossFn: (step: number) => tf.Scalar, maxGradNorm?: number): number {
-  const params = module.trainableParameters();
-  const varList = [...params.values()];
-  const paramNameOf = new Map<string, string>();
-  for (const [name, v] of params) paramNameOf.set(v.name, name);
-  const optimizer = new Adam(params, maxGradNorm === undefined ? { learningRate } : { learningRate, maxGradNorm });
-  const tail: tf.Scalar[] = [];
-  try {
-    for (let step = 0; step < steps; step++) {
-      // Cosine decay to 1% of the base rate (the late small steps average out the minibatch noise, as an EMA would).
-      const lr = learningRate * (0.01 + 0.495 * (1 + Math.cos((Math.PI * step) / steps)));
-      const { value, grads } = tf.variableGrads(() => lossFn(step), varList);
-      const named = new Map<string, tf.Tensor>();
-      for (const [varName, g] of Object.entries(grads)) named.set(paramNameOf.get(varName)!, g);
-      optimizer.applyGradients(named, lr).dispose();
-      for (const g of Object.values(grads)) g.dispose();
-      if (step >= steps - 50) tail.push(value);
-      else value.dispose();
-    }
-    const losses = tail.map((s) => s.dataSync()[0]!);
-    return losses.reduce((a, b) => a + b, 0) / Math.max(1, losses.length);
-  } finally {
-    for (const s of tail) s.dispose();
-    optimizer.dispose();
-  }
+/**
+ * Trains `model` with nn's training skeleton (in memory: no run folder) on `loss`, drawing each step's rows
+ * with `nextBatch`; cosine decay to 1% of the base rate (the late small steps average out the minibatch noise,
+ * as an EMA would). Returns the mean loss of the last 50 steps.
+ */
+async function fit<M extends Module>(
+  model: M,
+  steps: number,
+  batchSize: number,
+  learningRate: number,
+  loss: TrainingLoss<M>['compute'],
+  nextBatch: () => ShardInputs,
+  maxGradNorm?: number,
+): Promise<number> {
+  const tail: number[] = [];
+  await train({
+    model,
+    loss: { compute: loss },
+    nextBatch,
+    steps,
+    batchSize,
+    learningRate: { base: learningRate, totalSteps: steps, minRatio: 0.01 },
+    ...(maxGradNorm === undefined ? {} : { maxGradNorm }),
+    onStep: (step, value) => step > steps - 50 && tail.push(value),
+    label: 'toy',
+    silent: true,
+  });
+  return tail.reduce((a, b) => a + b, 0) / Math.max(1, tail.length);
 }
 
 /** Random minibatch (with replacement) of row-major [n, 2] points. */
@@ -173,40 +177,56 @@ function minibatch(points: Float32Array, n: number, batch: number, generator: Ge
   return out;
 }
 
-function trainVae(points: Float32Array, n: number, steps: number, generator: Generator): { vae: ToyVae; loss: number } {
+async function trainVae(points: Float32Array, n: number, steps: number, generator: Generator): Promise<{ vae: ToyVae; loss: number }> {
   const d = TOY_PANEL_DEFAULTS;
   const vae = new ToyVae(generator.split('init'));
   const batchGen = generator.split('batches');
   const noiseGen = generator.split('noise');
-  const loss = train(
+  const loss = await fit(
     vae,
     steps,
+    d.vaeBatch,
     d.vaeLearningRate,
-    () =>
-      tf.tidy(() => {
-        const x = tf.tensor2d(minibatch(points, n, d.vaeBatch, batchGen), [d.vaeBatch, 2]);
-        const eps = randn([d.vaeBatch, d.latentDim], noiseGen) as tf.Tensor2D;
-        return vae.loss(x, eps, d.vaeDecoderStd);
-      }),
+    (model, batch) => ({ loss: model.loss(toTensor(batch.x!) as tf.Tensor2D, toTensor(batch.eps!) as tf.Tensor2D, d.vaeDecoderStd) }),
+    () => ({
+      x: { data: minibatch(points, n, d.vaeBatch, batchGen), shape: [d.vaeBatch, 2] },
+      eps: { data: noiseGen.normal(d.vaeBatch * d.latentDim), shape: [d.vaeBatch, d.latentDim] },
+    }),
     1,
   );
   return { vae, loss };
 }
 
-function trainDenoiser(points: Float32Array, n: number, steps: number, schedule: NoiseSchedule, generator: Generator, learningRate: number): { model: ToyDenoiser; loss: number } {
+/** Algorithm 1 on the toy: x₀ ~ data, t ~ U{0..T−1}, ε ~ N(0, I), step on ‖ε − ε_θ(x_t, t)‖² (`ddpmLoss` does this for images). */
+async function trainDenoiser(
+  points: Float32Array,
+  n: number,
+  steps: number,
+  schedule: NoiseSchedule,
+  generator: Generator,
+  learningRate: number,
+): Promise<{ model: ToyDenoiser; loss: number }> {
   const d = TOY_PANEL_DEFAULTS;
   const model = new ToyDenoiser(generator.split('init'));
   const batchGen = generator.split('batches');
   const timeGen = generator.split('timesteps');
   const noiseGen = generator.split('noise');
   const T = schedule.betas.length;
-  const loss = train(model, steps, learningRate, () =>
-    tf.tidy(() => {
-      const x0 = tf.tensor2d(minibatch(points, n, d.ddpmBatch, batchGen), [d.ddpmBatch, 2]);
-      const t = Int32Array.from(timeGen.uniform(d.ddpmBatch), (u) => Math.min(T - 1, Math.floor(u * T)));
-      const noise = randn([d.ddpmBatch, 2], noiseGen);
-      const xt = addNoise(schedule, x0, noise, t);
-      return tf.mean(tf.squaredDifference(model.forward(xt, t), noise)) as tf.Scalar; // Algorithm 1: ‖ε − ε_θ(x_t, t)‖²
+  const loss = await fit(
+    model,
+    steps,
+    d.ddpmBatch,
+    learningRate,
+    (m, batch) => {
+      const t = batch.t!.data as Int32Array;
+      const noise = toTensor(batch.noise!);
+      const xt = addNoise(schedule, toTensor(batch.x0!), noise, t);
+      return { loss: tf.mean(tf.squaredDifference(m.forward(xt, t), noise)) as tf.Scalar };
+    },
+    () => ({
+      x0: { data: minibatch(points, n, d.ddpmBatch, batchGen), shape: [d.ddpmBatch, 2] },
+      t: { data: Int32Array.from(timeGen.uniform(d.ddpmBatch), (u) => Math.min(T - 1, Math.floor(u * T))), shape: [d.ddpmBatch] },
+      noise: { data: noiseGen.normal(d.ddpmBatch * 2), shape: [d.ddpmBatch, 2] },
     }),
   );
   return { model, loss };
@@ -245,9 +265,14 @@ export async function buildToyPanel(options: ToyPanelOptions): Promise<ScatterPa
     const out = fn();
     return [out, (performance.now() - start) / 1000];
   };
+  const timedAsync = async <T>(fn: () => Promise<T>): Promise<[T, number]> => {
+    const start = performance.now();
+    const out = await fn();
+    return [out, (performance.now() - start) / 1000];
+  };
 
   // 1. VAE, decoded once from z ~ N(0, I).
-  const [{ vae, loss: vaeLoss }, vaeSeconds] = timed(() => trainVae(trainData.points, trainData.n, vaeSteps, root.split('vae')));
+  const [{ vae, loss: vaeLoss }, vaeSeconds] = await timedAsync(() => trainVae(trainData.points, trainData.n, vaeSteps, root.split('vae')));
   timings.vaeTrainSeconds = vaeSeconds;
   timings.vaeLoss = vaeLoss;
   onLog?.(`vae: ${vaeSteps} steps in ${vaeSeconds.toFixed(1)} s, -ELBO ${vaeLoss.toFixed(3)}`);
@@ -267,11 +292,11 @@ export async function buildToyPanel(options: ToyPanelOptions): Promise<ScatterPa
   }
 
   // 2. DDPM (linear β, 1000 steps) and DDIM-50 with the trained ε-network; 3. DDIM-50 with the exact denoiser.
-  const schedulerOptions = { numTrainTimesteps: 1000, betaSchedule: options.betaSchedule ?? d.betaSchedule, clipSample: false } as const;
+  const schedulerOptions = { numTrainTimesteps: DEFAULTS.ddpm.numTrainTimesteps, betaSchedule: options.betaSchedule ?? d.betaSchedule, clipSample: false } as const;
   const ddpm = new DDPMScheduler(schedulerOptions);
   const ddim = new DDIMScheduler({ ...schedulerOptions, timestepSpacing: 'trailing' });
   ddim.setTimesteps(50);
-  const [{ model, loss: ddpmLoss }, ddpmSeconds] = timed(() => trainDenoiser(trainData.points, trainData.n, ddpmSteps, ddpm.schedule, root.split('ddpm'), options.ddpmLearningRate ?? d.ddpmLearningRate));
+  const [{ model, loss: ddpmLoss }, ddpmSeconds] = await timedAsync(() => trainDenoiser(trainData.points, trainData.n, ddpmSteps, ddpm.schedule, root.split('ddpm'), options.ddpmLearningRate ?? d.ddpmLearningRate));
   timings.ddpmTrainSeconds = ddpmSeconds;
   timings.ddpmLoss = ddpmLoss;
   onLog?.(`ddpm: ${ddpmSteps} steps in ${ddpmSeconds.toFixed(1)} s, ε-MSE ${ddpmLoss.toFixed(4)}`);

@@ -1,17 +1,18 @@
-import { stat } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { copyFile, mkdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { Generator, LdmError } from '@ldm/backend';
 import { readNpy, writeImageGrid, writeNpy } from '@ldm/data';
 import type { ImageDataset } from '@ldm/data';
 import { DDPMScheduler, trainDDPM, withEma } from '@ldm/ddpm';
 import { loadModelFolderInto } from '@ldm/nn';
 import { LATENT_UNET_CONFIG, PIXEL_UNET_CONFIG, UNet2DModel } from '@ldm/unet';
-import { encodeToLatents } from '@ldm/vae';
+import { encodeToLatents, LATENT_STATS_NAME } from '@ldm/vae';
 import type { TrainArgs } from '../commands/train';
-import { exists, PIPELINE_INDEX, readJson, readModelConfig, refuseToOverwriteRun, startBackend, writeJson } from './common';
-import type { PipelineIndex } from './common';
+import { DDPMPipeline, LatentDiffusionPipeline, modelIndexJson, writeModelIndex } from '@ldm/pipeline';
+import { exists, readJson, readModelConfig, refuseToOverwriteRun, startBackend, writeJson } from './common';
 import { loadSplit } from './data';
-import { generate, loadVae } from './pipeline';
+import { generateImages, loadVae } from './samples';
+import { DEFAULTS } from '../defaults';
 
 export interface TrainDdpmSummary {
   steps: number;
@@ -38,7 +39,6 @@ async function cachedLatents(vaeDir: string, runDir: string, train: ImageDataset
   const vae = await loadVae(vaeDir);
   const t0 = performance.now();
   const latents = encodeToLatents(vae, train, {
-    scalingFactorMeasured: true,
     batchSize: 256,
     onProgress: (done, total) => {
       if (!quiet && process.stderr.isTTY) process.stderr.write(`\rencoding latents ${done}/${total}`);
@@ -49,6 +49,15 @@ async function cachedLatents(vaeDir: string, runDir: string, train: ImageDataset
   await writeNpy(cacheFile, latents.images, latents.shape);
   await writeJson(keyFile, key);
   return latents;
+}
+
+/** The VAE's files (weights, config with its scaling factor, latent statistics) copied into the pipeline's vqvae/. */
+async function copyVaeInto(vaeDir: string, target: string): Promise<void> {
+  if (resolve(vaeDir) === resolve(target)) return;
+  await mkdir(target, { recursive: true });
+  for (const name of ['config.json', 'diffusion_pytorch_model.safetensors', LATENT_STATS_NAME]) {
+    await copyFile(join(vaeDir, name), join(target, name));
+  }
 }
 
 /** `ldm train`: a DDPM in pixel space or in a VAE's latent space; writes a pipeline folder to --out. */
@@ -68,7 +77,7 @@ export async function trainDdpmJob(args: TrainArgs): Promise<TrainDdpmSummary> {
   const base = args.space === 'latent' ? LATENT_UNET_CONFIG : PIXEL_UNET_CONFIG;
   const unet = new UNet2DModel({ ...base, inChannels: c, outChannels: c, sampleSize: h, ...(await readModelConfig(args.modelConfig)) }, new Generator(args.seed).split('init'));
   const schedulerOptions = {
-    numTrainTimesteps: 1000,
+    numTrainTimesteps: DEFAULTS.ddpm.numTrainTimesteps,
     betaSchedule: args.betaSchedule as 'linear',
     predictionType: args.predictionType,
     // Latents are unbounded; images live in [−1, 1] and x̂₀ may be clipped there.
@@ -79,17 +88,12 @@ export async function trainDdpmJob(args: TrainArgs): Promise<TrainDdpmSummary> {
   }
   await writeJson(join(runDir, 'run.json'), { command: 'train', args });
 
-  const index: PipelineIndex = {
-    _class_name: args.space === 'latent' ? 'LatentDDPMPipeline' : 'DDPMPipeline',
-    space: args.space,
-    ...(args.space === 'latent' ? { vae: relative(resolve(args.out), resolve(args.vae!)) || '.' } : {}),
-    sample_shape: [h, w, c],
-    data: args.data,
-  };
   const scheduler = new DDPMScheduler(schedulerOptions);
   // The pipeline folder's files other than the UNet are known before training; write them first so previews can use them.
+  // It is diffusers' LDMPipeline / DDPMPipeline folder; the VAE is copied into vqvae/ (diffusers cannot follow a path elsewhere).
+  if (args.space === 'latent') await copyVaeInto(args.vae!, join(args.out, 'vqvae'));
   await writeJson(join(args.out, 'scheduler', 'scheduler_config.json'), scheduler.toConfig());
-  await writeJson(join(args.out, PIPELINE_INDEX), index);
+  await writeModelIndex(args.out, modelIndexJson(args.space, 'DDPMScheduler', { data: args.data }));
 
   const previewVae = args.space === 'latent' ? await loadVae(args.vae!) : undefined;
   const result = await trainDDPM({
@@ -111,8 +115,9 @@ export async function trainDdpmJob(args: TrainArgs): Promise<TrainDdpmSummary> {
     checkpointEvery: args.checkpointEvery,
     sampleEvery: args.sampleEvery,
     onSample: async (step) => {
-      const pipeline = { dir: args.out, index, unet, ...(previewVae ? { vae: previewVae } : {}), schedulerConfig: scheduler.toConfig(), dispose: () => {} };
-      const images = generate(pipeline, { sampler: 'ddim', steps: 20, count: 16, batchSize: 16, seed: args.seed });
+      const schedulerConfig = scheduler.toConfig();
+      const pipeline = previewVae ? new LatentDiffusionPipeline({ vae: previewVae, unet, schedulerConfig }) : new DDPMPipeline({ unet, schedulerConfig, sampleShape: [h, w, c] });
+      const images = generateImages(pipeline, { sampler: 'ddim', steps: 20, count: 16, batchSize: 16, seed: args.seed });
       await writeImageGrid(join(runDir, 'samples', `ddim20-${String(step).padStart(6, '0')}.png`), images, { nrow: 8, scale: 2 });
     },
     saveModel: (dir) => unet.save(dir),

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { LdmError } from '@ldm/backend';
+import { LdmError, activeBackend } from '@ldm/backend';
 import { CPU_SLOT, ERROR_BYTES, MAX_SCALARS, STATUS, WALL_SLOT } from './protocol';
 import type { FromWorker, ParamLayout, ReplicaTask, Shard, ShardArray, StepMessage, ToWorker } from './protocol';
 
@@ -66,8 +66,9 @@ export function sliceRows(array: ShardArray, start: number, end: number): ShardA
 function defaultWorkerUrl(): URL {
   const here = import.meta.url;
   if (here.endsWith('.ts')) return new URL('./worker.ts', here);
-  // Built package: tsup puts this module in dist/index.js; the worker must be built beside it.
-  const url = new URL('./data-parallel-worker.js', here);
+  // Built package: tsup puts this module in dist/index.js (ESM) or dist/index.cjs (CJS) and the worker
+  // beside it in the same format, so the worker loads the same build of @ldm/backend as the replica module.
+  const url = new URL(here.endsWith('.cjs') ? './data-parallel-worker.cjs' : './data-parallel-worker.js', here);
   if (!existsSync(fileURLToPath(url))) {
     throw new LdmError(
       'INVALID_CONFIG',
@@ -195,6 +196,7 @@ export class DataParallelEngine {
         controlBuffer,
         scalarBuffer,
         errorBuffer,
+        backend: activeBackend()?.name === 'native' ? 'native' : 'wasm',
       };
       worker.postMessage(init);
     }

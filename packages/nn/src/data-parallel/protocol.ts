@@ -58,6 +58,8 @@ export interface InitMessage {
   controlBuffer: SharedArrayBuffer;
   scalarBuffer: SharedArrayBuffer;
   errorBuffer: SharedArrayBuffer;
+  /** The main thread's backend: a worker on 'native' runs oneDNN with one thread (the workers are the parallelism). */
+  backend: 'native' | 'wasm';
 }
 
 export interface StepMessage {

@@ -45,7 +45,7 @@ process.on('exit', () => {
 async function start(message: InitMessage): Promise<void> {
   init = message;
   control = new Int32Array(message.controlBuffer);
-  await initBackend({ backend: 'wasm' });
+  await initBackend({ backend: message.backend ?? 'wasm', threads: 1 });
   const mod = (await import(message.task.module)) as Record<string, unknown>;
   const factory = mod[message.task.export];
   if (typeof factory !== 'function') throw new Error(`${message.task.module} has no function export '${message.task.export}'`);
@@ -110,7 +110,7 @@ function step(message: StepMessage): void {
       }
       return tf.mul(r.loss, message.weight) as tf.Scalar;
     }, varList);
-    layout.forEach((p, i) => flags[1 + i] = 0);
+    flags.fill(0, 1, 1 + layout.length);
     const index = new Map(layout.map((p, i) => [p.name, i]));
     for (const [varName, g] of Object.entries(grads)) {
       const name = varNames.get(varName)!;

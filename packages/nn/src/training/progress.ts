@@ -24,18 +24,15 @@ export class ProgressBar {
   private readonly startValue: number;
   private lastDraw = 0;
   private lastLog = 0;
-  private current: number;
 
   constructor(private readonly options: ProgressOptions) {
     this.stream = options.stream ?? process.stderr;
     this.isTTY = Boolean(this.stream.isTTY) && !process.env.CI;
     this.startValue = options.start ?? 0;
-    this.current = this.startValue;
   }
 
   /** Moves to `value`; `fields` are shown after the bar (loss, rate, …). `rateCount` counts items (e.g. images) done since start. */
   update(value: number, fields: Record<string, string | number> = {}, rateCount?: number): void {
-    this.current = value;
     if (this.options.silent) return;
     const now = performance.now();
     const elapsed = (now - this.startTime) / 1000;

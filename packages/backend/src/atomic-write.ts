@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { LdmError } from '@ldm/backend';
+import { LdmError } from './errors';
 
 /** Flushes the directory entry so the rename itself survives a power cut. Not every platform can open a directory (Windows): skip there. */
 async function fsyncDirectory(dir: string): Promise<void> {
-  let handle;
+  let handle: FileHandle;
   try {
     handle = await open(dir, 'r');
   } catch {
@@ -24,11 +25,13 @@ async function fsyncDirectory(dir: string): Promise<void> {
  * Writes `data` so that `path` holds either its old content or all of the new one, never a prefix:
  * write to a temporary name in the same directory (rename is atomic only within one file system),
  * fsync the file, rename over `path`, fsync the directory. The temporary file is removed on failure.
+ * `mkdir: true` creates the missing directories first (else a missing directory is an error).
  */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+export async function writeFileAtomic(path: string, data: Uint8Array | string, options: { mkdir?: boolean } = {}): Promise<void> {
   const dir = dirname(path);
+  if (options.mkdir) await mkdir(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  let handle;
+  let handle: FileHandle;
   try {
     handle = await open(tmp, 'wx');
   } catch (e) {

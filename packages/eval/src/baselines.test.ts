@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Generator, initBackend } from '@ldm/backend';
-import { fitDiagonalGmm, fitPcaGaussian, sampleDiagonalGmm, samplePcaGaussian } from './baselines';
+import { fitDiagonalGmm, sampleDiagonalGmm } from './diagonal-gmm';
+import { fitPcaGaussian, samplePcaGaussian } from './pca-gaussian';
 
 beforeAll(async () => {
   await initBackend({ backend: 'cpu' });

@@ -1,0 +1,12 @@
+import { defineConfig } from 'tsup';
+import { strictBuild } from '../../scripts/tsup-strict';
+
+export default defineConfig({
+  entry: ['src/index.ts'],
+  format: ['esm', 'cjs'],
+  dts: true,
+  sourcemap: true,
+  clean: true,
+  target: 'node20',
+  ...strictBuild,
+});
