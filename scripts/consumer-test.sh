@@ -23,7 +23,7 @@ tgz() { for name in "$@"; do echo "$work/tarballs/ldm-$name-0.1.0.tgz"; done; }
 step "install @ldm/pipeline alone (what a library user of the pipeline gets)"
 mkdir -p "$work/pipeline-only" && cd "$work/pipeline-only"
 echo '{ "name": "pipeline-consumer", "private": true }' > package.json
-npm install $(tgz pipeline backend nn unet vae ddpm ddim data) >/dev/null
+npm install $(tgz pipeline backend onednn nn unet vae ddpm ddim data) >/dev/null
 pipeline_mb=$(du -sm node_modules | cut -f1)
 node --input-type=module -e "import { LatentDiffusionPipeline } from '@ldm/pipeline'; if (typeof LatentDiffusionPipeline.fromPretrained !== 'function') process.exit(1);"
 
@@ -31,7 +31,7 @@ step "install every package and the CLI"
 app="$work/app"
 mkdir -p "$app" && cd "$app"
 echo '{ "name": "consumer", "private": true }' > package.json
-npm install $(tgz backend nn unet vae ddpm ddim data eval pipeline report cli) typescript@5.9.3 @types/node@20 >/dev/null
+npm install $(tgz backend onednn nn unet vae ddpm ddim data eval pipeline report cli) typescript@5.9.3 @types/node@20 >/dev/null
 typescript_mb=$(( $(du -sm node_modules/typescript | cut -f1) + $(du -sm node_modules/@types | cut -f1) ))
 all_mb=$(( $(du -sm node_modules | cut -f1) - typescript_mb ))
 cp "$root"/test/consumer/*.cjs "$root"/test/consumer/*.mjs "$root"/test/consumer/*.mts "$root"/test/consumer/*.cts "$root"/test/consumer/tsconfig.json .
@@ -41,6 +41,9 @@ step "ldm binary: --help, demo --quick"
 ./node_modules/.bin/ldm demo --quick --out "$app/demo" --backend wasm >"$work/demo.log" 2>&1 || { tail -30 "$work/demo.log"; exit 1; }
 test -f "$app/demo/report/index.html"
 test -f "$app/demo/latent-ddpm/vqvae/config.json"
+
+step "native kernels: @ldm/onednn built by its install script where oneDNN is present"
+node --input-type=module -e "import { initBackend } from '@ldm/backend'; const info = await initBackend(); console.log('auto: ' + info.name + ' (' + info.kernels + ')'); if (process.env.LDM_REQUIRE_ONEDNN === '1' && info.name !== 'native') process.exit(1);"
 
 step "ESM script"
 LDM_PIPELINE_DIR="$app/demo/latent-ddpm" node consumer.mjs

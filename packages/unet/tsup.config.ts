@@ -8,5 +8,7 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'node20',
+  // recipe() names this module by import.meta.url (workers rebuild the model from it); the CJS build needs the shim.
+  shims: true,
   ...strictBuild,
 });

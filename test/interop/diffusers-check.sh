@@ -7,20 +7,21 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 tools="${DIFFUSERS_TOOLS:-$root/../shared/tools/diffusers}"
-work="$(mktemp -d /tmp/ldm-diffusers.XXXXXX)"
-trap 'rm -rf "$work"' EXIT
+# LDM_DIFFUSERS_WORK=DIR keeps the trained folders there and reuses them on the next run.
+if [[ -n "${LDM_DIFFUSERS_WORK:-}" ]]; then work="$LDM_DIFFUSERS_WORK"; mkdir -p "$work"; else
+  work="$(mktemp -d /tmp/ldm-diffusers.XXXXXX)"; trap 'rm -rf "$work"' EXIT; fi
 cd "$root"
 ldm() { node --conditions=@ldm/source --import tsx apps/cli/src/main.ts "$@"; }
 node_ts() { node --conditions=@ldm/source --import tsx "$@"; }
 
-ldm train-vae --out "$work/vae" --steps 40 --limit 400 --quiet
-ldm train --space latent --vae "$work/vae" --out "$work/latent" --steps 40 --limit 400 --sample-every 1000 --quiet
-ldm train --space pixel --out "$work/pixel" --steps 5 --batch-size 8 --limit 100 --sample-every 1000 --quiet
+[[ -f "$work/vae/latent_stats.json" ]] || ldm train-vae --out "$work/vae" --steps 40 --limit 400 --quiet
+[[ -f "$work/latent/unet/config.json" ]] || ldm train --space latent --vae "$work/vae" --out "$work/latent" --steps 40 --limit 400 --sample-every 1000 --quiet
+[[ -f "$work/pixel/unet/config.json" ]] || ldm train --space pixel --out "$work/pixel" --steps 5 --batch-size 8 --limit 100 --sample-every 1000 --quiet
 
 status=0
 for kind in latent pixel; do
   echo "== $kind: $(cat "$work/$kind/model_index.json" | tr -d '\n ')"
-  mkdir -p "$work/$kind-npy" "$work/$kind-npy2"
+  rm -rf "$work/$kind-npy" "$work/$kind-npy2" && mkdir -p "$work/$kind-npy" "$work/$kind-npy2"
   node_ts test/interop/ldm-generate.ts "$work/$kind" "$work/$kind-npy" 4 50
   bash "$tools/run.sh" test/interop/diffusers_check.py "$work/$kind" "$work/$kind-npy" 50 2>"$work/$kind-python.log" || { status=1; tail -20 "$work/$kind-python.log"; }
   # The other direction: what diffusers saved, loaded by @ldm/pipeline, from the same x_T.

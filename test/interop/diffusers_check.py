@@ -46,6 +46,16 @@ diff = float(np.max(np.abs(theirs.astype(np.float64) - ours.astype(np.float64)))
 print(f"DDIM-{steps}, eta 0, same x_T: max |diffusers - @ldm/pipeline| = {diff:.3g} (tolerance {tolerance:g}); "
       f"mean |diff| {float(np.mean(np.abs(theirs - ours))):.3g}; image std {float(np.std(ours)):.3g}")
 # The other direction: a folder diffusers saves (its DDIMScheduler config included) for @ldm/pipeline to load.
+# The offline huggingface_hub stand-in (shared/tools/diffusers/shims) has no shard splitter: give
+# save_pretrained the one-file answer the real one gives for a model this small.
+import types
+import diffusers.models.modeling_utils as modeling_utils
+
+def one_shard(state_dict, filename_pattern, **_):
+    name = filename_pattern.format(suffix="")
+    return types.SimpleNamespace(filename_to_tensors={name: list(state_dict)}, is_sharded=False, metadata={}, tensor_to_filename={k: name for k in state_dict})
+
+modeling_utils.split_torch_state_dict_into_shards = one_shard
 np.save(f"{npy_dir}/diffusers-images.npy", theirs.astype(np.float32))
 pipe.save_pretrained(f"{npy_dir}/diffusers-saved")
 print(f"saved with diffusers' save_pretrained: {npy_dir}/diffusers-saved")

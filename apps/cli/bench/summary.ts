@@ -244,7 +244,7 @@ function samplingMs(unet: UNet2DModel, vae: AutoencoderKL | undefined, shape: [n
 }
 
 async function main(): Promise<void> {
-  const native = (await loadOneDnn()) !== null;
+  const native = await loadOneDnn();
   await initBackend({ backend: native ? 'native' : 'wasm' });
   const paths: PathName[] = native ? ['native ×1', 'native ×2', 'wasm ×1'] : ['wasm ×1'];
   const withTorch = torchAvailable();

@@ -83,6 +83,15 @@ ${rows.join('\n')}
 </table>`;
 }
 
+/** Reference figures measured elsewhere: a yardstick for the FID column, not results of this run. */
+function referenceList(references: ComparisonResults['meta']['references']): string {
+  if (!references?.length) return '';
+  const items = references
+    .map((r) => `<li>${escapeHtml(r.label)}: FID <strong>${r.fid.toFixed(0)}</strong>${r.fidFloor === undefined ? '' : ` <span class="floor">/ ${r.fidFloor.toFixed(0)}</span>`} <span class="note">(${escapeHtml(r.source)})</span></li>`)
+    .join('\n');
+  return `<div id="references"><p>For reference, measured elsewhere on the same FID (not by this run):</p><ul>\n${items}\n</ul></div>`;
+}
+
 function scatterSection(panel: ScatterPanel, chart: RenderedChart | undefined): string {
   const rows = panel.methods
     .map(
@@ -183,6 +192,7 @@ project's own MNIST classifier${meta.classifier?.heldOutAccuracy !== undefined ?
 printed beside the real-vs-real floor at the same sample size: a perfect generator scores the floor, not 0.
 Precision and recall are the k-NN manifold estimates (Kynkäänniemi et al. 2019). <span class="legend-best">Highlighted</span>: best of each column among the non-baseline methods.</p>
 ${methodTable(results)}
+${referenceList(meta.references)}
 </section>
 <section id="charts">
 <h2>Charts</h2>

@@ -4,6 +4,7 @@ export { validateResults } from './results';
 export type {
   ComparisonResults,
   ComparisonMeta,
+  ReferenceFigure,
   MethodResult,
   MethodSpace,
   SamplerKind,

@@ -59,6 +59,17 @@ export interface ComparisonMeta {
   /** The feature network behind FID. */
   classifier?: { path: string; heldOutAccuracy?: number };
   notes?: string[];
+  /** Figures measured elsewhere (e.g. another framework on the same metric), shown under the table as a yardstick. */
+  references?: ReferenceFigure[];
+}
+
+/** A score not measured in this run, printed for comparison with where it came from. */
+export interface ReferenceFigure {
+  label: string;
+  fid: number;
+  /** FID's real-vs-real floor of that measurement. */
+  fidFloor?: number;
+  source: string;
 }
 
 /** One sampler's 2-D samples and their exact distances to the true mixture. */

@@ -44,6 +44,18 @@ describe('writeReport', () => {
     for (const cmd of results.meta.commands) expect(html).toContain(cmd);
   });
 
+  it('prints reference figures under the table only when given, labelled as measured elsewhere', async () => {
+    const withRefs = { ...results, meta: { ...results.meta, references: [{ label: 'PyTorch anchor, DDIM-50', fid: 159, fidFloor: 102, source: 'issue 14' }] } };
+    await writeReport(join(dir, 'refs'), withRefs, { grids: {} });
+    const html = await readFile(join(dir, 'refs', 'index.html'), 'utf8');
+    const refs = html.split('id="references"')[1]!.split('</div>')[0]!;
+    expect(refs).toContain('measured elsewhere');
+    expect(refs).toContain('PyTorch anchor, DDIM-50: FID <strong>159</strong>');
+    expect(refs).toContain('/ 102');
+    await writeReport(join(dir, 'norefs'), results, { grids: {} });
+    expect(await readFile(join(dir, 'norefs', 'index.html'), 'utf8')).not.toContain('id="references"');
+  });
+
   it('highlights the best FID in the row that has it, ignoring baselines', async () => {
     const out = join(dir, 'best');
     await writeReport(out, results, { grids: {} });

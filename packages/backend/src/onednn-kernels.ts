@@ -45,11 +45,12 @@ let path: KernelPath = 'wasm';
 const originals = new Map<string, KernelConfig | undefined>();
 
 /**
- * Loads the addon once. Returns null (and `oneDnnUnavailableReason()` says why) when it is not
- * installed, not built, or fails to load.
+ * Loads the addon once. Returns whether it loaded; `oneDnnUnavailableReason()` says why not (not
+ * installed, not built, or failed to load). The addon's types stay internal: it is an optional
+ * dependency, so this package's .d.ts must not need it.
  */
-export async function loadOneDnn(): Promise<OneDnnBinding | null> {
-  if (binding !== undefined) return binding;
+export async function loadOneDnn(): Promise<boolean> {
+  if (binding !== undefined) return binding !== null;
   // libgomp reads this once, when the addon loads it. Its default spins idle threads for a while after
   // each parallel region; on a busy machine that starves the other process and our own JS between
   // kernels (measured: 2 threads under load ran 5× slower than 1). PASSIVE sleeps instead.
@@ -65,7 +66,7 @@ export async function loadOneDnn(): Promise<OneDnnBinding | null> {
     binding = null;
     loadError = `@ldm/onednn is not installed (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`;
   }
-  return binding;
+  return binding !== null;
 }
 
 /** Why the oneDNN kernels cannot run here (after `loadOneDnn` returned null). */

@@ -37,6 +37,15 @@ interface MethodSpec {
 const TIMING_BATCH = 25;
 
 /**
+ * Issue 14's anchor: the project's default VAE and latent UNet trained with diffusers 0.38 / PyTorch 1.13 on
+ * one thread of this kind of machine for 15 minutes, scored with this FID on 1,000 DDIM-50 samples.
+ */
+const FID_REFERENCES = [
+  { label: 'PyTorch/diffusers, same models, 300-step VAE + latent DDPM 7,548 steps × 64 with Min-SNR-γ 5 (15 min, 1 core), DDIM-50', fid: 159, fidFloor: 102, source: 'issue 14, ../shared/FACTS.md' },
+  { label: 'PyTorch/diffusers, same models and time, no Min-SNR (6,471 DDPM steps × 64), DDIM-50', fid: 183, fidFloor: 102, source: 'issue 14' },
+];
+
+/**
  * `ldm compare`: every sampler against the same held-out digits — quality (FID over the project's
  * classifier with its real-vs-real floor, precision/recall, class shares) and speed (median wall
  * time per sample over repeats at a fixed batch, peak tensor memory) — written as an HTML report.
@@ -47,6 +56,7 @@ export async function compareJob(args: CompareArgs): Promise<ComparisonResults> 
   const vae = await loadVae(args.vae);
   const latent = await loadPipeline(args.latent);
   const pixel: Pipeline | undefined = args.pixel ? await loadPipeline(args.pixel) : undefined;
+  const generatorVae = args.generatorVae ? await loadVae(args.generatorVae, false) : undefined;
   const { train, heldOut } = await loadSplit(DEFAULTS.data, DEFAULTS.heldOut, args.seed, args.limit);
   const [, h, w, c] = train.shape;
   const latentShape = latentShapeOf(vae, [h, w, c]);
@@ -99,8 +109,21 @@ export async function compareJob(args: CompareArgs): Promise<ComparisonResults> 
       nfe: 1,
       run: (count, seed) => priorImages(vae, { latentShape, count, batchSize: Math.min(count, 100), seed }),
     },
-    ddpmSpec(latent, 'latent', 'ddpm', args.quick ? 100 : 1000, 1),
   ];
+  if (generatorVae) {
+    // The fair single-step baseline: a VAE trained for generation (β = 1, the primer's ELBO), not for diffusion.
+    specs.push({
+      name: 'vae-generator-1',
+      label: 'VAE trained as a generator (β = 1), single-step decode of z ~ N(0, I)',
+      space: 'latent',
+      sampler: 'vae',
+      steps: 1,
+      eta: null,
+      nfe: 1,
+      run: (count, seed) => priorImages(generatorVae, { latentShape: latentShapeOf(generatorVae, [h, w, c]), count, batchSize: Math.min(count, 100), seed }),
+    });
+  }
+  specs.push(ddpmSpec(latent, 'latent', 'ddpm', args.quick ? 100 : 1000, 1));
   for (const s of steps) specs.push(ddpmSpec(latent, 'latent', 'ddim', s, 0));
   for (const s of steps.filter((s) => [10, 50].includes(s) || (args.quick && s === 20))) specs.push(ddpmSpec(latent, 'latent', 'ddim', s, 1));
   if (pixel) {
@@ -191,18 +214,21 @@ export async function compareJob(args: CompareArgs): Promise<ComparisonResults> 
       date: new Date().toISOString(),
       backend: backend.name,
       machine: describeMachine(),
-      commands: [`ldm compare --vae ${args.vae} --latent ${args.latent}${args.pixel ? ` --pixel ${args.pixel}` : ''} --out ${args.out} -n ${args.n} --steps ${args.steps} --repeats ${args.repeats} --seed ${args.seed}${args.quick ? ' --quick' : ''}`],
+      commands: [`ldm compare --vae ${args.vae} --latent ${args.latent}${args.pixel ? ` --pixel ${args.pixel}` : ''}${args.generatorVae ? ` --generator-vae ${args.generatorVae}` : ''} --out ${args.out} -n ${args.n} --steps ${args.steps} --repeats ${args.repeats} --seed ${args.seed}${args.quick ? ' --quick' : ''}`],
       seeds: { sampling: args.seed, split: args.seed },
       dataset: `${train.name} (${heldOut.shape[0]} held-out images as the real set)`,
       timing: `median of ${args.repeats} repeats of ${TIMING_BATCH} samples per batch (1 repeat when a run takes over 30 s), after one untimed run of ${args.n}`,
       ...(classifier ? { classifier: { path: defaultClassifierDir() } } : {}),
       notes,
+      // Comparable only at the same sample size: the anchor scored 1,000 samples (500 used, as here at -n ≥ 500).
+      ...(args.n >= 500 ? { references: FID_REFERENCES } : {}),
     },
     methods,
   };
   const written = await writeReport(args.out, results, { grids, ...(scatter ? { scatter } : {}) });
   latent.dispose();
   pixel?.dispose();
+  generatorVae?.dispose();
   vae.dispose();
   log(`compare: report ${written.indexHtml}, numbers ${written.resultsJson}`);
   return results;

@@ -1,20 +1,34 @@
-import { join } from 'node:path';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { DemoArgs } from '../options/demo';
 import type { TrainArgs } from '../options/train';
 import type { TrainVaeArgs } from '../options/train-vae';
 import { DEFAULTS } from '../defaults';
-import { exists, startBackend, writeJson } from './common';
-import { writeSamples } from './output';
-import { LatentDiffusionPipeline } from '@ldm/pipeline';
-import { generateImages, priorImages } from './samples';
+import { exists, readJson, startBackend, writeJson } from './common';
 import { trainDdpmJob } from './train-ddpm-job';
 import { trainVaeJob } from './train-vae-job';
 
-/** Sizes of the demo: the full run (about 15 minutes on 2 cores) and `--quick` (about a minute, for tests). */
+/**
+ * Sizes of the demo: the full run (about 15 minutes on 2 idle cores; the recipe is DEFAULTS.demo) and
+ * `--quick` (about a minute, for tests). `--full` adds a pixel DDPM trained for the latent DDPM's wall-clock.
+ */
 export const DEMO_SIZES = {
-  full: { vaeSteps: DEFAULTS.vae.steps, ddpmSteps: DEFAULTS.ddpm.steps, samples: 64, ddpmSamplingSteps: 1000, compareCount: 100, limit: undefined },
-  quick: { vaeSteps: 20, ddpmSteps: 30, samples: 8, ddpmSamplingSteps: 50, compareCount: 16, limit: 600 },
+  full: {
+    vaeSteps: DEFAULTS.demo.vaeSteps,
+    generatorVaeSteps: DEFAULTS.demo.generatorVaeSteps,
+    ddpmSteps: DEFAULTS.demo.ddpmSteps,
+    /** The DDPM sampler's steps in the report (ldm compare: 1000, or 100 with --quick). */
+    ddpmSamplingSteps: 1000,
+    compareCount: DEFAULTS.demo.compareCount,
+    compareSteps: DEFAULTS.demo.compareSteps,
+    limit: undefined,
+  },
+  quick: { vaeSteps: 20, generatorVaeSteps: 20, ddpmSteps: 30, ddpmSamplingSteps: 100, compareCount: 16, compareSteps: '1,5,50', limit: 600 },
 } as const;
+
+/** Steps of the timing probe that sizes the pixel DDPM of `--full` (equal wall-clock with the latent one). */
+const PIXEL_PROBE_STEPS = 12;
 
 interface StageTime {
   stage: string;
@@ -31,31 +45,29 @@ export async function demoJob(args: DemoArgs): Promise<void> {
   const backend = await startBackend(args.backend);
   const vaeDir = join(args.out, 'vae');
   const ddpmDir = join(args.out, 'latent-ddpm');
+  const generatorDir = join(args.out, 'vae-generator');
+  const pixelDir = join(args.out, 'pixel-ddpm');
   const times: StageTime[] = [];
   const log = (message: string) => process.stderr.write(`\n== ${message}\n`);
 
-  // 1. The VAE and its scaling factor.
-  if (await exists(join(vaeDir, 'latent_stats.json'))) {
-    log(`stage 1/4: VAE already trained in ${vaeDir}, skipped`);
-  } else {
-    log('stage 1/4: train the VAE, then measure its latent scaling factor');
+  const trainVaeStage = async (dir: string, steps: number, klWeight: number, what: string): Promise<boolean> => {
     const vaeArgs: TrainVaeArgs = {
       backend: args.backend,
       data: DEFAULTS.data,
-      out: vaeDir,
-      steps: size.vaeSteps,
+      out: dir,
+      steps,
       batchSize: DEFAULTS.vae.batchSize,
       lr: DEFAULTS.vae.learningRate,
-      klWeight: DEFAULTS.vae.klWeight,
-      klWarmup: Math.min(DEFAULTS.vae.klWarmupSteps, Math.floor(size.vaeSteps / 2)),
+      klWeight,
+      klWarmup: Math.min(DEFAULTS.vae.klWarmupSteps, Math.floor(steps / 2)),
       heldOut: DEFAULTS.heldOut,
-      checkpointEvery: Math.min(DEFAULTS.vae.checkpointEvery, size.vaeSteps),
-      sampleEvery: Math.min(DEFAULTS.vae.sampleEvery, size.vaeSteps),
+      checkpointEvery: Math.min(DEFAULTS.vae.checkpointEvery, steps),
+      sampleEvery: Math.min(DEFAULTS.vae.sampleEvery, steps),
       maxGradNorm: DEFAULTS.vae.maxGradNorm,
       seed: args.seed,
       threads: args.threads,
       limit: size.limit,
-      resume: args.resume && (await exists(join(vaeDir, 'training', 'checkpoints'))),
+      resume: args.resume && (await exists(join(dir, 'training', 'checkpoints'))),
       force: false,
       modelConfig: undefined,
       verbose: args.verbose,
@@ -63,8 +75,16 @@ export async function demoJob(args: DemoArgs): Promise<void> {
     };
     const t = performance.now();
     const summary = await trainVaeJob(vaeArgs);
-    times.push({ stage: 'train-vae', seconds: (performance.now() - t) / 1000, detail: { ...summary } });
-    if (summary.interrupted) return;
+    times.push({ stage: what, seconds: (performance.now() - t) / 1000, detail: { ...summary } });
+    return !summary.interrupted;
+  };
+
+  // 1. The VAE for diffusion (small KL weight) and its scaling factor.
+  if (await exists(join(vaeDir, 'latent_stats.json'))) {
+    log(`stage 1/4: VAE already trained in ${vaeDir}, skipped`);
+  } else {
+    log('stage 1/4: train the VAE, then measure its latent scaling factor');
+    if (!(await trainVaeStage(vaeDir, size.vaeSteps, DEFAULTS.vae.klWeight, 'train-vae'))) return;
   }
 
   // 2. The latent DDPM.
@@ -80,7 +100,8 @@ export async function demoJob(args: DemoArgs): Promise<void> {
       out: ddpmDir,
       steps: size.ddpmSteps,
       batchSize: DEFAULTS.ddpm.batchSize,
-      lr: DEFAULTS.ddpm.learningRate,
+      lr: DEFAULTS.demo.ddpmLearningRate,
+      minSnrGamma: DEFAULTS.demo.minSnrGamma,
       warmup: Math.min(DEFAULTS.ddpm.warmupSteps, Math.floor(size.ddpmSteps / 4)),
       emaDecay: DEFAULTS.ddpm.emaMaxDecay,
       predictionType: DEFAULTS.ddpm.predictionType,
@@ -95,7 +116,6 @@ export async function demoJob(args: DemoArgs): Promise<void> {
       resume: args.resume && (await exists(join(ddpmDir, 'training', 'checkpoints'))),
       force: false,
       modelConfig: undefined,
-      minSnrGamma: undefined,
       verbose: args.verbose,
       quiet: false,
     };
@@ -105,54 +125,91 @@ export async function demoJob(args: DemoArgs): Promise<void> {
     if (summary.interrupted) return;
   }
 
-  // 3. Sample grids: DDPM (ancestral, 1000 steps), DDIM (50 steps, η = 0), single-step VAE decoding.
-  log('stage 3/4: sample with DDPM, DDIM and single-step VAE decoding');
-  const pipeline = await LatentDiffusionPipeline.fromPretrained(ddpmDir);
-  const grids: Record<string, string> = {};
-  for (const [name, sampler, steps] of [
-    [`ddpm-${size.ddpmSamplingSteps}`, 'ddpm', size.ddpmSamplingSteps],
-    ['ddim-50', 'ddim', 50],
-  ] as const) {
-    const t = performance.now();
-    const images = generateImages(pipeline, { sampler, steps, count: size.samples, batchSize: size.samples, seed: args.seed });
-    const seconds = (performance.now() - t) / 1000;
-    const path = join(args.out, 'samples', `latent-${name}.png`);
-    await writeSamples(path, images);
-    grids[name] = path;
-    times.push({ stage: `sample latent ${name}`, seconds, detail: { count: size.samples, msPerSample: (seconds * 1000) / size.samples } });
-    process.stderr.write(`${name}: ${size.samples} samples in ${seconds.toFixed(1)} s → ${path}\n`);
+  // 3. The fair single-step baseline: a VAE trained as a generator (β = 1), as long as the diffusion VAE.
+  if (await exists(join(generatorDir, 'latent_stats.json'))) {
+    log(`stage 3/4: generator VAE already trained in ${generatorDir}, skipped`);
+  } else {
+    log('stage 3/4: train a VAE as a generator (β = 1, the ELBO) for the single-step baseline');
+    if (!(await trainVaeStage(generatorDir, size.generatorVaeSteps, DEFAULTS.demo.generatorKlWeight, 'train-vae-generator'))) return;
   }
-  {
-    const t = performance.now();
-    const images = priorImages(pipeline.vae, { count: size.samples, batchSize: size.samples, seed: args.seed });
-    const seconds = (performance.now() - t) / 1000;
-    const path = join(args.out, 'samples', 'vae-decode.png');
-    await writeSamples(path, images);
-    grids['vae-decode'] = path;
-    times.push({ stage: 'sample vae single-step', seconds, detail: { count: size.samples, msPerSample: (seconds * 1000) / size.samples } });
-    process.stderr.write(`vae single-step: ${size.samples} samples in ${seconds.toFixed(2)} s → ${path}\n`);
-  }
-  pipeline.dispose();
 
-  // 4. The comparison report.
-  log('stage 4/4: compare samplers and write the report');
+  // --full: a pixel DDPM given the latent DDPM's training wall-clock (its step count from a short timing probe).
+  if (args.full && !(await exists(join(pixelDir, 'unet', 'config.json')))) {
+    log('--full: train a pixel DDPM for the latent DDPM\'s wall-clock');
+    const latentStage = times.find((x) => x.stage === 'train-latent-ddpm');
+    const latentSeconds = latentStage ? Number(latentStage.detail?.seconds) : Number((await readJson<{ seconds: number }>(join(ddpmDir, 'training', 'summary.json'))).seconds);
+    const pixelArgs = (out: string, steps: number): TrainArgs => ({
+      backend: args.backend,
+      space: 'pixel',
+      vae: undefined,
+      data: DEFAULTS.data,
+      out,
+      steps,
+      batchSize: DEFAULTS.ddpm.batchSize,
+      lr: DEFAULTS.demo.ddpmLearningRate,
+      minSnrGamma: DEFAULTS.demo.minSnrGamma,
+      warmup: Math.min(DEFAULTS.ddpm.warmupSteps, Math.floor(steps / 4)),
+      emaDecay: DEFAULTS.ddpm.emaMaxDecay,
+      predictionType: DEFAULTS.ddpm.predictionType,
+      betaSchedule: DEFAULTS.ddpm.betaSchedule,
+      heldOut: DEFAULTS.heldOut,
+      checkpointEvery: Math.min(DEFAULTS.ddpm.checkpointEvery, steps),
+      sampleEvery: Math.min(DEFAULTS.ddpm.sampleEvery, steps),
+      maxGradNorm: DEFAULTS.ddpm.maxGradNorm,
+      seed: args.seed,
+      threads: args.threads,
+      limit: size.limit,
+      resume: false,
+      force: false,
+      modelConfig: undefined,
+      verbose: args.verbose,
+      quiet: false,
+    });
+    const probeDir = await mkdtemp(join(tmpdir(), 'ldm-pixel-probe-'));
+    const probe = await trainDdpmJob({ ...pixelArgs(probeDir, PIXEL_PROBE_STEPS), sampleEvery: PIXEL_PROBE_STEPS + 1, checkpointEvery: PIXEL_PROBE_STEPS + 1, quiet: true });
+    await rm(probeDir, { recursive: true, force: true });
+    const pixelSteps = Math.max(PIXEL_PROBE_STEPS, Math.round((latentSeconds * probe.imagesPerSecond) / DEFAULTS.ddpm.batchSize));
+    process.stderr.write(`pixel DDPM: ${probe.imagesPerSecond.toFixed(1)} img/s in a ${PIXEL_PROBE_STEPS}-step probe; ${pixelSteps} steps ≈ the latent DDPM's ${latentSeconds.toFixed(0)} s\n`);
+    const t = performance.now();
+    const summary = await trainDdpmJob(pixelArgs(pixelDir, pixelSteps));
+    times.push({ stage: 'train-pixel-ddpm', seconds: (performance.now() - t) / 1000, detail: { ...summary, probeImagesPerSecond: probe.imagesPerSecond, latentSeconds } });
+    if (summary.interrupted) return;
+  }
+
+  // 4. The comparison report; its samples (the first 64 of each method) are the demo's grids, not drawn twice.
+  log('stage 4/4: sample with every method (DDPM, DDIM, single-step VAE decoding, baselines), compare them, write the report');
   const t = performance.now();
   const { compareJob } = await import('./compare-job');
   await compareJob({
     backend: args.backend,
     vae: vaeDir,
     latent: ddpmDir,
+    generatorVae: generatorDir,
+    pixel: args.full ? pixelDir : undefined,
     out: join(args.out, 'report'),
     n: size.compareCount,
-    steps: args.quick ? [1, 5, 20] : [1, 2, 5, 10, 20, 50, 100],
+    steps: size.compareSteps.split(',').map(Number),
     repeats: args.quick ? 1 : 3,
     seed: args.seed,
     quick: args.quick,
     limit: size.limit,
-    pixel: undefined,
     verbose: args.verbose,
   });
-  times.push({ stage: 'compare', seconds: (performance.now() - t) / 1000 });
+  times.push({ stage: 'compare', seconds: (performance.now() - t) / 1000, detail: { samplesPerMethod: size.compareCount } });
+  const grids: Record<string, string> = {};
+  for (const [name, method] of [
+    [`latent-ddpm-${size.ddpmSamplingSteps}`, `latent-ddpm-${size.ddpmSamplingSteps}`],
+    ['latent-ddim-50', 'latent-ddim-50'],
+    ['vae-decode', 'vae-1'],
+    ['vae-generator-decode', 'vae-generator-1'],
+    ...(args.full ? [['pixel-ddim-50', 'pixel-ddim-50'] as const] : []),
+  ] as const) {
+    const source = join(args.out, 'report', 'grid-sources', `${method}.png`);
+    if (!(await exists(source))) continue;
+    grids[name] = join(args.out, 'samples', `${name}.png`);
+    await mkdir(dirname(grids[name]!), { recursive: true });
+    await copyFile(source, grids[name]!);
+  }
 
   const summary = { backend: backend.name, quick: args.quick, seed: args.seed, stages: times, grids, totalSeconds: times.reduce((s, x) => s + x.seconds, 0) };
   await writeJson(join(args.out, 'summary.json'), summary);

@@ -7,6 +7,11 @@ export const compareOptions = {
   vae: { type: 'string', demandOption: true, describe: 'VAE folder', coerce: existingFolder('vae') },
   latent: { type: 'string', demandOption: true, describe: 'Latent DDPM folder', coerce: existingFolder('latent') },
   pixel: { type: 'string', describe: 'Pixel DDPM folder (optional)', coerce: existingFolder('pixel') },
+  'generator-vae': {
+    type: 'string',
+    describe: "A VAE trained as a generator (β = 1, ldm train-vae --kl-weight 1): its single-step decoding is shown beside the diffusion VAE's (optional)",
+    coerce: existingFolder('generator-vae'),
+  },
   out: { type: 'string', default: 'runs/report', describe: 'Report folder', coerce: outputPath('out') },
   n: { type: 'number', default: 500, describe: 'Samples per method (at least 8: FID needs samples)', coerce: int('n', 8, 100_000) },
   steps: { type: 'string', default: '1,2,5,10,20,50,100', describe: 'DDIM step counts', coerce: intList('steps', 1, 1000) },
