@@ -33,7 +33,11 @@ export async function poisonSafetensors(path: string, value: number, tensor?: st
   const bytes = await readFile(path);
   const headerLength = Number(bytes.readBigUInt64LE(0));
   const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8')) as Record<string, { dtype: string; data_offsets: [number, number] }>;
-  const name = tensor ?? Object.keys(header).filter((k) => k !== '__metadata__').sort()[0]!;
+  const name =
+    tensor ??
+    Object.keys(header)
+      .filter((k) => k !== '__metadata__')
+      .sort()[0]!;
   const entry = header[name]!;
   bytes.writeFloatLE(value, 8 + headerLength + entry.data_offsets[0]);
   await writeFile(path, bytes);
@@ -55,7 +59,12 @@ export function pngHeaderOnly(width: number, height: number): Buffer {
   ihdr.writeUInt32BE(height, 4);
   ihdr[8] = 8; // bit depth
   ihdr[9] = 0; // greyscale
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', gzipSync(Buffer.alloc(0))), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', gzipSync(Buffer.alloc(0))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 /** An IDX header (unsigned bytes) for `dims`, followed by `dataBytes` zero bytes, gzipped. */

@@ -40,7 +40,12 @@ const opt = (name: string) => () => name;
 /** A bad value for a numeric option: `ldm <command> --<option> <value>` must name the option. */
 function badNumber(cls: BadClass, command: string[], option: string, value: string): Case {
   const flag = option.length === 1 ? `-${option}` : `--${option}`;
-  return { cls, name: `${command.join(' ')} ${flag} ${value}`, args: (f) => [...command.map((c) => c.replace('$VAE', f.vae).replace('$LATENT', f.latent)), flag, value], names: opt(flag) };
+  return {
+    cls,
+    name: `${command.join(' ')} ${flag} ${value}`,
+    args: (f) => [...command.map((c) => c.replace('$VAE', f.vae).replace('$LATENT', f.latent)), flag, value],
+    names: opt(flag),
+  };
 }
 
 const TRAIN = ['train', '--space', 'pixel'];
@@ -126,13 +131,15 @@ const cases: Case[] = [
     ['"norm_num_groups": 0', { norm_num_groups: 0 }, 'norm_num_groups'],
     ['"down_block_types": ["CrossAttnDownBlock2D"]', { down_block_types: ['CrossAttnDownBlock2D'] }, 'down_block_types'],
     ['an unknown key', { layers_per_blok: 2 }, 'layers_per_blok'],
-  ].map(([label, config, key]): Case => ({
-    cls: 'silent wrong result',
-    name: `train --model-config with ${label as string}`,
-    setup: async (f, dir) => writeFile(join(dir, 'm.json'), JSON.stringify({ ...JSON.parse(await readFile(f.tinyUnet, 'utf8')), ...(config as object) })),
-    args: (_f, dir) => [...TRAIN, ...fast, '--steps', '2', '--model-config', join(dir, 'm.json'), '--out', join(dir, 'out')],
-    names: () => key as string,
-  })),
+  ].map(
+    ([label, config, key]): Case => ({
+      cls: 'silent wrong result',
+      name: `train --model-config with ${label as string}`,
+      setup: async (f, dir) => writeFile(join(dir, 'm.json'), JSON.stringify({ ...JSON.parse(await readFile(f.tinyUnet, 'utf8')), ...(config as object) })),
+      args: (_f, dir) => [...TRAIN, ...fast, '--steps', '2', '--model-config', join(dir, 'm.json'), '--out', join(dir, 'out')],
+      names: () => key as string,
+    }),
+  ),
   {
     cls: 'silent wrong result',
     name: 'train-vae --model-config with "scaling_factor": "x"',
@@ -142,7 +149,13 @@ const cases: Case[] = [
   },
 
   // 2. Data loss: folders this run did not create, a second writer, --resume with other options.
-  { cls: 'data loss', name: 'train-vae --out over a VAE model folder', setup: async (f, dir) => cp(f.vae, join(dir, 'vae'), { recursive: true }), args: (_f, dir) => [...VAE, ...fast, '--steps', '2', '--out', join(dir, 'vae')], names: opt('--resume') },
+  {
+    cls: 'data loss',
+    name: 'train-vae --out over a VAE model folder',
+    setup: async (f, dir) => cp(f.vae, join(dir, 'vae'), { recursive: true }),
+    args: (_f, dir) => [...VAE, ...fast, '--steps', '2', '--out', join(dir, 'vae')],
+    names: opt('--resume'),
+  },
   {
     cls: 'data loss',
     name: 'train-vae --out over a model folder without a training run',
@@ -163,9 +176,27 @@ const cases: Case[] = [
     args: (_f, dir) => [...TRAIN, ...fast, '--steps', '2', '--out', join(dir, 'p')],
     names: opt('model_index.json'),
   },
-  { cls: 'data loss', name: 'train --out over a VAE folder', setup: async (f, dir) => cp(f.vae, join(dir, 'vae'), { recursive: true }), args: (_f, dir) => [...TRAIN, ...fast, '--steps', '2', '--out', join(dir, 'vae')], names: opt('--out') },
-  { cls: 'data loss', name: 'train --out over a folder of other files', setup: async (_f, dir) => writeFile(join(dir, 'notes.txt'), 'mine'), args: (_f, dir) => [...TRAIN, ...fast, '--out', dir], names: opt('notes.txt') },
-  { cls: 'data loss', name: 'train-vae --out naming a file', setup: async (_f, dir) => writeFile(join(dir, 'f'), 'x'), args: (_f, dir) => [...VAE, ...fast, '--out', join(dir, 'f')], names: opt('--out') },
+  {
+    cls: 'data loss',
+    name: 'train --out over a VAE folder',
+    setup: async (f, dir) => cp(f.vae, join(dir, 'vae'), { recursive: true }),
+    args: (_f, dir) => [...TRAIN, ...fast, '--steps', '2', '--out', join(dir, 'vae')],
+    names: opt('--out'),
+  },
+  {
+    cls: 'data loss',
+    name: 'train --out over a folder of other files',
+    setup: async (_f, dir) => writeFile(join(dir, 'notes.txt'), 'mine'),
+    args: (_f, dir) => [...TRAIN, ...fast, '--out', dir],
+    names: opt('notes.txt'),
+  },
+  {
+    cls: 'data loss',
+    name: 'train-vae --out naming a file',
+    setup: async (_f, dir) => writeFile(join(dir, 'f'), 'x'),
+    args: (_f, dir) => [...VAE, ...fast, '--out', join(dir, 'f')],
+    names: opt('--out'),
+  },
   {
     cls: 'data loss',
     name: 'a second process on the same --out (lock held by a live process)',
@@ -182,15 +213,29 @@ const cases: Case[] = [
     ['--data', 'fashion-mnist:test'],
     ['--seed', '7'],
     ['--lr', '0.1'],
-  ].map(([flag, value]): Case => ({
+  ].map(
+    ([flag, value]): Case => ({
+      cls: 'data loss',
+      name: `train-vae --resume ${flag} ${value} (differs from the run)`,
+      setup: async (f, dir) => cp(f.vae, join(dir, 'vae'), { recursive: true }),
+      args: (_f, dir) => [...VAE, '--resume', flag!, value!, '--out', join(dir, 'vae')],
+      names: opt(flag!),
+    }),
+  ),
+  {
     cls: 'data loss',
-    name: `train-vae --resume ${flag} ${value} (differs from the run)`,
+    name: 'train --resume with a different --space',
+    setup: async (f, dir) => cp(f.pixel, join(dir, 'p'), { recursive: true }),
+    args: (_f, dir) => ['train', '--resume', '--space', 'latent', '--out', join(dir, 'p')],
+    names: opt('--space'),
+  },
+  {
+    cls: 'data loss',
+    name: 'train --resume of a train-vae run',
     setup: async (f, dir) => cp(f.vae, join(dir, 'vae'), { recursive: true }),
-    args: (_f, dir) => [...VAE, '--resume', flag!, value!, '--out', join(dir, 'vae')],
-    names: opt(flag!),
-  })),
-  { cls: 'data loss', name: 'train --resume with a different --space', setup: async (f, dir) => cp(f.pixel, join(dir, 'p'), { recursive: true }), args: (_f, dir) => ['train', '--resume', '--space', 'latent', '--out', join(dir, 'p')], names: opt('--space') },
-  { cls: 'data loss', name: 'train --resume of a train-vae run', setup: async (f, dir) => cp(f.vae, join(dir, 'vae'), { recursive: true }), args: (_f, dir) => ['train', '--space', 'pixel', '--resume', '--out', join(dir, 'vae')], names: opt('run.json') },
+    args: (_f, dir) => ['train', '--space', 'pixel', '--resume', '--out', join(dir, 'vae')],
+    names: opt('run.json'),
+  },
   { cls: 'data loss', name: '--resume on a folder with no run', args: (_f, dir) => [...VAE, '--resume', '--out', dir], names: opt('--resume') },
   { cls: 'data loss', name: '--resume and --force together', args: (_f, dir) => [...VAE, '--resume', '--force', '--out', dir], names: opt('--force') },
   {
@@ -215,7 +260,13 @@ const cases: Case[] = [
     args: (_f, dir) => [...VAE, '--resume', '--out', join(dir, 'vae')],
     names: opt('batchSize'),
   },
-  { cls: 'data loss', name: 'sample --out into a model folder', setup: async (f, dir) => cp(f.vae, join(dir, 'vae'), { recursive: true }), args: (f, dir) => ['sample', '--model', f.latent, '--quiet', '-n', '2', '--out', join(dir, 'vae')], names: opt('--out') },
+  {
+    cls: 'data loss',
+    name: 'sample --out into a model folder',
+    setup: async (f, dir) => cp(f.vae, join(dir, 'vae'), { recursive: true }),
+    args: (f, dir) => ['sample', '--model', f.latent, '--quiet', '-n', '2', '--out', join(dir, 'vae')],
+    names: opt('--out'),
+  },
   {
     cls: 'data loss',
     name: '--resume with every checkpoint state.json broken',
@@ -230,7 +281,12 @@ const cases: Case[] = [
   // 3. Hangs.
   badNumber('hang', NLL, 'batch-size', '0'),
   ...[TRAIN, VAE, ['demo'], ['sample', '--model', '$LATENT']].map(
-    (command): Case => ({ cls: 'hang', name: `${command[0]} --out /proc/x`, args: (f) => [...command.map((c) => c.replace('$VAE', f.vae).replace('$LATENT', f.latent)), '--out', '/proc/ldm-x/y'], names: opt('--out') }),
+    (command): Case => ({
+      cls: 'hang',
+      name: `${command[0]} --out /proc/x`,
+      args: (f) => [...command.map((c) => c.replace('$VAE', f.vae).replace('$LATENT', f.latent)), '--out', '/proc/ldm-x/y'],
+      names: opt('--out'),
+    }),
   ),
   { cls: 'hang', name: 'train --out under /sys', args: () => [...TRAIN, '--out', '/sys/ldm'], names: opt('--out') },
   ...[TRAIN, VAE, ['demo']].map((command): Case => badNumber('hang', command, 'threads', '64')),
@@ -245,18 +301,28 @@ const cases: Case[] = [
   ...[
     ['"block_out_channels": [4096, 4096]', { block_out_channels: [4096, 4096] }, 'block_out_channels'],
     ['"layers_per_block": 16', { layers_per_block: 16 }, 'layers_per_block'],
-    ['"block_out_channels" with a level more', { block_out_channels: [32, 64, 64], down_block_types: ['DownBlock2D', 'AttnDownBlock2D', 'AttnDownBlock2D'], up_block_types: ['AttnUpBlock2D', 'AttnUpBlock2D', 'UpBlock2D'] }, 'block_out_channels'],
+    [
+      '"block_out_channels" with a level more',
+      {
+        block_out_channels: [32, 64, 64],
+        down_block_types: ['DownBlock2D', 'AttnDownBlock2D', 'AttnDownBlock2D'],
+        up_block_types: ['AttnUpBlock2D', 'AttnUpBlock2D', 'UpBlock2D'],
+      },
+      'block_out_channels',
+    ],
     ['"in_channels": 64', { in_channels: 64 }, 'in_channels'],
-  ].map(([label, change, key]): Case => ({
-    cls: 'gigabytes',
-    name: `unet/config.json with ${label as string} beside a small weights file`,
-    setup: async (f, dir) => {
-      await cp(f.pixel, join(dir, 'p'), { recursive: true });
-      await editJson(join(dir, 'p', 'unet', 'config.json'), (j) => void Object.assign(j, change));
-    },
-    args: (_f, dir) => ['sample', '--model', join(dir, 'p'), '--quiet', '--backend', 'wasm', '-n', '1', '--steps', '1', '--out', join(dir, 's.npy')],
-    names: (_f, dir) => `${join(dir, 'p', 'unet', 'config.json')}: "${key as string}"`,
-  })),
+  ].map(
+    ([label, change, key]): Case => ({
+      cls: 'gigabytes',
+      name: `unet/config.json with ${label as string} beside a small weights file`,
+      setup: async (f, dir) => {
+        await cp(f.pixel, join(dir, 'p'), { recursive: true });
+        await editJson(join(dir, 'p', 'unet', 'config.json'), (j) => void Object.assign(j, change));
+      },
+      args: (_f, dir) => ['sample', '--model', join(dir, 'p'), '--quiet', '--backend', 'wasm', '-n', '1', '--steps', '1', '--out', join(dir, 's.npy')],
+      names: (_f, dir) => `${join(dir, 'p', 'unet', 'config.json')}: "${key as string}"`,
+    }),
+  ),
   {
     cls: 'gigabytes',
     name: 'VAE config.json with "block_out_channels": [4096, 4096, 4096]',
@@ -296,7 +362,8 @@ const cases: Case[] = [
   {
     cls: 'gigabytes',
     name: '--model-config with "block_out_channels": [100000]',
-    setup: async (_f, dir) => writeFile(join(dir, 'm.json'), JSON.stringify({ block_out_channels: [100000], down_block_types: ['DownBlock2D'], up_block_types: ['UpBlock2D'] })),
+    setup: async (_f, dir) =>
+      writeFile(join(dir, 'm.json'), JSON.stringify({ block_out_channels: [100000], down_block_types: ['DownBlock2D'], up_block_types: ['UpBlock2D'] })),
     args: (_f, dir) => [...TRAIN, ...fast, '--model-config', join(dir, 'm.json'), '--out', join(dir, 'out')],
     names: () => 'block_out_channels',
   },
@@ -304,21 +371,72 @@ const cases: Case[] = [
   // 5. Raw JavaScript errors: files that are missing, broken or of the wrong type, named by file and key.
   { cls: 'raw error', name: 'info on a missing folder', args: (_f, dir) => ['info', join(dir, 'nope')], names: (_f, dir) => join(dir, 'nope') },
   { cls: 'raw error', name: 'sample --model missing', args: (_f, dir) => ['sample', '--model', join(dir, 'nope')], names: opt('--model') },
-  { cls: 'raw error', name: 'sample --model naming a file', setup: async (_f, dir) => writeFile(join(dir, 'f'), 'x'), args: (_f, dir) => ['sample', '--model', join(dir, 'f')], names: opt('--model') },
+  {
+    cls: 'raw error',
+    name: 'sample --model naming a file',
+    setup: async (_f, dir) => writeFile(join(dir, 'f'), 'x'),
+    args: (_f, dir) => ['sample', '--model', join(dir, 'f')],
+    names: opt('--model'),
+  },
   { cls: 'raw error', name: 'nll --model missing', args: (_f, dir) => ['nll', '--model', join(dir, 'nope')], names: opt('--model') },
   { cls: 'raw error', name: 'compare --vae missing', args: (f, dir) => ['compare', '--vae', join(dir, 'nope'), '--latent', f.latent], names: opt('--vae') },
   { cls: 'raw error', name: 'train --vae missing', args: (_f, dir) => ['train', '--vae', join(dir, 'nope')], names: opt('--vae') },
   { cls: 'raw error', name: 'train --space latent without --vae', args: () => ['train', '--space', 'latent'], names: opt('--vae') },
   { cls: 'raw error', name: '--data unknown', args: () => [...VAE, '--data', 'cifar'], names: opt('--data') },
-  { cls: 'raw error', name: '--data idx: missing file', args: (_f, dir) => [...VAE, '--data', `idx:${join(dir, 'nope')}`], names: (_f, dir) => join(dir, 'nope') },
-  { cls: 'raw error', name: '--data folder: missing', args: (_f, dir) => [...VAE, '--data', `folder:${join(dir, 'nope')}`], names: (_f, dir) => join(dir, 'nope') },
-  { cls: 'raw error', name: '--data idx: not an IDX file', setup: async (_f, dir) => writeFile(join(dir, 'x.idx'), 'hello world'), args: (_f, dir) => [...VAE, ...fast, '--data', `idx:${join(dir, 'x.idx')}`, '--out', join(dir, 'out')], names: (_f, dir) => join(dir, 'x.idx') },
-  { cls: 'raw error', name: '--config missing (not "invalid JSON")', args: (_f, dir) => [...TRAIN, '--config', join(dir, 'nope.json')], names: (_f, dir) => `${join(dir, 'nope.json')} does not exist` },
-  { cls: 'raw error', name: '--config not JSON', setup: async (_f, dir) => writeFile(join(dir, 'c.json'), '{steps: 5}'), args: (_f, dir) => [...TRAIN, '--config', join(dir, 'c.json')], names: (_f, dir) => `${join(dir, 'c.json')} is not valid JSON` },
+  {
+    cls: 'raw error',
+    name: '--data idx: missing file',
+    args: (_f, dir) => [...VAE, '--data', `idx:${join(dir, 'nope')}`],
+    names: (_f, dir) => join(dir, 'nope'),
+  },
+  {
+    cls: 'raw error',
+    name: '--data folder: missing',
+    args: (_f, dir) => [...VAE, '--data', `folder:${join(dir, 'nope')}`],
+    names: (_f, dir) => join(dir, 'nope'),
+  },
+  {
+    cls: 'raw error',
+    name: '--data idx: not an IDX file',
+    setup: async (_f, dir) => writeFile(join(dir, 'x.idx'), 'hello world'),
+    args: (_f, dir) => [...VAE, ...fast, '--data', `idx:${join(dir, 'x.idx')}`, '--out', join(dir, 'out')],
+    names: (_f, dir) => join(dir, 'x.idx'),
+  },
+  {
+    cls: 'raw error',
+    name: '--config missing (not "invalid JSON")',
+    args: (_f, dir) => [...TRAIN, '--config', join(dir, 'nope.json')],
+    names: (_f, dir) => `${join(dir, 'nope.json')} does not exist`,
+  },
+  {
+    cls: 'raw error',
+    name: '--config not JSON',
+    setup: async (_f, dir) => writeFile(join(dir, 'c.json'), '{steps: 5}'),
+    args: (_f, dir) => [...TRAIN, '--config', join(dir, 'c.json')],
+    names: (_f, dir) => `${join(dir, 'c.json')} is not valid JSON`,
+  },
   { cls: 'raw error', name: '--model-config missing', args: (_f, dir) => [...TRAIN, '--model-config', join(dir, 'nope.json')], names: opt('--model-config') },
-  { cls: 'raw error', name: '--model-config not JSON', setup: async (_f, dir) => writeFile(join(dir, 'm.json'), 'nope'), args: (_f, dir) => [...TRAIN, '--model-config', join(dir, 'm.json')], names: opt('--model-config') },
-  { cls: 'raw error', name: '--model-config a JSON array', setup: async (_f, dir) => writeFile(join(dir, 'm.json'), '[]'), args: (_f, dir) => [...TRAIN, '--model-config', join(dir, 'm.json')], names: opt('--model-config') },
-  { cls: 'raw error', name: 'train --out below a file', setup: async (_f, dir) => writeFile(join(dir, 'x'), ''), args: (_f, dir) => [...TRAIN, '--out', join(dir, 'x', 'y')], names: opt('is a file') },
+  {
+    cls: 'raw error',
+    name: '--model-config not JSON',
+    setup: async (_f, dir) => writeFile(join(dir, 'm.json'), 'nope'),
+    args: (_f, dir) => [...TRAIN, '--model-config', join(dir, 'm.json')],
+    names: opt('--model-config'),
+  },
+  {
+    cls: 'raw error',
+    name: '--model-config a JSON array',
+    setup: async (_f, dir) => writeFile(join(dir, 'm.json'), '[]'),
+    args: (_f, dir) => [...TRAIN, '--model-config', join(dir, 'm.json')],
+    names: opt('--model-config'),
+  },
+  {
+    cls: 'raw error',
+    name: 'train --out below a file',
+    setup: async (_f, dir) => writeFile(join(dir, 'x'), ''),
+    args: (_f, dir) => [...TRAIN, '--out', join(dir, 'x', 'y')],
+    names: opt('is a file'),
+  },
   ...(
     [
       ['"block_out_channels": [-32, 64]', { block_out_channels: [-32, 64] }, 'block_out_channels'],
@@ -328,16 +446,18 @@ const cases: Case[] = [
       ['"act_fn": "gelu"', { act_fn: 'gelu' }, 'act_fn'],
       ['"_class_name": "AutoencoderKL"', { _class_name: 'AutoencoderKL' }, '_class_name'],
     ] as const
-  ).map(([label, change]): Case => ({
-    cls: 'raw error',
-    name: `unet/config.json with ${label}`,
-    setup: async (f, dir) => {
-      await cp(f.pixel, join(dir, 'p'), { recursive: true });
-      await editJson(join(dir, 'p', 'unet', 'config.json'), (j) => void Object.assign(j, change));
-    },
-    args: (_f, dir) => ['sample', '--model', join(dir, 'p'), '--quiet', '--backend', 'wasm', '-n', '1', '--steps', '1', '--out', join(dir, 's.npy')],
-    names: (_f, dir) => `${join(dir, 'p', 'unet', 'config.json')}`,
-  })),
+  ).map(
+    ([label, change]): Case => ({
+      cls: 'raw error',
+      name: `unet/config.json with ${label}`,
+      setup: async (f, dir) => {
+        await cp(f.pixel, join(dir, 'p'), { recursive: true });
+        await editJson(join(dir, 'p', 'unet', 'config.json'), (j) => void Object.assign(j, change));
+      },
+      args: (_f, dir) => ['sample', '--model', join(dir, 'p'), '--quiet', '--backend', 'wasm', '-n', '1', '--steps', '1', '--out', join(dir, 's.npy')],
+      names: (_f, dir) => `${join(dir, 'p', 'unet', 'config.json')}`,
+    }),
+  ),
   ...(
     [
       ['"scaling_factor": "x"', { scaling_factor: 'x' }],
@@ -345,16 +465,18 @@ const cases: Case[] = [
       ['"sample_size": 1e9', { sample_size: 1e9 }],
       ['an unknown key', { foo_bar: 1 }],
     ] as const
-  ).map(([label, change]): Case => ({
-    cls: 'raw error',
-    name: `VAE config.json with ${label}`,
-    setup: async (f, dir) => {
-      await cp(f.vae, join(dir, 'vae'), { recursive: true });
-      await editJson(join(dir, 'vae', 'config.json'), (j) => void Object.assign(j, change));
-    },
-    args: (_f, dir) => ['sample', '--model', join(dir, 'vae'), '--sampler', 'vae', '--quiet', '--backend', 'wasm', '-n', '1', '--out', join(dir, 's.npy')],
-    names: (_f, dir) => join(dir, 'vae', 'config.json'),
-  })),
+  ).map(
+    ([label, change]): Case => ({
+      cls: 'raw error',
+      name: `VAE config.json with ${label}`,
+      setup: async (f, dir) => {
+        await cp(f.vae, join(dir, 'vae'), { recursive: true });
+        await editJson(join(dir, 'vae', 'config.json'), (j) => void Object.assign(j, change));
+      },
+      args: (_f, dir) => ['sample', '--model', join(dir, 'vae'), '--sampler', 'vae', '--quiet', '--backend', 'wasm', '-n', '1', '--out', join(dir, 's.npy')],
+      names: (_f, dir) => join(dir, 'vae', 'config.json'),
+    }),
+  ),
   ...(
     [
       ['not JSON', '{"scaling_factor": '],
@@ -362,32 +484,36 @@ const cases: Case[] = [
       ['"scaling_factor": -1', '{"scaling_factor": -1, "mean": 0, "std": 1, "count": 10}'],
       ['no "std"', '{"scaling_factor": 1, "mean": 0, "count": 10}'],
     ] as const
-  ).map(([label, text]): Case => ({
-    cls: 'raw error',
-    name: `latent_stats.json ${label}`,
-    setup: async (f, dir) => {
-      await cp(f.vae, join(dir, 'vae'), { recursive: true });
-      await writeFile(join(dir, 'vae', 'latent_stats.json'), text);
-    },
-    args: (_f, dir) => ['train', '--space', 'latent', '--vae', join(dir, 'vae'), ...fast, '--steps', '2', '--out', join(dir, 'out')],
-    names: (_f, dir) => join(dir, 'vae', 'latent_stats.json'),
-  })),
+  ).map(
+    ([label, text]): Case => ({
+      cls: 'raw error',
+      name: `latent_stats.json ${label}`,
+      setup: async (f, dir) => {
+        await cp(f.vae, join(dir, 'vae'), { recursive: true });
+        await writeFile(join(dir, 'vae', 'latent_stats.json'), text);
+      },
+      args: (_f, dir) => ['train', '--space', 'latent', '--vae', join(dir, 'vae'), ...fast, '--steps', '2', '--out', join(dir, 'out')],
+      names: (_f, dir) => join(dir, 'vae', 'latent_stats.json'),
+    }),
+  ),
   ...(
     [
       ['"beta_schedule": "cosine"', { beta_schedule: 'cosine' }, 'beta_schedule'],
       ['"num_train_timesteps": -1', { num_train_timesteps: -1 }, 'num_train_timesteps'],
       ['"prediction_type": 5', { prediction_type: 5 }, 'prediction_type'],
     ] as const
-  ).map(([label, change, key]): Case => ({
-    cls: 'raw error',
-    name: `scheduler_config.json with ${label} (nll)`,
-    setup: async (f, dir) => {
-      await cp(f.pixel, join(dir, 'p'), { recursive: true });
-      await editJson(join(dir, 'p', 'scheduler', 'scheduler_config.json'), (j) => void Object.assign(j, change));
-    },
-    args: (_f, dir) => ['nll', '--model', join(dir, 'p'), '--backend', 'wasm', '-n', '2', '--timesteps', '2', '--batch-size', '2'],
-    names: () => key,
-  })),
+  ).map(
+    ([label, change, key]): Case => ({
+      cls: 'raw error',
+      name: `scheduler_config.json with ${label} (nll)`,
+      setup: async (f, dir) => {
+        await cp(f.pixel, join(dir, 'p'), { recursive: true });
+        await editJson(join(dir, 'p', 'scheduler', 'scheduler_config.json'), (j) => void Object.assign(j, change));
+      },
+      args: (_f, dir) => ['nll', '--model', join(dir, 'p'), '--backend', 'wasm', '-n', '2', '--timesteps', '2', '--batch-size', '2'],
+      names: () => key,
+    }),
+  ),
   {
     cls: 'raw error',
     name: 'weights holding NaN (sample --sampler vae)',
@@ -467,16 +593,53 @@ beforeAll(async () => {
   // Three tiny real models, made by the real command: the VAE with two checkpoints (steps 2 and 4).
   const made = await Promise.all([
     runCli(['train-vae', ...fast, '--steps', '4', '--checkpoint-every', '2', '--sample-every', '0', '--model-config', f.tinyVae, '--out', f.vae]),
-    runCli(['train', '--space', 'pixel', ...fast, '--steps', '2', '--checkpoint-every', '2', '--sample-every', '0', '--model-config', f.tinyUnet, '--out', f.pixel]),
+    runCli([
+      'train',
+      '--space',
+      'pixel',
+      ...fast,
+      '--steps',
+      '2',
+      '--checkpoint-every',
+      '2',
+      '--sample-every',
+      '0',
+      '--model-config',
+      f.tinyUnet,
+      '--out',
+      f.pixel,
+    ]),
   ]);
-  made.push(await runCli(['train', '--space', 'latent', '--vae', f.vae, ...fast, '--steps', '2', '--checkpoint-every', '2', '--sample-every', '0', '--model-config', f.tinyUnet, '--out', f.latent]));
+  made.push(
+    await runCli([
+      'train',
+      '--space',
+      'latent',
+      '--vae',
+      f.vae,
+      ...fast,
+      '--steps',
+      '2',
+      '--checkpoint-every',
+      '2',
+      '--sample-every',
+      '0',
+      '--model-config',
+      f.tinyUnet,
+      '--out',
+      f.latent,
+    ]),
+  );
   for (const m of made) expect(m.stderr).toBe('');
   fixturesHash = await hashTree(root);
 }, 300_000);
 
 afterAll(async () => {
   const sorted = [...durations].sort((a, b) => a - b);
-  if (sorted.length) process.stderr.write(`bad-input case times: median ${sorted[sorted.length >> 1]!.toFixed(1)} s, max ${sorted.at(-1)!.toFixed(1)} s over ${sorted.length} cases\n`);
+  if (sorted.length)
+    process.stderr.write(
+      `bad-input case times: median ${sorted[sorted.length >> 1]!.toFixed(1)} s, max ${sorted.at(-1)!.toFixed(1)} s over ${sorted.length} cases\n`,
+    );
   // No case changed the shared fixtures either.
   expect(await hashTree(f.root)).toBe(fixturesHash);
   await rm(f.root, { recursive: true, force: true });
@@ -508,7 +671,9 @@ describe('bad input: one-line errors, nothing changed, answered in seconds', () 
       // PIDs stop at 2^22 on Linux: this one cannot be running.
       await writeFile(join(stale, '.ldm.lock'), JSON.stringify({ pid: 2 ** 22 + 1, command: 'train-vae', started: '2026-01-01T00:00:00.000Z' }));
       const takenOver = await runCli(['train-vae', '--resume', '--steps', '6', '--quiet', '--backend', 'wasm', '--out', stale]);
-      expect(takenOver.stderr).toMatch(/^warning: --out .*: process 4194305 \(ldm train-vae\), which left \.ldm\.lock, is no longer running; taking the folder over\n$/);
+      expect(takenOver.stderr).toMatch(
+        /^warning: --out .*: process 4194305 \(ldm train-vae\), which left \.ldm\.lock, is no longer running; taking the folder over\n$/,
+      );
       expect(takenOver.code).toBe(0);
       expect(existsSync(join(stale, '.ldm.lock'))).toBe(false);
       // The resumed run kept the stored options (the fixture's --limit 64, --batch-size 8), not the defaults.
@@ -518,31 +683,41 @@ describe('bad input: one-line errors, nothing changed, answered in seconds', () 
     }
   }, 300_000);
 
-  it.concurrent.each(cases.map((c) => [`${c.cls}: ${c.name}`, c] as const))('%s', async (_label, c) => {
-    // One case a core at a time, so a case's time is its own and not its neighbours'.
-    await slots.acquire();
-    const dir = await mkdtemp(join(f.root, '..', 'ldm-case-'));
-    try {
-      await c.setup?.(f, dir);
-      const before = await hashTree(dir);
-      const t0 = performance.now();
-      const result = await runCli(c.args(f, dir), { cwd: dir });
-      const seconds = (performance.now() - t0) / 1000;
-      const lines = result.stderr.trimEnd().split('\n');
-      const context = `ldm ${c.args(f, dir).join(' ')}\n${result.stderr}`;
-      expect(result.code, context).toBe(1);
-      // The error is one line, the last; before it only what the command reports as it starts (the backend it chose).
-      expect(lines.filter((l) => l.startsWith('error: ')), context).toHaveLength(1);
-      expect(lines.at(-1), context).toMatch(/^error: /);
-      expect(lines.slice(0, -1).every((l) => /^(backend|warning): /.test(l)), context).toBe(true);
-      expect(result.stderr, context).not.toMatch(/\n\s+at |internal error/);
-      expect(lines.at(-1), context).toContain(c.names(f, dir));
-      expect(await hashTree(dir), `${context}\nthe case's folder changed`).toBe(before);
-      expect(seconds, context).toBeLessThan(CASE_SECONDS);
-      durations.push(seconds);
-    } finally {
-      slots.release();
-      await rm(dir, { recursive: true, force: true });
-    }
-  }, 600_000);
+  it.concurrent.each(cases.map((c) => [`${c.cls}: ${c.name}`, c] as const))(
+    '%s',
+    async (_label, c) => {
+      // One case a core at a time, so a case's time is its own and not its neighbours'.
+      await slots.acquire();
+      const dir = await mkdtemp(join(f.root, '..', 'ldm-case-'));
+      try {
+        await c.setup?.(f, dir);
+        const before = await hashTree(dir);
+        const t0 = performance.now();
+        const result = await runCli(c.args(f, dir), { cwd: dir });
+        const seconds = (performance.now() - t0) / 1000;
+        const lines = result.stderr.trimEnd().split('\n');
+        const context = `ldm ${c.args(f, dir).join(' ')}\n${result.stderr}`;
+        expect(result.code, context).toBe(1);
+        // The error is one line, the last; before it only what the command reports as it starts (the backend it chose).
+        expect(
+          lines.filter((l) => l.startsWith('error: ')),
+          context,
+        ).toHaveLength(1);
+        expect(lines.at(-1), context).toMatch(/^error: /);
+        expect(
+          lines.slice(0, -1).every((l) => /^(backend|warning): /.test(l)),
+          context,
+        ).toBe(true);
+        expect(result.stderr, context).not.toMatch(/\n\s+at |internal error/);
+        expect(lines.at(-1), context).toContain(c.names(f, dir));
+        expect(await hashTree(dir), `${context}\nthe case's folder changed`).toBe(before);
+        expect(seconds, context).toBeLessThan(CASE_SECONDS);
+        durations.push(seconds);
+      } finally {
+        slots.release();
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+    600_000,
+  );
 });

@@ -38,8 +38,19 @@ export function runCli(args: string[], options: { cwd?: string } = {}): Promise<
 }
 
 /** Tiny architectures, so a test trains in seconds. */
-export const TINY_VAE = { block_out_channels: [8, 16, 16], norm_num_groups: 4, down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D', 'DownEncoderBlock2D'], up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D', 'UpDecoderBlock2D'] };
-export const TINY_UNET = { block_out_channels: [16, 32], norm_num_groups: 4, attention_head_dim: 8, down_block_types: ['DownBlock2D', 'AttnDownBlock2D'], up_block_types: ['AttnUpBlock2D', 'UpBlock2D'] };
+export const TINY_VAE = {
+  block_out_channels: [8, 16, 16],
+  norm_num_groups: 4,
+  down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D', 'DownEncoderBlock2D'],
+  up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D', 'UpDecoderBlock2D'],
+};
+export const TINY_UNET = {
+  block_out_channels: [16, 32],
+  norm_num_groups: 4,
+  attention_head_dim: 8,
+  down_block_types: ['DownBlock2D', 'AttnDownBlock2D'],
+  up_block_types: ['AttnUpBlock2D', 'UpBlock2D'],
+};
 
 export async function writeTinyConfigs(dir: string): Promise<{ vae: string; unet: string }> {
   const vae = join(dir, 'tiny-vae.json');

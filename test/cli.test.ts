@@ -18,7 +18,12 @@ const common = ['--backend', 'wasm', '--limit', '64', '--batch-size', '8', '--qu
 function npyShape(bytes: Buffer): number[] {
   const headerLength = bytes.readUInt16LE(8);
   const header = bytes.subarray(10, 10 + headerLength).toString('latin1');
-  return header.match(/'shape': \(([^)]*)\)/)![1]!.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  return header
+    .match(/'shape': \(([^)]*)\)/)![1]!
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
 }
 
 describe('ldm, run as a user runs it', () => {
@@ -35,7 +40,20 @@ describe('ldm, run as a user runs it', () => {
   it('trains a VAE, then a latent DDPM on it, samples to .npy, PNG grid and a folder, and describes the folders', async () => {
     const vae = join(dir, 'vae');
     const ddpm = join(dir, 'latent-ddpm');
-    const trained = await runCli(['train-vae', ...common, '--steps', '6', '--checkpoint-every', '3', '--sample-every', '3', '--model-config', configs.vae, '--out', vae]);
+    const trained = await runCli([
+      'train-vae',
+      ...common,
+      '--steps',
+      '6',
+      '--checkpoint-every',
+      '3',
+      '--sample-every',
+      '3',
+      '--model-config',
+      configs.vae,
+      '--out',
+      vae,
+    ]);
     expect(trained.stderr).toBe('');
     expect(trained.code).toBe(0);
     const stats = JSON.parse(await readFile(join(vae, 'latent_stats.json'), 'utf8')) as { scaling_factor: number };
@@ -44,12 +62,34 @@ describe('ldm, run as a user runs it', () => {
     expect(config.scaling_factor).toBeCloseTo(stats.scaling_factor, 6);
     expect((await readdir(join(vae, 'training', 'samples'))).length).toBe(2);
 
-    const latent = await runCli(['train', '--space', 'latent', '--vae', vae, ...common, '--steps', '6', '--checkpoint-every', '3', '--sample-every', '6', '--model-config', configs.unet, '--out', ddpm]);
+    const latent = await runCli([
+      'train',
+      '--space',
+      'latent',
+      '--vae',
+      vae,
+      ...common,
+      '--steps',
+      '6',
+      '--checkpoint-every',
+      '3',
+      '--sample-every',
+      '6',
+      '--model-config',
+      configs.unet,
+      '--out',
+      ddpm,
+    ]);
     expect(latent.stderr).toBe('');
     expect(latent.code).toBe(0);
     // diffusers' LDMPipeline folder: model_index.json names its components, the VAE is copied into vqvae/.
     const index = JSON.parse(await readFile(join(ddpm, 'model_index.json'), 'utf8')) as Record<string, unknown>;
-    expect(index).toMatchObject({ _class_name: 'LDMPipeline', vqvae: ['diffusers', 'AutoencoderKL'], unet: ['diffusers', 'UNet2DModel'], scheduler: ['diffusers', 'DDPMScheduler'] });
+    expect(index).toMatchObject({
+      _class_name: 'LDMPipeline',
+      vqvae: ['diffusers', 'AutoencoderKL'],
+      unet: ['diffusers', 'UNet2DModel'],
+      scheduler: ['diffusers', 'DDPMScheduler'],
+    });
     const copiedVae = JSON.parse(await readFile(join(ddpm, 'vqvae', 'config.json'), 'utf8')) as { scaling_factor: number };
     expect(copiedVae.scaling_factor).toBeCloseTo(stats.scaling_factor, 6);
     expect(JSON.parse(await readFile(join(ddpm, 'unet', 'config.json'), 'utf8')).sample_size).toBe(8);
@@ -105,9 +145,25 @@ describe('ldm, run as a user runs it', () => {
 
   it('stops on SIGINT with a checkpoint and resumes to the end', async () => {
     const out = join(dir, 'interrupted');
-    const child = startCli(['train-vae', ...common, '--steps', '400', '--checkpoint-every', '2', '--sample-every', '1000', '--model-config', configs.vae, '--out', out]);
+    const child = startCli([
+      'train-vae',
+      ...common,
+      '--steps',
+      '400',
+      '--checkpoint-every',
+      '2',
+      '--sample-every',
+      '1000',
+      '--model-config',
+      configs.vae,
+      '--out',
+      out,
+    ]);
     const done = collect(child);
-    while (!existsSync(join(out, 'training', 'checkpoints')) || (await readdir(join(out, 'training', 'checkpoints'))).filter((n) => n.startsWith('ckpt-')).length === 0) {
+    while (
+      !existsSync(join(out, 'training', 'checkpoints')) ||
+      (await readdir(join(out, 'training', 'checkpoints'))).filter((n) => n.startsWith('ckpt-')).length === 0
+    ) {
       await new Promise((r) => setTimeout(r, 200));
     }
     child.kill('SIGINT');
@@ -117,7 +173,21 @@ describe('ldm, run as a user runs it', () => {
     const steps = (await readdir(join(out, 'training', 'checkpoints'))).filter((n) => n.startsWith('ckpt-')).map((n) => Number(n.slice(5)));
     const last = Math.max(...steps);
     expect(last).toBeLessThan(400);
-    const resumed = await runCli(['train-vae', ...common, '--steps', String(last + 4), '--checkpoint-every', '2', '--sample-every', '1000', '--model-config', configs.vae, '--out', out, '--resume']);
+    const resumed = await runCli([
+      'train-vae',
+      ...common,
+      '--steps',
+      String(last + 4),
+      '--checkpoint-every',
+      '2',
+      '--sample-every',
+      '1000',
+      '--model-config',
+      configs.vae,
+      '--out',
+      out,
+      '--resume',
+    ]);
     expect(resumed.code).toBe(0);
     const summary = JSON.parse(await readFile(join(out, 'training', 'summary.json'), 'utf8')) as { steps: number };
     expect(summary.steps).toBe(last + 4);
@@ -148,7 +218,20 @@ describe('ldm, run as a user runs it', () => {
     await writeFile(join(unmeasured, 'latent_stats.json'), '');
     const { rm } = await import('node:fs/promises');
     await rm(join(unmeasured, 'latent_stats.json'));
-    const refused = await runCli(['train', '--space', 'latent', '--vae', unmeasured, ...common, '--steps', '2', '--model-config', configs.unet, '--out', join(dir, 'refused')]);
+    const refused = await runCli([
+      'train',
+      '--space',
+      'latent',
+      '--vae',
+      unmeasured,
+      ...common,
+      '--steps',
+      '2',
+      '--model-config',
+      configs.unet,
+      '--out',
+      join(dir, 'refused'),
+    ]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('scaling factor');
   });

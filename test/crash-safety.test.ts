@@ -9,7 +9,10 @@ import { collect, runCli, startCli, writeTinyConfigs } from './cli-helpers';
 async function checkpoints(out: string): Promise<number[]> {
   const dir = join(out, 'training', 'checkpoints');
   if (!existsSync(dir)) return [];
-  return (await readdir(dir)).filter((n) => n.startsWith('ckpt-')).map((n) => Number(n.slice(5))).sort((a, b) => a - b);
+  return (await readdir(dir))
+    .filter((n) => n.startsWith('ckpt-'))
+    .map((n) => Number(n.slice(5)))
+    .sort((a, b) => a - b);
 }
 
 describe('crash safety', () => {
@@ -17,7 +20,26 @@ describe('crash safety', () => {
     const dir = await mkdtemp(join(tmpdir(), 'ldm-kill-'));
     const configs = await writeTinyConfigs(dir);
     const out = join(dir, 'run');
-    const args = ['train-vae', '--backend', 'wasm', '--limit', '64', '--batch-size', '8', '--quiet', '--steps', '100000', '--checkpoint-every', '1', '--sample-every', '100000', '--model-config', configs.vae, '--out', out];
+    const args = [
+      'train-vae',
+      '--backend',
+      'wasm',
+      '--limit',
+      '64',
+      '--batch-size',
+      '8',
+      '--quiet',
+      '--steps',
+      '100000',
+      '--checkpoint-every',
+      '1',
+      '--sample-every',
+      '100000',
+      '--model-config',
+      configs.vae,
+      '--out',
+      out,
+    ];
     const random = new Generator(2024);
     let previous = 0;
     for (let kill = 0; kill < 10; kill++) {
@@ -45,7 +67,20 @@ describe('crash safety', () => {
       previous = latest;
     }
     // And the run finishes from where the last kill left it.
-    const finish = await runCli([...args.slice(0, args.indexOf('--steps')), '--steps', String(previous + 2), '--checkpoint-every', '1', '--sample-every', '100000', '--model-config', configs.vae, '--out', out, '--resume']);
+    const finish = await runCli([
+      ...args.slice(0, args.indexOf('--steps')),
+      '--steps',
+      String(previous + 2),
+      '--checkpoint-every',
+      '1',
+      '--sample-every',
+      '100000',
+      '--model-config',
+      configs.vae,
+      '--out',
+      out,
+      '--resume',
+    ]);
     // The killed run left its lock file; the next run takes the folder over and says so, in one line.
     expect(finish.stderr).toMatch(/^(warning: --out .* is no longer running; taking the folder over\n)?$/);
     expect(finish.code).toBe(0);

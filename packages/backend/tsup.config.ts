@@ -8,10 +8,7 @@ import { failOnWarningsPlugin } from '../../scripts/tsup-strict';
 type Plugin = NonNullable<Options['esbuildPlugins']>[number];
 
 /** tfjs-core's ESM file that registers every stock gradient (see src/register-gradients.ts). */
-const coreGradients = join(
-  dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-core/package.json')),
-  'dist/register_all_gradients.js',
-);
+const coreGradients = join(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-core/package.json')), 'dist/register_all_gradients.js');
 
 /**
  * Bundle tfjs-core's gradient registrations in place of the umbrella package the sources import, each

@@ -8,11 +8,34 @@ export interface OneDnnBinding {
   batchMatMul(heap: ArrayBuffer, params: Int32Array, a: number, b: number, c: number): void;
   /** params: [B, HW, C, G]; writes y, and mean and 1/std per [b, g]. */
   groupNormForward(heap: ArrayBuffer, params: Int32Array, eps: number, x: number, gamma: number, beta: number, y: number, mean: number, inv: number): void;
-  groupNormBackward(heap: ArrayBuffer, params: Int32Array, dy: number, x: number, gamma: number, mean: number, inv: number, dx: number, dGamma: number, dBeta: number): void;
+  groupNormBackward(
+    heap: ArrayBuffer,
+    params: Int32Array,
+    dy: number,
+    x: number,
+    gamma: number,
+    mean: number,
+    inv: number,
+    dx: number,
+    dGamma: number,
+    dBeta: number,
+  ): void;
   siluForward(heap: ArrayBuffer, size: number, x: number, y: number): void;
   siluBackward(heap: ArrayBuffer, size: number, dy: number, x: number, dx: number): void;
   /** attrs: [beta1, beta2, epsilon, coupledWeightDecay, decoupledDecay, stepSize, biasCorrection2Sqrt]; clip: offset of a float32 scalar or −1. */
-  adamStep(heap: ArrayBuffer, size: number, attrs: Float64Array, p: number, g: number, m: number, v: number, clip: number, pOut: number, mOut: number, vOut: number): void;
+  adamStep(
+    heap: ArrayBuffer,
+    size: number,
+    attrs: Float64Array,
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    clip: number,
+    pOut: number,
+    mOut: number,
+    vOut: number,
+  ): void;
   /** Sums [rows, cols] over rows into [cols] (float64 accumulation). */
   sumLeading(heap: ArrayBuffer, rows: number, cols: number, x: number, y: number): void;
   /** dst[r·dstStride + k] = src[r·srcStride + k] for r < rows, k < run (float32 elements; offsets in bytes). */

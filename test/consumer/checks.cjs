@@ -103,7 +103,11 @@ exports.runChecks = async function runChecks(m, format) {
     let folder = process.env.LDM_PIPELINE_DIR;
     if (!folder) {
       folder = join(dir, 'pipeline');
-      const fresh = new pipeline.LatentDiffusionPipeline({ vae: autoencoder, unet: model, schedulerConfig: new ddpm.DDPMScheduler({ clipSample: false }).toConfig() });
+      const fresh = new pipeline.LatentDiffusionPipeline({
+        vae: autoencoder,
+        unet: model,
+        schedulerConfig: new ddpm.DDPMScheduler({ clipSample: false }).toConfig(),
+      });
       await fresh.save(folder);
     }
     const index = JSON.parse(readFileSync(join(folder, 'model_index.json'), 'utf8'));
@@ -115,13 +119,18 @@ exports.runChecks = async function runChecks(m, format) {
     assert.equal(n, 3);
     assert.equal(c, 1);
     const values = out.images.dataSync();
-    assert.ok(values.every((v) => v >= 0 && v <= 1), 'images outside [0, 1]');
+    assert.ok(
+      values.every((v) => v >= 0 && v <= 1),
+      'images outside [0, 1]',
+    );
     const again = pipe.generate({ count: 3, sampler: 'ddim', steps: 5, seed: 0, batchSize: 2 });
     assert.deepEqual(Array.from(again.images.dataSync()), Array.from(values), 'same seed, different images');
     tf.dispose([out.images, again.images]);
     assert.equal(tf.memory().numTensors, start, 'generate leaked tensors');
     pipe.dispose();
-    log(`LatentDiffusionPipeline.fromPretrained(${process.env.LDM_PIPELINE_DIR ? 'ldm demo folder' : 'saved folder'}).generate → [${n}, ${h}, ${w}, ${c}] in [0, 1]`);
+    log(
+      `LatentDiffusionPipeline.fromPretrained(${process.env.LDM_PIPELINE_DIR ? 'ldm demo folder' : 'saved folder'}).generate → [${n}, ${h}, ${w}, ${c}] in [0, 1]`,
+    );
 
     tf.dispose(x);
     model.dispose();

@@ -43,7 +43,16 @@ export async function example(dir: string): Promise<tf.Tensor4D> {
   await latent.save(dir);
   const again = await loadPipeline(dir);
   const latents: tf.Tensor4D = randn([1, 8, 8, 4], new Generator(2)) as tf.Tensor4D;
-  const request: GenerateOptions = { count: 1, sampler: 'ddim', steps: 5, eta: 0, seed: 0, batchSize: 1, latents, onStep: (done: number, total: number) => void (done / total) };
+  const request: GenerateOptions = {
+    count: 1,
+    sampler: 'ddim',
+    steps: 5,
+    eta: 0,
+    seed: 0,
+    batchSize: 1,
+    latents,
+    onStep: (done: number, total: number) => void (done / total),
+  };
   const result: GenerateResult = again.generate(request);
   const prior: GenerateResult = latent.decodeFromPrior({ count: 1 });
   prior.images.dispose();

@@ -43,11 +43,29 @@ for (const s of samplers) {
   } else {
     const m = /^(ddim|ddpm)(\d+)(?:eta([\d.]+))?$/.exec(s);
     if (!m) throw new Error(`unknown sampler ${s}`);
-    images = generateImages(pipeline!, { sampler: m[1] as 'ddim', steps: Number(m[2]), eta: m[3] ? Number(m[3]) : m[1] === 'ddpm' ? 1 : 0, count: n, batchSize: Math.min(n, 250), seed });
+    images = generateImages(pipeline!, {
+      sampler: m[1] as 'ddim',
+      steps: Number(m[2]),
+      eta: m[3] ? Number(m[3]) : m[1] === 'ddpm' ? 1 : 0,
+      count: n,
+      batchSize: Math.min(n, 250),
+      seed,
+    });
   }
   const seconds = (performance.now() - t0) / 1000;
   const q = sampleQuality(real, { images: images.data, shape: images.shape }, classifier, { generator: new Generator(seed).split('fid') });
-  const row = { dir, sampler: s, n, fid: +q.fid.toFixed(1), floor: +q.fidFloor.toFixed(1), precision: +q.precision.toFixed(3), recall: +q.recall.toFixed(3), shares: q.classShares.map((x) => +x.toFixed(3)), seconds: +seconds.toFixed(1), backend: backend.name };
+  const row = {
+    dir,
+    sampler: s,
+    n,
+    fid: +q.fid.toFixed(1),
+    floor: +q.fidFloor.toFixed(1),
+    precision: +q.precision.toFixed(3),
+    recall: +q.recall.toFixed(3),
+    shares: q.classShares.map((x) => +x.toFixed(3)),
+    seconds: +seconds.toFixed(1),
+    backend: backend.name,
+  };
   console.log(JSON.stringify(row));
   await appendFile(join(dir, 'quality.jsonl'), `${JSON.stringify(row)}\n`);
 }

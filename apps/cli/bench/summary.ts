@@ -209,11 +209,26 @@ async function torchMeasure(subject: Subject, threads: number): Promise<{ train:
   const configPath = join(dir, 'config.json');
   await writeFile(configPath, JSON.stringify(subject.torch.config));
   try {
-    const args = [join(here, 'torch_models.py'), '--kind', subject.torch.kind, '--config', configPath, '--batch', String(subject.batch), '--threads', String(threads), '--repeats', String(STEPS)];
+    const args = [
+      join(here, 'torch_models.py'),
+      '--kind',
+      subject.torch.kind,
+      '--config',
+      configPath,
+      '--batch',
+      String(subject.batch),
+      '--threads',
+      String(threads),
+      '--repeats',
+      String(STEPS),
+    ];
     // diffusers' own classes where it can run offline (DIFFUSERS_GIT + ../shared/tools/diffusers), else the twin.
     const [cmd, cmdArgs] = diffusersRunner ? [diffusersRunner, [...args, '--impl', 'diffusers']] : ['/usr/bin/python3', args];
     const out = execFileSync(cmd, cmdArgs, { encoding: 'utf8', timeout: 600_000, env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
-    const r = JSON.parse(out.trim().split('\n').at(-1)!) as Record<'train_images_per_s' | 'forward_images_per_s' | 'train_images_per_cpu_s' | 'forward_images_per_cpu_s', number>;
+    const r = JSON.parse(out.trim().split('\n').at(-1)!) as Record<
+      'train_images_per_s' | 'forward_images_per_s' | 'train_images_per_cpu_s' | 'forward_images_per_cpu_s',
+      number
+    >;
     return { train: r.train_images_per_s, forward: r.forward_images_per_s, trainCpu: r.train_images_per_cpu_s, forwardCpu: r.forward_images_per_cpu_s };
   } catch (error) {
     torchMissing = `the PyTorch twin failed: ${(error as Error).message.split('\n')[0]}`;
@@ -231,7 +246,14 @@ function median(xs: number[]): number {
 }
 
 /** ms per sample of a sampler on the active path: the UNet's evaluations plus the VAE decode for latents. */
-function samplingMs(unet: UNet2DModel, vae: AutoencoderKL | undefined, shape: [number, number, number], sampler: 'ddpm' | 'ddim', steps: number, count: number): number {
+function samplingMs(
+  unet: UNet2DModel,
+  vae: AutoencoderKL | undefined,
+  shape: [number, number, number],
+  sampler: 'ddpm' | 'ddim',
+  steps: number,
+  count: number,
+): number {
   const run = () =>
     tf.tidy(() => {
       const scheduler = sampler === 'ddpm' ? new DDPMScheduler({ clipSample: false }) : new DDIMScheduler({ clipSample: false });
@@ -299,9 +321,15 @@ async function main(): Promise<void> {
   const fmt = (v: number | undefined, d = 1) => (v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(d));
   const lines: string[] = [];
   const info = oneDnnInfo();
-  lines.push(`tfjs ${tf.version_core}, node ${process.version}, ${new Date().toISOString()}${quick ? ' (--quick)' : ''}, ${ROUNDS} interleaved round(s), ${STEPS} timed steps each`);
+  lines.push(
+    `tfjs ${tf.version_core}, node ${process.version}, ${new Date().toISOString()}${quick ? ' (--quick)' : ''}, ${ROUNDS} interleaved round(s), ${STEPS} timed steps each`,
+  );
   lines.push(native ? `native: oneDNN ${info!.onednn} (${info!.isa})` : `native: not available (${oneDnnUnavailableReason()})`);
-  lines.push(withTorch ? `PyTorch: ${diffusersRunner ? "diffusers 0.38's own UNet2DModel / AutoencoderKL" : 'the twin torch_models.py (set DIFFUSERS_GIT to time diffusers itself)'}` : `PyTorch: ${torchMissing}`);
+  lines.push(
+    withTorch
+      ? `PyTorch: ${diffusersRunner ? "diffusers 0.38's own UNet2DModel / AutoencoderKL" : 'the twin torch_models.py (set DIFFUSERS_GIT to time diffusers itself)'}`
+      : `PyTorch: ${torchMissing}`,
+  );
   const otherCores = timedSeconds > 0 ? otherCpuSeconds / timedSeconds : Number.NaN;
   lines.push(
     `machine: load average ${load0} at the start; other processes used ${fmt(otherCores, 2)} cores on average while we timed${otherCores > 0.15 ? ' — NOT IDLE: absolute figures are low, compare the ratios within a round' : ' (idle)'}`,
@@ -310,7 +338,9 @@ async function main(): Promise<void> {
   lines.push('Wall-clock columns need an idle machine. The per-CPU-second columns (images per second of CPU time of the whole process,');
   lines.push('all its threads) compare one-thread paths fairly even under load: that is the per-core figure.');
   lines.push('');
-  lines.push('| model | batch | path | train img/s | × PyTorch | inference img/s | × PyTorch | train img/CPU-s | × PyTorch | inference img/CPU-s | × PyTorch |');
+  lines.push(
+    '| model | batch | path | train img/s | × PyTorch | inference img/s | × PyTorch | train img/CPU-s | × PyTorch | inference img/CPU-s | × PyTorch |',
+  );
   lines.push('| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of results) {
     const med = (p: string, k: keyof Measure) => median(r.rows[p]?.[k] ?? []);
@@ -328,18 +358,25 @@ async function main(): Promise<void> {
   const latent = results[0]!;
   if (native) {
     for (const r of results) {
-      lines.push(`${r.name}: native ×2 / ×1 training ${fmt(median(r.rows['native ×2']!.train) / median(r.rows['native ×1']!.train), 2)} (target ≥ 1.8), native ×1 / wasm ×1 training ${fmt(median(r.rows['native ×1']!.train) / median(r.rows['wasm ×1']!.train), 2)}`);
+      lines.push(
+        `${r.name}: native ×2 / ×1 training ${fmt(median(r.rows['native ×2']!.train) / median(r.rows['native ×1']!.train), 2)} (target ≥ 1.8), native ×1 / wasm ×1 training ${fmt(median(r.rows['native ×1']!.train) / median(r.rows['wasm ×1']!.train), 2)}`,
+      );
     }
   }
   lines.push('');
   lines.push(`sampling on ${native ? 'native ×2' : 'wasm ×1'}, ms per sample (batch ${count}):`);
   for (const [k, v] of Object.entries(sampling)) lines.push(`  ${k}: ${fmt(v, 2)}`);
-  lines.push(`  DDPM-1000 / DDIM-50 (latent; target ≥ 18): ${fmt(sampling['latent DDPM-1000 (decode included)'] / sampling['latent DDIM-50 (decode included)'], 1)}`);
+  lines.push(
+    `  DDPM-1000 / DDIM-50 (latent; target ≥ 18): ${fmt(sampling['latent DDPM-1000 (decode included)'] / sampling['latent DDIM-50 (decode included)'], 1)}`,
+  );
   lines.push(`  pixel / latent DDIM-50 (target ≥ 8): ${fmt(sampling['pixel DDIM-50'] / sampling['latent DDIM-50 (decode included)'], 1)}`);
   process.stdout.write(`${lines.join('\n')}\n`);
   const resultsDir = join(here, 'results');
   await mkdir(resultsDir, { recursive: true });
-  await writeFile(join(resultsDir, 'summary.json'), `${JSON.stringify({ date: new Date().toISOString(), quick, native: info, otherCores, results, sampling, latentParams: latent.params }, null, 2)}\n`);
+  await writeFile(
+    join(resultsDir, 'summary.json'),
+    `${JSON.stringify({ date: new Date().toISOString(), quick, native: info, otherCores, results, sampling, latentParams: latent.params }, null, 2)}\n`,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -10,7 +10,9 @@ export function buildCli(argv: string[]): Argv {
   setParseSource(argv);
   const cli = yargs(argv)
     .scriptName('ldm')
-    .usage('$0 <command> [options]\n\nTrain a VAE, then a DDPM in its latent space (or in pixel space); sample with DDPM, DDIM or single-step VAE decoding; compare them.')
+    .usage(
+      '$0 <command> [options]\n\nTrain a VAE, then a DDPM in its latent space (or in pixel space); sample with DDPM, DDIM or single-step VAE decoding; compare them.',
+    )
     .options(globalOptions)
     .config('config', 'A JSON file of options (keys as on the command line, e.g. {"steps": 2000})', readConfigOption)
     .strict()

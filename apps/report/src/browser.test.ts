@@ -28,7 +28,10 @@ describe('the report in a real browser', () => {
     }
     const dir = await mkdtemp(join(tmpdir(), 'ldm-report-browser-'));
     const results = fakeResults();
-    const grids = await writeFakeGrids(join(dir, 'in'), results.methods.map((m) => m.name));
+    const grids = await writeFakeGrids(
+      join(dir, 'in'),
+      results.methods.map((m) => m.name),
+    );
     const out = join(dir, 'report');
     const { indexHtml } = await writeReport(out, results, { grids, scatter: fakeScatter() });
 

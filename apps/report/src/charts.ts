@@ -65,11 +65,22 @@ export function fidVsStepsSpec(results: ComparisonResults): VegaLiteSpec {
       data: { values: [{ floor, label: `real-vs-real floor ${floor.toFixed(2)}` }] },
       layer: [
         { mark: { type: 'rule', strokeDash: [5, 4], color: '#57606a' }, encoding: { y: { field: 'floor', type: 'quantitative' } } },
-        { mark: { type: 'text', align: 'left', dx: 4, dy: -6, color: '#57606a', fontSize: 11 }, encoding: { y: { field: 'floor', type: 'quantitative' }, x: { value: 0 }, text: { field: 'label' } } },
+        {
+          mark: { type: 'text', align: 'left', dx: 4, dy: -6, color: '#57606a', fontSize: 11 },
+          encoding: { y: { field: 'floor', type: 'quantitative' }, x: { value: 0 }, text: { field: 'label' } },
+        },
       ],
     });
   }
-  return { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title: 'Quality against sampling steps', width: 560, height: 320, data: { values: rows }, layer: layers, config: CONFIG };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: 'Quality against sampling steps',
+    width: 560,
+    height: 320,
+    data: { values: rows },
+    layer: layers,
+    config: CONFIG,
+  };
 }
 
 export function fidVsTimeSpec(results: ComparisonResults): VegaLiteSpec {

@@ -25,7 +25,10 @@ type Direction = 'min' | 'max';
 
 /** The best value of a column, over methods that have it (baselines excluded: they set no bar to beat). */
 function best(methods: MethodResult[], key: 'fid' | 'msPerSample' | 'peakMemoryMB' | 'precision' | 'recall' | 'nfe', dir: Direction): number | null {
-  const values = methods.filter((m) => m.sampler !== 'baseline').map((m) => m[key]).filter((v): v is number => v !== null);
+  const values = methods
+    .filter((m) => m.sampler !== 'baseline')
+    .map((m) => m[key])
+    .filter((v): v is number => v !== null);
   if (values.length === 0) return null;
   return dir === 'min' ? Math.min(...values) : Math.max(...values);
 }
@@ -87,7 +90,10 @@ ${rows.join('\n')}
 function referenceList(references: ComparisonResults['meta']['references']): string {
   if (!references?.length) return '';
   const items = references
-    .map((r) => `<li>${escapeHtml(r.label)}: FID <strong>${r.fid.toFixed(0)}</strong>${r.fidFloor === undefined ? '' : ` <span class="floor">/ ${r.fidFloor.toFixed(0)}</span>`} <span class="note">(${escapeHtml(r.source)})</span></li>`)
+    .map(
+      (r) =>
+        `<li>${escapeHtml(r.label)}: FID <strong>${r.fid.toFixed(0)}</strong>${r.fidFloor === undefined ? '' : ` <span class="floor">/ ${r.fidFloor.toFixed(0)}</span>`} <span class="note">(${escapeHtml(r.source)})</span></li>`,
+    )
     .join('\n');
   return `<div id="references"><p>For reference, measured elsewhere on the same FID (not by this run):</p><ul>\n${items}\n</ul></div>`;
 }
@@ -95,10 +101,11 @@ function referenceList(references: ComparisonResults['meta']['references']): str
 function scatterSection(panel: ScatterPanel, chart: RenderedChart | undefined): string {
   const rows = panel.methods
     .map(
-      (m) => `<tr><th scope="row">${escapeHtml(m.name)}</th>${cell(fmt(m.slicedWasserstein, 4), false)}${cell(fmt(m.mmd, 4), false)}${cell(
-        m.betweenModes === undefined ? '—' : `${(100 * m.betweenModes).toFixed(1)}%`,
-        false,
-      )}${cell(m.modeShares ? `${m.modeShares.filter((s) => s >= 0.5 / m.modeShares!.length).length} / ${m.modeShares.length}` : '—', false)}</tr>`,
+      (m) =>
+        `<tr><th scope="row">${escapeHtml(m.name)}</th>${cell(fmt(m.slicedWasserstein, 4), false)}${cell(fmt(m.mmd, 4), false)}${cell(
+          m.betweenModes === undefined ? '—' : `${(100 * m.betweenModes).toFixed(1)}%`,
+          false,
+        )}${cell(m.modeShares ? `${m.modeShares.filter((s) => s >= 0.5 / m.modeShares!.length).length} / ${m.modeShares.length}` : '—', false)}</tr>`,
     )
     .join('\n');
   return `<section id="toy2d">
@@ -155,11 +162,17 @@ export function renderPage(results: ComparisonResults, assets: PageAssets, scatt
   const { meta } = results;
   const title = meta.title ?? 'Sampling speed and quality: VAE, DDPM and DDIM, pixel and latent';
   const charts = assets.charts
-    .map((c) => `<figure><img src="charts/${c.name}.svg" alt="${escapeHtml(c.title)}"><figcaption>${escapeHtml(c.title)} · <a href="charts/${c.name}.png">PNG</a></figcaption></figure>`)
+    .map(
+      (c) =>
+        `<figure><img src="charts/${c.name}.svg" alt="${escapeHtml(c.title)}"><figcaption>${escapeHtml(c.title)} · <a href="charts/${c.name}.png">PNG</a></figcaption></figure>`,
+    )
     .join('\n');
   const grids = results.methods
     .filter((m) => assets.grids.has(m.name))
-    .map((m) => `<figure><img src="${escapeHtml(assets.grids.get(m.name)!)}" alt="samples: ${escapeHtml(m.label ?? m.name)}"><figcaption>${escapeHtml(m.label ?? m.name)} · NFE ${m.nfe}</figcaption></figure>`)
+    .map(
+      (m) =>
+        `<figure><img src="${escapeHtml(assets.grids.get(m.name)!)}" alt="samples: ${escapeHtml(m.label ?? m.name)}"><figcaption>${escapeHtml(m.label ?? m.name)} · NFE ${m.nfe}</figcaption></figure>`,
+    )
     .join('\n');
   const seeds = Object.entries(meta.seeds)
     .map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${v}</dd>`)

@@ -24,10 +24,61 @@ export function fakeResults(): ComparisonResults {
     classShares: m.classShares === undefined ? shares() : m.classShares,
   });
   const methods: MethodResult[] = [
-    row({ name: 'noise', label: 'Gaussian noise', space: 'pixel', sampler: 'baseline', steps: null, eta: null, nfe: 0, msPerSample: 0.02, peakMemoryMB: 0.1, fid: 310.4, precision: 0, recall: 0, classShares: shares(true) }),
-    row({ name: 'vae', label: 'VAE decode', space: 'latent', sampler: 'vae', steps: 1, eta: null, nfe: 1, msPerSample: 1.3, peakMemoryMB: 4.2, fid: 38.2, precision: 0.55, recall: 0.41 }),
-    row({ name: 'ddpm-pixel-1000', space: 'pixel', sampler: 'ddpm', steps: 1000, eta: null, nfe: 1000, msPerSample: 4100, peakMemoryMB: 21.5, fid: 6.1, precision: 0.78, recall: 0.74 }),
-    row({ name: 'ddpm-latent-1000', space: 'latent', sampler: 'ddpm', steps: 1000, eta: null, nfe: 1001, msPerSample: 950, peakMemoryMB: 8.3, fid: 8.4, precision: 0.75, recall: 0.7 }),
+    row({
+      name: 'noise',
+      label: 'Gaussian noise',
+      space: 'pixel',
+      sampler: 'baseline',
+      steps: null,
+      eta: null,
+      nfe: 0,
+      msPerSample: 0.02,
+      peakMemoryMB: 0.1,
+      fid: 310.4,
+      precision: 0,
+      recall: 0,
+      classShares: shares(true),
+    }),
+    row({
+      name: 'vae',
+      label: 'VAE decode',
+      space: 'latent',
+      sampler: 'vae',
+      steps: 1,
+      eta: null,
+      nfe: 1,
+      msPerSample: 1.3,
+      peakMemoryMB: 4.2,
+      fid: 38.2,
+      precision: 0.55,
+      recall: 0.41,
+    }),
+    row({
+      name: 'ddpm-pixel-1000',
+      space: 'pixel',
+      sampler: 'ddpm',
+      steps: 1000,
+      eta: null,
+      nfe: 1000,
+      msPerSample: 4100,
+      peakMemoryMB: 21.5,
+      fid: 6.1,
+      precision: 0.78,
+      recall: 0.74,
+    }),
+    row({
+      name: 'ddpm-latent-1000',
+      space: 'latent',
+      sampler: 'ddpm',
+      steps: 1000,
+      eta: null,
+      nfe: 1001,
+      msPerSample: 950,
+      peakMemoryMB: 8.3,
+      fid: 8.4,
+      precision: 0.75,
+      recall: 0.7,
+    }),
   ];
   for (const space of ['pixel', 'latent'] as const) {
     for (const steps of [1, 2, 5, 10, 20, 50, 100]) {
@@ -50,7 +101,19 @@ export function fakeResults(): ComparisonResults {
     }
     for (const steps of [10, 50]) {
       methods.push(
-        row({ name: `ddim-${space}-${steps}-eta1`, space, sampler: 'ddim', steps, eta: 1, nfe: steps, msPerSample: (space === 'pixel' ? 4.1 : 0.95) * steps, peakMemoryMB: 20, fid: 9 + 150 / steps, precision: 0.7, recall: 0.7 }),
+        row({
+          name: `ddim-${space}-${steps}-eta1`,
+          space,
+          sampler: 'ddim',
+          steps,
+          eta: 1,
+          nfe: steps,
+          msPerSample: (space === 'pixel' ? 4.1 : 0.95) * steps,
+          peakMemoryMB: 20,
+          fid: 9 + 150 / steps,
+          precision: 0.7,
+          recall: 0.7,
+        }),
       );
     }
   }
@@ -80,7 +143,9 @@ export async function writeFakeGrids(dir: string, names: string[]): Promise<Reco
     const side = 64;
     const pixels = Buffer.from(Uint8Array.from(g.uniform(side * side), (u) => Math.floor(u * 255)));
     const path = join(dir, `${name}.png`);
-    await sharp(pixels, { raw: { width: side, height: side, channels: 1 } }).png().toFile(path);
+    await sharp(pixels, { raw: { width: side, height: side, channels: 1 } })
+      .png()
+      .toFile(path);
     grids[name] = path;
   }
   return grids;
@@ -105,9 +170,30 @@ export function fakeScatter(): ScatterPanel {
     modeMeans: means,
     modeRadius: 0.25,
     methods: [
-      { name: 'VAE', points: sample(300, 0.4, [0, 1, 2, 3, 4, 5, 6, 7]), slicedWasserstein: 0.31, mmd: 0.12, betweenModes: 0.52, modeShares: [0.06, 0.06, 0.06, 0.06, 0.06, 0.06, 0.06, 0.06] },
-      { name: 'DDPM 1000', points: sample(300, 0.05, [0, 1, 2, 3, 4, 5, 6, 7]), slicedWasserstein: 0.01, mmd: 0.001, betweenModes: 0.0, modeShares: [0.125, 0.125, 0.125, 0.125, 0.125, 0.125, 0.125, 0.125] },
-      { name: 'DDIM 10', points: sample(300, 0.08, [0, 2, 4, 6]), slicedWasserstein: 0.2, mmd: 0.08, betweenModes: 0.01, modeShares: [0.25, 0, 0.25, 0, 0.25, 0, 0.25, 0] },
+      {
+        name: 'VAE',
+        points: sample(300, 0.4, [0, 1, 2, 3, 4, 5, 6, 7]),
+        slicedWasserstein: 0.31,
+        mmd: 0.12,
+        betweenModes: 0.52,
+        modeShares: [0.06, 0.06, 0.06, 0.06, 0.06, 0.06, 0.06, 0.06],
+      },
+      {
+        name: 'DDPM 1000',
+        points: sample(300, 0.05, [0, 1, 2, 3, 4, 5, 6, 7]),
+        slicedWasserstein: 0.01,
+        mmd: 0.001,
+        betweenModes: 0.0,
+        modeShares: [0.125, 0.125, 0.125, 0.125, 0.125, 0.125, 0.125, 0.125],
+      },
+      {
+        name: 'DDIM 10',
+        points: sample(300, 0.08, [0, 2, 4, 6]),
+        slicedWasserstein: 0.2,
+        mmd: 0.08,
+        betweenModes: 0.01,
+        modeShares: [0.25, 0, 0.25, 0, 0.25, 0, 0.25, 0],
+      },
     ],
   };
 }

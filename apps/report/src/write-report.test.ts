@@ -13,15 +13,23 @@ describe('writeReport', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ldm-report-'));
-    grids = await writeFakeGrids(join(dir, 'in'), results.methods.map((m) => m.name));
+    grids = await writeFakeGrids(
+      join(dir, 'in'),
+      results.methods.map((m) => m.name),
+    );
   });
 
   it('writes index.html, results.json, charts (SVG + PNG) and grids', async () => {
     const out = join(dir, 'report');
     const written = await writeReport(out, results, { grids, scatter: fakeScatter() });
-    expect((await readdir(join(out, 'charts'))).sort()).toEqual(
-      ['fid-vs-steps.png', 'fid-vs-steps.svg', 'fid-vs-time.png', 'fid-vs-time.svg', 'toy2d.png', 'toy2d.svg'],
-    );
+    expect((await readdir(join(out, 'charts'))).sort()).toEqual([
+      'fid-vs-steps.png',
+      'fid-vs-steps.svg',
+      'fid-vs-time.png',
+      'fid-vs-time.svg',
+      'toy2d.png',
+      'toy2d.svg',
+    ]);
     expect((await readdir(join(out, 'grids'))).length).toBe(results.methods.length);
     for (const c of written.charts) {
       const svg = await readFile(c.svgPath, 'utf8');

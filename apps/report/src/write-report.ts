@@ -61,7 +61,8 @@ export async function writeReport(outDir: string, results: ComparisonResults, op
   const grids = options.grids ?? {};
   const names = new Set(results.methods.map((m) => m.name));
   for (const [method, path] of Object.entries(grids)) {
-    if (!names.has(method)) throw new LdmError('INVALID_ARGUMENT', `writeReport: grid given for unknown method '${method}' (methods: ${[...names].join(', ')})`);
+    if (!names.has(method))
+      throw new LdmError('INVALID_ARGUMENT', `writeReport: grid given for unknown method '${method}' (methods: ${[...names].join(', ')})`);
     await assertPng(path, method);
   }
   const chartsDir = join(outDir, 'charts');

@@ -87,8 +87,7 @@ async function benchShape(backend: string, s: Shape): Promise<Row[]> {
   const flop = 2 * y.size * s.k * s.k * s.cin;
   y.dispose();
   const stockAttrs = { strides: s.stride, pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined };
-  const step = () =>
-    tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s.stride, 'same'), dy)))([x, w]);
+  const step = () => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s.stride, 'same'), dy)))([x, w]);
 
   const candidates: Candidate[] = [
     { op: 'forward', impl: 'tfjs', run: () => tf.conv2d(x, w, s.stride, 'same') },

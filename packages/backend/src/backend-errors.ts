@@ -13,12 +13,7 @@ export const nativeBackendPackages: Record<NativeBackendName, string> = {
 export const TFJS_VERSION = '4.22.0';
 
 /** Why a backend could not start, classified from the error its package threw. */
-export type BackendFailureKind =
-  | 'not-installed'
-  | 'binding-not-built'
-  | 'missing-cuda-library'
-  | 'missing-shared-library'
-  | 'other';
+export type BackendFailureKind = 'not-installed' | 'binding-not-built' | 'missing-cuda-library' | 'missing-shared-library' | 'other';
 
 const cudaLibrary = /\blib(?:cudart|cublas|cublasLt|cudnn|cufft|curand|cusolver|cusparse|nvinfer)\.so(?:\.[\d.]+)?/;
 const sharedLibrary = /\b(lib[\w+-]+\.so(?:\.[\d.]+)?): cannot open shared object file/;
@@ -44,10 +39,7 @@ export function classifyBackendFailure(error: unknown, packageName: string): Bac
   if (cudaLibrary.test(message)) return 'missing-cuda-library';
   if (/tfjs_binding\.node/.test(message) || /napi-v\d/.test(message)) return 'binding-not-built';
   if (sharedLibrary.test(message)) return 'missing-shared-library';
-  if (
-    (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' || /Cannot find (?:module|package)/.test(message)) &&
-    message.includes(packageName)
-  ) {
+  if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' || /Cannot find (?:module|package)/.test(message)) && message.includes(packageName)) {
     return 'not-installed';
   }
   return 'other';

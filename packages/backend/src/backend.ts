@@ -8,7 +8,16 @@ import type { NativeBackendName } from './backend-errors';
 import { installConvGradients, uninstallConvGradients } from './conv-gradients';
 import { LdmError } from './errors';
 import { installGatherGradient } from './gather-gradient';
-import { installOneDnnKernels, kernelPath, loadOneDnn, oneDnnInfo, oneDnnKernelNames, oneDnnUnavailableReason, setKernelPath, setOneDnnThreads } from './onednn-kernels';
+import {
+  installOneDnnKernels,
+  kernelPath,
+  loadOneDnn,
+  oneDnnInfo,
+  oneDnnKernelNames,
+  oneDnnUnavailableReason,
+  setKernelPath,
+  setOneDnnThreads,
+} from './onednn-kernels';
 import { installResizeGradient } from './resize-gradient';
 
 /**
@@ -71,9 +80,7 @@ async function startNative(name: NativeBackendName): Promise<void> {
     throw error;
   }
   if (tf.findBackendFactory('tensorflow') === null) {
-    throw new Error(
-      `${specifier} loaded but registered its backend into another copy of @tensorflow/tfjs-core; install a single tfjs-core (pnpm dedupe)`,
-    );
+    throw new Error(`${specifier} loaded but registered its backend into another copy of @tensorflow/tfjs-core; install a single tfjs-core (pnpm dedupe)`);
   }
   if (!(await tf.setBackend('tensorflow'))) {
     throw new Error(`${specifier} loaded but its 'tensorflow' backend failed to initialise`);
@@ -189,10 +196,7 @@ function configureGradients(name: ConcreteBackendName): void {
 export async function initBackend(options: BackendOptions = {}): Promise<BackendInfo> {
   const wanted = options.backend ?? 'auto';
   if (wanted !== 'auto' && !backendLadder.includes(wanted)) {
-    throw new LdmError(
-      'INVALID_ARGUMENT',
-      `unknown backend '${String(wanted)}': expected one of auto, ${backendLadder.join(', ')}`,
-    );
+    throw new LdmError('INVALID_ARGUMENT', `unknown backend '${String(wanted)}': expected one of auto, ${backendLadder.join(', ')}`);
   }
   if (wanted !== 'auto') {
     try {
@@ -222,8 +226,5 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
     return active;
   }
   configureGradients('cpu');
-  throw new LdmError(
-    'BACKEND_UNAVAILABLE',
-    `no tfjs backend could start: ${tried.map((t) => `${t.name}: ${t.error}`).join('; ')}`,
-  );
+  throw new LdmError('BACKEND_UNAVAILABLE', `no tfjs backend could start: ${tried.map((t) => `${t.name}: ${t.error}`).join('; ')}`);
 }

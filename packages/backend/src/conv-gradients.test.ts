@@ -42,9 +42,7 @@ function registeredGradients(c: Case, x: Float32Array, w: Float32Array, dy: Floa
     const xt = tf.tensor4d(x, [c.batch, c.height, c.width, c.cin]);
     const wt = tf.tensor4d(w, [c.k, c.k, c.cin, c.cout]);
     const dyt = tf.tensor(dy, dyShape);
-    const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-      tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), dyt)),
-    )([xt, wt]);
+    const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), dyt)))([xt, wt]);
     return { dx: dx!.dataSync() as Float32Array, dw: dw!.dataSync() as Float32Array };
   });
 }
@@ -61,8 +59,8 @@ function relativeError(actual: Float32Array, expected: Float32Array): number {
 }
 
 function outputShape(c: Case): number[] {
-  return tf.tidy(() =>
-    tf.conv2d(tf.zeros([c.batch, c.height, c.width, c.cin]) as tf.Tensor4D, tf.zeros([c.k, c.k, c.cin, c.cout]) as tf.Tensor4D, c.stride, c.pad).shape,
+  return tf.tidy(
+    () => tf.conv2d(tf.zeros([c.batch, c.height, c.width, c.cin]) as tf.Tensor4D, tf.zeros([c.k, c.k, c.cin, c.cout]) as tf.Tensor4D, c.stride, c.pad).shape,
   );
 }
 
@@ -112,7 +110,14 @@ describe('conv2d gradients as forward convs', () => {
   });
 
   it.each(cases.map((c, i) => [name(c), c, i] as const))('matches the stock kernels on cpu and wasm: %s', async (_n, c, i) => {
-    expect(convGradientSupported([c.batch, c.height, c.width, c.cin], [c.k, c.k, c.cin, c.cout], { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', dilations: 1 })).toBe(true);
+    expect(
+      convGradientSupported([c.batch, c.height, c.width, c.cin], [c.k, c.k, c.cin, c.cout], {
+        strides: c.stride,
+        pad: c.pad,
+        dataFormat: 'NHWC',
+        dilations: 1,
+      }),
+    ).toBe(true);
     const { x, w, dy, dyShape } = inputsFor(c, i);
     const expected = reference.get(name(c))!;
     // Strided input gradients have two methods (depth-to-space phases, zero-dilated dy); check both.
@@ -145,7 +150,11 @@ describe('conv2d gradients as forward convs', () => {
   it('handles unequal strides (1, 2) and stride 3', async () => {
     await tf.setBackend('wasm');
     const g = new Generator(3);
-    for (const strides of [[1, 2], [2, 1], [3, 3]] as [number, number][]) {
+    for (const strides of [
+      [1, 2],
+      [2, 1],
+      [3, 3],
+    ] as [number, number][]) {
       for (const pad of ['same', 'valid'] as const) {
         const x = tf.tensor4d(g.normal(2 * 8 * 7 * 3), [2, 8, 7, 3]);
         const w = tf.tensor4d(g.normal(3 * 3 * 3 * 4), [3, 3, 3, 4]);
@@ -157,8 +166,12 @@ describe('conv2d gradients as forward convs', () => {
         const xc = tf.tensor4d(x.dataSync(), x.shape);
         const wc = tf.tensor4d(w.dataSync(), w.shape);
         const dyc = tf.tensor4d(dy.dataSync(), dy.shape);
-        const refDx = (tf.engine().runKernel('Conv2DBackpropInput', { dy: dyc, filter: wc }, { ...stockAttrs, inputShape: x.shape } as never) as tf.Tensor).dataSync() as Float32Array;
-        const refDw = (tf.engine().runKernel('Conv2DBackpropFilter', { x: xc, dy: dyc }, { ...stockAttrs, filterShape: w.shape } as never) as tf.Tensor).dataSync() as Float32Array;
+        const refDx = (
+          tf.engine().runKernel('Conv2DBackpropInput', { dy: dyc, filter: wc }, { ...stockAttrs, inputShape: x.shape } as never) as tf.Tensor
+        ).dataSync() as Float32Array;
+        const refDw = (
+          tf.engine().runKernel('Conv2DBackpropFilter', { x: xc, dy: dyc }, { ...stockAttrs, filterShape: w.shape } as never) as tf.Tensor
+        ).dataSync() as Float32Array;
         await tf.setBackend('wasm');
         const x2 = tf.tensor4d(x.dataSync(), x.shape);
         const w2 = tf.tensor4d(w.dataSync(), w.shape);

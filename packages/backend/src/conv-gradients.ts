@@ -42,21 +42,8 @@ interface ConvGeometry {
   right: number;
 }
 
-function resolveGeometry(
-  xShape: [number, number, number, number],
-  filterShape: [number, number, number, number],
-  attrs: Conv2DAttrs,
-): ConvGeometry {
-  const info = tf.backend_util.computeConv2DInfo(
-    xShape,
-    filterShape,
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    false,
-    'channelsLast',
-  );
+function resolveGeometry(xShape: [number, number, number, number], filterShape: [number, number, number, number], attrs: Conv2DAttrs): ConvGeometry {
+  const info = tf.backend_util.computeConv2DInfo(xShape, filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
   return {
     batch: info.batchSize,
     inHeight: info.inHeight,
@@ -84,19 +71,11 @@ function isOne(v: number | [number, number] | undefined): boolean {
  * Whether the forward-conv rewrite covers this conv. Outside it (NCHW, dilated convs, padding wider
  * than the kernel) the stock gradient runs, so correctness never depends on the rewrite.
  */
-export function convGradientSupported(
-  xShape: readonly number[],
-  filterShape: readonly number[],
-  attrs: Conv2DAttrs,
-): boolean {
+export function convGradientSupported(xShape: readonly number[], filterShape: readonly number[], attrs: Conv2DAttrs): boolean {
   if (xShape.length !== 4 || filterShape.length !== 4) return false;
   if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC') return false;
   if (!isOne(attrs.dilations)) return false;
-  const g = resolveGeometry(
-    xShape as [number, number, number, number],
-    filterShape as [number, number, number, number],
-    attrs,
-  );
+  const g = resolveGeometry(xShape as [number, number, number, number], filterShape as [number, number, number, number], attrs);
   // A pad as wide as the kernel makes output rows that see only padding; the flipped-filter
   // identity below needs a non-negative pad of (k - 1 - pad), so leave that to the stock kernel.
   return (
@@ -168,12 +147,7 @@ function dilatedInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, g: ConvGeome
  * flipped in H and W and its in/out channels swapped, since dx[h] = Σ_p dy[h + top − p]·w[p] and with
  * p' = k−1−p that is a correlation with leading pad k−1−top. Stride s: see stridedInputGradient.
  */
-export function conv2dInputGradient(
-  dy: tf.Tensor4D,
-  filter: tf.Tensor4D,
-  xShape: [number, number, number, number],
-  attrs: Conv2DAttrs,
-): tf.Tensor4D {
+export function conv2dInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, xShape: [number, number, number, number], attrs: Conv2DAttrs): tf.Tensor4D {
   return tf.tidy(() => {
     const g = resolveGeometry(xShape, filter.shape, attrs);
     if ((g.strideHeight > 1 || g.strideWidth > 1) && inputGradientMethod === 'phases') {
@@ -247,15 +221,14 @@ function stridedInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, g: ConvGeome
       }
     }
   }
-  const taps = tf.concat([
-    tf.reshape(tf.transpose(filter, [0, 1, 3, 2]), [k2, g.outChannels, g.inChannels]),
-    tf.zeros([1, g.outChannels, g.inChannels]),
-  ]);
+  const taps = tf.concat([tf.reshape(tf.transpose(filter, [0, 1, 3, 2]), [k2, g.outChannels, g.inChannels]), tf.zeros([1, g.outChannels, g.inChannels])]);
   const gathered = tf.gather(taps, tf.tensor1d(index, 'int32'));
-  const combined = tf.reshape(
-    tf.transpose(tf.reshape(gathered, [ph.window, pw.window, s * s, g.outChannels, g.inChannels]), [0, 1, 3, 2, 4]),
-    [ph.window, pw.window, g.outChannels, s * s * g.inChannels],
-  ) as tf.Tensor4D;
+  const combined = tf.reshape(tf.transpose(tf.reshape(gathered, [ph.window, pw.window, s * s, g.outChannels, g.inChannels]), [0, 1, 3, 2, 4]), [
+    ph.window,
+    pw.window,
+    g.outChannels,
+    s * s * g.inChannels,
+  ]) as tf.Tensor4D;
 
   // dy rows start … start + window − 1 feed output row 0; pad with zeros or crop to get `rows` outputs.
   const cropTop = Math.max(0, ph.start);
@@ -280,10 +253,12 @@ function stridedInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, g: ConvGeome
   ]);
   // Depth-to-space as reshape/transpose: the wasm DepthToSpace kernel is about 3× slower than Transpose.
   const [batch, rows, cols] = phases.shape;
-  const interleaved = tf.reshape(
-    tf.transpose(tf.reshape(phases, [batch, rows, cols, s, s, g.inChannels]), [0, 1, 3, 2, 4, 5]),
-    [batch, rows * s, cols * s, g.inChannels],
-  ) as tf.Tensor4D;
+  const interleaved = tf.reshape(tf.transpose(tf.reshape(phases, [batch, rows, cols, s, s, g.inChannels]), [0, 1, 3, 2, 4, 5]), [
+    batch,
+    rows * s,
+    cols * s,
+    g.inChannels,
+  ]) as tf.Tensor4D;
   return interleaved.shape[1] === g.inHeight && interleaved.shape[2] === g.inWidth
     ? interleaved
     : tf.slice(interleaved, [0, 0, 0, 0], [-1, g.inHeight, g.inWidth, -1]);
@@ -295,12 +270,7 @@ function stridedInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, g: ConvGeome
  * by the stride: out[c, p, q, o] = Σ_{i,j,b} x[b, s·i+p−top, s·j+q−left, c]·dy[b, i, j, o].
  * The result is [Cin, ≥kh, ≥kw, Cout]; crop to the kernel and move Cin inside.
  */
-export function conv2dFilterGradient(
-  x: tf.Tensor4D,
-  dy: tf.Tensor4D,
-  filterShape: [number, number, number, number],
-  attrs: Conv2DAttrs,
-): tf.Tensor4D {
+export function conv2dFilterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: [number, number, number, number], attrs: Conv2DAttrs): tf.Tensor4D {
   return tf.tidy(() => {
     const g = resolveGeometry(x.shape, filterShape, attrs);
     const xT = tf.transpose(x, [3, 1, 2, 0]);
@@ -322,9 +292,7 @@ export function conv2dFilterGradient(
       [g.strideHeight, g.strideWidth],
     );
     const cropped =
-      full.shape[1] === g.filterHeight && full.shape[2] === g.filterWidth
-        ? full
-        : tf.slice(full, [0, 0, 0, 0], [-1, g.filterHeight, g.filterWidth, -1]);
+      full.shape[1] === g.filterHeight && full.shape[2] === g.filterWidth ? full : tf.slice(full, [0, 0, 0, 0], [-1, g.filterHeight, g.filterWidth, -1]);
     return tf.transpose(cropped, [1, 2, 0, 3]);
   });
 }

@@ -6,8 +6,7 @@ import { randn } from './tensors';
 
 /** A 3-layer conv net (3×3 stride 1, 3×3 stride 2, 1×1) with SiLU, learning a fixed random target. */
 function makeNet(g: Generator) {
-  const scaled = (shape: number[], fanIn: number) =>
-    tf.variable(tf.tidy(() => tf.mul(randn(shape, g), 1 / Math.sqrt(fanIn)))) as tf.Variable<tf.Rank.R4>;
+  const scaled = (shape: number[], fanIn: number) => tf.variable(tf.tidy(() => tf.mul(randn(shape, g), 1 / Math.sqrt(fanIn)))) as tf.Variable<tf.Rank.R4>;
   const w1 = scaled([3, 3, 1, 8], 9);
   const w2 = scaled([3, 3, 8, 8], 72);
   const w3 = scaled([1, 1, 8, 1], 8);
@@ -36,11 +35,7 @@ describe('conv training on wasm', () => {
     const losses: number[] = [];
     let tensorsAfterWarmup = 0;
     for (let step = 0; step < 30; step++) {
-      const loss = optimizer.minimize(
-        () => tf.mean(tf.squaredDifference(net.forward(x), target)) as tf.Scalar,
-        true,
-        net.variables,
-      )!;
+      const loss = optimizer.minimize(() => tf.mean(tf.squaredDifference(net.forward(x), target)) as tf.Scalar, true, net.variables)!;
       losses.push(loss.dataSync()[0]!);
       loss.dispose();
       // Adam creates its moment slots on the first step; from then on the count must not move.

@@ -15,7 +15,9 @@ export function fusedOpsAvailable(): boolean {
 /** GroupNorm over NHWC (statistics per sample and group of C/G channels), with its analytic gradient. */
 export function groupNormFused(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, groups: number, eps: number): tf.Tensor4D {
   const f = tf.customGrad((xi, gi, bi, save) => {
-    const [y, mean, inv] = tf.engine().runKernel('LdmGroupNorm', { x: xi as tf.Tensor, gamma: gi as tf.Tensor, beta: bi as tf.Tensor }, { groups, eps }) as tf.Tensor[];
+    const [y, mean, inv] = tf
+      .engine()
+      .runKernel('LdmGroupNorm', { x: xi as tf.Tensor, gamma: gi as tf.Tensor, beta: bi as tf.Tensor }, { groups, eps }) as tf.Tensor[];
     (save as tf.GradSaveFunc)([xi as tf.Tensor, gi as tf.Tensor, mean!, inv!]);
     return {
       value: y!,
@@ -55,7 +57,14 @@ export interface AdamStepAttrs {
 }
 
 /** One Adam update of one parameter in one kernel: returns [p′, m′, v′]. `clip` scales the gradient (global-norm clipping). */
-export function adamStepFused(p: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, clip: tf.Scalar | undefined, attrs: AdamStepAttrs): [tf.Tensor, tf.Tensor, tf.Tensor] {
+export function adamStepFused(
+  p: tf.Tensor,
+  g: tf.Tensor,
+  m: tf.Tensor,
+  v: tf.Tensor,
+  clip: tf.Scalar | undefined,
+  attrs: AdamStepAttrs,
+): [tf.Tensor, tf.Tensor, tf.Tensor] {
   const inputs: tf.NamedTensorMap = clip ? { p, g, m, v, clip } : { p, g, m, v };
   return tf.engine().runKernel('LdmAdamStep', inputs, attrs as unknown as tf.NamedAttrMap) as [tf.Tensor, tf.Tensor, tf.Tensor];
 }

@@ -41,9 +41,7 @@ export function overrideGradient(kernelName: string, makeGradFunc: (stock: GradF
   const config: OverriddenGradConfig = {
     ...stock,
     kernelName,
-    gradFunc: makeGradFunc((dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: NamedAttrMap) =>
-      stock.gradFunc(dy, saved, attrs),
-    ),
+    gradFunc: makeGradFunc((dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: NamedAttrMap) => stock.gradFunc(dy, saved, attrs)),
     [stockMarker]: stock,
   };
   tf.registerGradient(config);

@@ -31,7 +31,16 @@ export type { LdmErrorCode } from './errors';
 export { Generator, philox4x32 } from './random';
 export type { GeneratorState } from './random';
 export { randn, rand } from './tensors';
-export { kernelPath, setKernelPath, setOneDnnThreads, oneDnnInfo, loadOneDnn, oneDnnUnavailableReason, oneDnnKernelNames, fusedKernelNames } from './onednn-kernels';
+export {
+  kernelPath,
+  setKernelPath,
+  setOneDnnThreads,
+  oneDnnInfo,
+  loadOneDnn,
+  oneDnnUnavailableReason,
+  oneDnnKernelNames,
+  fusedKernelNames,
+} from './onednn-kernels';
 export type { KernelPath } from './onednn-kernels';
 export { fusedOpsAvailable, groupNormFused, siluFused, adamStepFused } from './fused-ops';
 export type { AdamStepAttrs } from './fused-ops';

@@ -47,13 +47,31 @@ describe.skipIf(!built)('oneDNN kernels match the wasm kernels', () => {
   });
   afterAll(() => setKernelPath('onednn'));
 
-  const convCases: { name: string; x: [number, number, number, number]; f: [number, number, number, number]; strides: number | [number, number]; pad: 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]]; dilations?: number }[] = [
+  const convCases: {
+    name: string;
+    x: [number, number, number, number];
+    f: [number, number, number, number];
+    strides: number | [number, number];
+    pad: 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
+    dilations?: number;
+  }[] = [
     { name: '3×3 s1 same', x: [4, 9, 9, 6], f: [3, 3, 6, 10], strides: 1, pad: 'same' },
     { name: '3×3 s2 same (odd size)', x: [3, 9, 9, 5], f: [3, 3, 5, 7], strides: 2, pad: 'same' },
     { name: '3×3 s2 valid', x: [2, 10, 10, 4], f: [3, 3, 4, 8], strides: 2, pad: 'valid' },
     { name: '1×1 s1', x: [5, 6, 6, 16], f: [1, 1, 16, 12], strides: 1, pad: 'valid' },
     { name: '4×4 s3 same', x: [2, 11, 13, 3], f: [4, 4, 3, 6], strides: 3, pad: 'same' },
-    { name: 'unequal strides, explicit pad', x: [2, 12, 10, 4], f: [3, 2, 4, 5], strides: [2, 1], pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+    {
+      name: 'unequal strides, explicit pad',
+      x: [2, 12, 10, 4],
+      f: [3, 2, 4, 5],
+      strides: [2, 1],
+      pad: [
+        [0, 0],
+        [1, 2],
+        [0, 1],
+        [0, 0],
+      ],
+    },
     { name: '3×3 dilation 2', x: [2, 12, 12, 4], f: [3, 3, 4, 6], strides: 1, pad: 'same', dilations: 2 },
   ];
 
@@ -116,7 +134,12 @@ describe.skipIf(!built)('oneDNN kernels match the wasm kernels', () => {
     const c = tf.randomNormal([3, 4, 5, 2], 0, 1, 'float32', 10);
     const diffs = [
       bothPaths(() => [tf.concat([a, c], 3), tf.concat([a, a], 0), tf.concat([a, a, a], 1), tf.concat([a, a], 2)]),
-      bothPaths(() => [tf.slice(a, [0, 0, 0, 2], [-1, -1, -1, 3]), tf.slice(a, [1, 1, 0, 0], [2, 2, -1, -1]), tf.slice(a, [1, 2, 3, 1], [1, 2, 2, 4]), tf.slice(a, [0, 0, 0, 0], [-1, -1, -1, -1])]),
+      bothPaths(() => [
+        tf.slice(a, [0, 0, 0, 2], [-1, -1, -1, 3]),
+        tf.slice(a, [1, 1, 0, 0], [2, 2, -1, -1]),
+        tf.slice(a, [1, 2, 3, 1], [1, 2, 2, 4]),
+        tf.slice(a, [0, 0, 0, 0], [-1, -1, -1, -1]),
+      ]),
       bothPaths(() => [...tf.split(a, [2, 4], 3), ...tf.split(a, 2, 1), ...tf.split(a, [1, 2], 0)]),
       bothPaths(() => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.concat([x, y], 3))))([a, c])),
       bothPaths(() => [tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.split(x, [2, 4], 3)[1]!, 3)))(a)]),

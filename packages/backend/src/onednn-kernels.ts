@@ -58,7 +58,11 @@ export async function loadOneDnn(): Promise<boolean> {
   try {
     // A variable specifier keeps bundlers from resolving the optional package at build time.
     const specifier = '@ldm/onednn';
-    const mod = (await import(/* @vite-ignore */ specifier)) as { binding?: OneDnnBinding | null; error?: string | null; default?: { binding: OneDnnBinding | null; error: string | null } };
+    const mod = (await import(/* @vite-ignore */ specifier)) as {
+      binding?: OneDnnBinding | null;
+      error?: string | null;
+      default?: { binding: OneDnnBinding | null; error: string | null };
+    };
     const m = mod.default ?? mod;
     binding = m.binding ?? null;
     loadError = binding === null ? (m.error ?? 'the @ldm/onednn addon did not load') : null;
@@ -191,10 +195,23 @@ function convParams(xShape: number[], filterShape: number[], attrs: ConvAttrs): 
   if (info.outHeight <= 0 || info.outWidth <= 0 || info.batchSize === 0) return null;
   const p = info.padInfo;
   const params = Int32Array.from([
-    info.batchSize, info.inHeight, info.inWidth, info.inChannels,
-    info.filterHeight, info.filterWidth, info.outChannels, info.outHeight, info.outWidth,
-    info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth,
-    p.top, p.left, p.bottom, p.right,
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.filterHeight,
+    info.filterWidth,
+    info.outChannels,
+    info.outHeight,
+    info.outWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.dilationHeight,
+    info.dilationWidth,
+    p.top,
+    p.left,
+    p.bottom,
+    p.right,
   ]);
   return { info, params };
 }
@@ -291,7 +308,18 @@ function groupNormGrad({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding)
   const dGamma = be.makeOutput([c], 'float32');
   const dBeta = be.makeOutput([c], 'float32');
   const params = Int32Array.from([n, h * w, c, groups]);
-  b.groupNormBackward(heap(be), params, offsetOf(be, dy), offsetOf(be, x), offsetOf(be, gamma), offsetOf(be, mean), offsetOf(be, inv), offsetOf(be, dx), offsetOf(be, dGamma), offsetOf(be, dBeta));
+  b.groupNormBackward(
+    heap(be),
+    params,
+    offsetOf(be, dy),
+    offsetOf(be, x),
+    offsetOf(be, gamma),
+    offsetOf(be, mean),
+    offsetOf(be, inv),
+    offsetOf(be, dx),
+    offsetOf(be, dGamma),
+    offsetOf(be, dBeta),
+  );
   return [dx, dGamma, dBeta];
 }
 
@@ -313,13 +341,33 @@ function siluGrad({ inputs, backend }: KernelArgs, b: OneDnnBinding): TensorInfo
 
 function adamStep({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): TensorInfo[] {
   const { p, g, m, v, clip } = inputs as Record<'p' | 'g' | 'm' | 'v', TensorInfo> & { clip?: TensorInfo };
-  const a = attrs as unknown as { beta1: number; beta2: number; epsilon: number; coupledWeightDecay: number; decoupledDecay: number; stepSize: number; biasCorrection2Sqrt: number };
+  const a = attrs as unknown as {
+    beta1: number;
+    beta2: number;
+    epsilon: number;
+    coupledWeightDecay: number;
+    decoupledDecay: number;
+    stepSize: number;
+    biasCorrection2Sqrt: number;
+  };
   const be = backend as unknown as WasmBackendLike;
   const pOut = be.makeOutput([...p.shape], 'float32');
   const mOut = be.makeOutput([...p.shape], 'float32');
   const vOut = be.makeOutput([...p.shape], 'float32');
   const scalars = Float64Array.from([a.beta1, a.beta2, a.epsilon, a.coupledWeightDecay, a.decoupledDecay, a.stepSize, a.biasCorrection2Sqrt]);
-  b.adamStep(heap(be), tf.util.sizeFromShape(p.shape), scalars, offsetOf(be, p), offsetOf(be, g), offsetOf(be, m), offsetOf(be, v), clip ? offsetOf(be, clip) : -1, offsetOf(be, pOut), offsetOf(be, mOut), offsetOf(be, vOut));
+  b.adamStep(
+    heap(be),
+    tf.util.sizeFromShape(p.shape),
+    scalars,
+    offsetOf(be, p),
+    offsetOf(be, g),
+    offsetOf(be, m),
+    offsetOf(be, v),
+    clip ? offsetOf(be, clip) : -1,
+    offsetOf(be, pOut),
+    offsetOf(be, mOut),
+    offsetOf(be, vOut),
+  );
   return [pOut, mOut, vOut];
 }
 
@@ -349,7 +397,10 @@ function concat({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): Tenso
   const ax = tf.util.parseAxisParam(axis, xs[0]!.shape)[0]!;
   const nonEmpty = xs.filter((t) => tf.util.sizeFromShape(t.shape) > 0);
   if (nonEmpty.length === 0 || rank === 0) return null;
-  const outShape = tf.backend_util.computeOutShape(xs.map((t) => t.shape), ax);
+  const outShape = tf.backend_util.computeOutShape(
+    xs.map((t) => t.shape),
+    ax,
+  );
   const rows = tf.util.sizeFromShape(outShape.slice(0, ax));
   const outRow = tf.util.sizeFromShape(outShape.slice(ax));
   const be = backend as unknown as WasmBackendLike;

@@ -68,7 +68,7 @@ export class Generator {
     if (typeof seed === 'number') {
       if (!Number.isFinite(seed)) throw new RangeError(`seed must be a finite number, got ${seed}`);
       const s = Math.floor(Math.abs(seed));
-      this.key = [s % TWO_POW_32 >>> 0, Math.floor(s / TWO_POW_32) >>> 0];
+      this.key = [(s % TWO_POW_32) >>> 0, Math.floor(s / TWO_POW_32) >>> 0];
       this.counter = 0;
     } else {
       this.key = [seed.key[0] >>> 0, seed.key[1] >>> 0];
@@ -98,7 +98,7 @@ export class Generator {
     const b = this.block;
     for (let i = 0; i < n; i += 4) {
       const c = this.counter++;
-      philox4x32(c % TWO_POW_32 >>> 0, Math.floor(c / TWO_POW_32) >>> 0, 0, 0, this.key[0], this.key[1], b);
+      philox4x32((c % TWO_POW_32) >>> 0, Math.floor(c / TWO_POW_32) >>> 0, 0, 0, this.key[0], this.key[1], b);
       for (let j = 0; j < 4 && i + j < n; j++) out[i + j] = b[j]!;
     }
     return out;

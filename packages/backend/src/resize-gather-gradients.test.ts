@@ -56,7 +56,12 @@ describe('resizeNearestNeighbor gradient', () => {
       const f = (t: tf.Tensor) => tf.image.resizeNearestNeighbor(t as tf.Tensor4D, c.size, c.alignCorners, c.halfPixelCenters);
       const expected = transposedForward(f, shape, dy);
       const before = tf.memory().numTensors;
-      const actual = tf.tidy(() => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), dy)))(x).dataSync() as Float32Array);
+      const actual = tf.tidy(
+        () =>
+          tf
+            .grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), dy)))(x)
+            .dataSync() as Float32Array,
+      );
       expect(tf.memory().numTensors).toBe(before);
       expect(maxAbsDiff(actual, expected)).toBeLessThan(1e-5);
       tf.dispose([x, dy]);
@@ -77,7 +82,12 @@ describe('gather gradient', () => {
       const x = tf.tensor(g.normal(60), shape);
       const dy = tf.tensor(g.normal(outShape.reduce((a, b) => a * b, 1)), outShape);
       const expected = transposedForward(f, shape, dy);
-      const actual = tf.tidy(() => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), dy)))(x).dataSync() as Float32Array);
+      const actual = tf.tidy(
+        () =>
+          tf
+            .grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), dy)))(x)
+            .dataSync() as Float32Array,
+      );
       expect(maxAbsDiff(actual, expected)).toBeLessThan(1e-5);
       tf.dispose([x, dy, indices]);
     });

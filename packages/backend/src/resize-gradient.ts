@@ -30,12 +30,7 @@ function blockSumGradient(dy: tf.Tensor4D, inHeight: number, inWidth: number): t
 function sourceIndices(inSize: number, outSize: number, alongHeight: boolean, attrs: ResizeAttrs): tf.Tensor1D {
   const ramp = tf.range(0, inSize, 1, 'float32');
   const image = tf.reshape(ramp, alongHeight ? [1, inSize, 1, 1] : [1, 1, inSize, 1]);
-  const resized = tf.image.resizeNearestNeighbor(
-    image as tf.Tensor4D,
-    alongHeight ? [outSize, 1] : [1, outSize],
-    attrs.alignCorners,
-    attrs.halfPixelCenters,
-  );
+  const resized = tf.image.resizeNearestNeighbor(image as tf.Tensor4D, alongHeight ? [outSize, 1] : [1, outSize], attrs.alignCorners, attrs.halfPixelCenters);
   return tf.cast(tf.reshape(resized, [outSize]), 'int32');
 }
 
@@ -51,11 +46,7 @@ function copyMapGradient(dy: tf.Tensor4D, inHeight: number, inWidth: number, att
 }
 
 /** The gradient of `tf.image.resizeNearestNeighbor(images, size, alignCorners, halfPixelCenters)` w.r.t. NHWC `images`. */
-export function resizeNearestNeighborGradient(
-  dy: tf.Tensor4D,
-  imagesShape: [number, number, number, number],
-  attrs: ResizeAttrs,
-): tf.Tensor4D {
+export function resizeNearestNeighborGradient(dy: tf.Tensor4D, imagesShape: [number, number, number, number], attrs: ResizeAttrs): tf.Tensor4D {
   return tf.tidy(() => {
     const [, inHeight, inWidth] = imagesShape;
     const [, outHeight, outWidth] = dy.shape;

@@ -25,18 +25,56 @@ function groupNorm(x: tf.Tensor, groups: number): tf.Tensor {
 }
 
 const cases: GradCase[] = [
-  { name: 'conv2d 3×3 stride 2', shapes: [[2, 7, 7, 3], [3, 3, 3, 4]], f: (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same') },
-  { name: 'matMul', shapes: [[5, 7], [7, 3]], f: (a, b) => tf.matMul(a!, b!) },
-  { name: 'batched matMul, transposeB (attention scores)', shapes: [[2, 6, 4], [2, 6, 4]], f: (q, k) => tf.matMul(q!, k!, false, true) },
+  {
+    name: 'conv2d 3×3 stride 2',
+    shapes: [
+      [2, 7, 7, 3],
+      [3, 3, 3, 4],
+    ],
+    f: (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same'),
+  },
+  {
+    name: 'matMul',
+    shapes: [
+      [5, 7],
+      [7, 3],
+    ],
+    f: (a, b) => tf.matMul(a!, b!),
+  },
+  {
+    name: 'batched matMul, transposeB (attention scores)',
+    shapes: [
+      [2, 6, 4],
+      [2, 6, 4],
+    ],
+    f: (q, k) => tf.matMul(q!, k!, false, true),
+  },
   { name: 'softmax', shapes: [[3, 8]], f: (x) => tf.softmax(x!) },
   { name: 'logSoftmax', shapes: [[3, 8]], f: (x) => tf.logSoftmax(x!) },
   { name: 'moments (GroupNorm)', shapes: [[2, 4, 4, 8]], f: (x) => groupNorm(x!, 2) },
   { name: 'mean / variance', shapes: [[3, 5]], f: (x) => tf.concat([tf.mean(x!, 1), tf.moments(x!, 0).variance]) },
   { name: 'sigmoid · mul (SiLU)', shapes: [[4, 6]], f: (x) => silu(x!) },
   { name: 'resizeNearestNeighbor ×2', shapes: [[2, 3, 5, 4]], f: (x) => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [6, 10]) },
-  { name: 'pad', shapes: [[2, 3, 3, 2]], f: (x) => tf.pad(x!, [[0, 0], [1, 2], [2, 1], [0, 0]]) },
+  {
+    name: 'pad',
+    shapes: [[2, 3, 3, 2]],
+    f: (x) =>
+      tf.pad(x!, [
+        [0, 0],
+        [1, 2],
+        [2, 1],
+        [0, 0],
+      ]),
+  },
   { name: 'slice', shapes: [[2, 5, 5, 3]], f: (x) => tf.slice(x!, [0, 1, 2, 0], [2, 3, 2, 2]) },
-  { name: 'concat (skip connection)', shapes: [[2, 3, 3, 2], [2, 3, 3, 5]], f: (a, b) => tf.concat([a!, b!], 3) },
+  {
+    name: 'concat (skip connection)',
+    shapes: [
+      [2, 3, 3, 2],
+      [2, 3, 3, 5],
+    ],
+    f: (a, b) => tf.concat([a!, b!], 3),
+  },
   { name: 'transpose', shapes: [[2, 3, 4, 5]], f: (x) => tf.transpose(x!, [0, 3, 1, 2]) },
   { name: 'reshape · broadcast add', shapes: [[2, 12], [4]], f: (x, b) => tf.add(tf.reshape(x!, [2, 3, 4]), b!) },
   { name: 'exp', shapes: [[4, 5]], f: (x) => tf.exp(x!) },
@@ -47,10 +85,21 @@ const cases: GradCase[] = [
   { name: 'clipByValue', shapes: [[4, 5]], f: (x) => tf.clipByValue(x!, -0.5, 0.7) },
   { name: 'avgPool 2×2', shapes: [[2, 6, 6, 3]], f: (x) => tf.avgPool(x as tf.Tensor4D, 2, 2, 'valid') },
   { name: 'tanh · sin · cos (time embedding)', shapes: [[3, 4]], f: (x) => tf.add(tf.tanh(x!), tf.mul(tf.sin(x!), tf.cos(x!))) },
-  { name: 'div · sub · squaredDifference', shapes: [[3, 4], [3, 4]], positive: true, f: (a, b) => tf.add(tf.div(a!, b!), tf.squaredDifference(a!, b!)) },
+  {
+    name: 'div · sub · squaredDifference',
+    shapes: [
+      [3, 4],
+      [3, 4],
+    ],
+    positive: true,
+    f: (a, b) => tf.add(tf.div(a!, b!), tf.squaredDifference(a!, b!)),
+  },
   {
     name: 'gather · oneHot cross-entropy',
-    shapes: [[6, 6], [4, 6]],
+    shapes: [
+      [6, 6],
+      [4, 6],
+    ],
     f: (table, logits) => {
       const scores = tf.add(logits!, tf.gather(table!, tf.tensor1d([3, 0, 5, 3], 'int32')));
       return tf.neg(tf.mul(tf.oneHot(tf.tensor1d([1, 4, 0, 2], 'int32'), 6), tf.logSoftmax(scores)));
@@ -75,7 +124,9 @@ function gradients(c: GradCase, values: Float32Array[], weights: Float32Array): 
       const r = tf.reshape(tf.tensor1d(weights.subarray(0, y.size)), y.shape);
       return tf.sum(tf.mul(y, r));
     };
-    return tf.grads(loss)(xs).map((g) => g.dataSync() as Float32Array);
+    return tf
+      .grads(loss)(xs)
+      .map((g) => g.dataSync() as Float32Array);
   });
 }
 

@@ -8,7 +8,11 @@ const root = join(here, '..', '..', '..');
 const fixture = join(here, 'fixtures', 'host-error.ts');
 
 function runHost(backend: string, kind: string): { status: number | null; stderr: string } {
-  const r = spawnSync(process.execPath, ['--conditions=@ldm/source', '--import', 'tsx', fixture, backend, kind], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['--conditions=@ldm/source', '--import', 'tsx', fixture, backend, kind], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { status: r.status, stderr: r.stderr };
 }
 

@@ -52,7 +52,10 @@ describe('BatchIterator', () => {
     expect(a).toEqual(b);
     expect(a).not.toEqual(c);
     const ordered = take(new BatchIterator(ds, { batchSize: 4, generator: new Generator(7), shuffle: false }), 2);
-    expect(ordered).toEqual([[0, 1, 2, 3], [4, 5, 6, 7]]);
+    expect(ordered).toEqual([
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+    ]);
   });
 
   it('works on its own copy of the generator: later draws from the caller do not change the order', () => {

@@ -53,7 +53,10 @@ export async function loadDataset(spec = 'mnist', options: LoadDatasetOptions = 
     const dir = findFashionMnist(options.fashionMnistDir);
     if (!dir) {
       const where = options.fashionMnistDir ?? [...FASHION_MNIST_DIRS].join(', ');
-      throw new LdmError('FILE_NOT_FOUND', `fashion-mnist: IDX files not found in ${where}; install them with \`apt-get install dataset-fashion-mnist\` or set LDM_FASHION_MNIST_DIR`);
+      throw new LdmError(
+        'FILE_NOT_FOUND',
+        `fashion-mnist: IDX files not found in ${where}; install them with \`apt-get install dataset-fashion-mnist\` or set LDM_FASHION_MNIST_DIR`,
+      );
     }
     const prefix = spec === 'fashion-mnist' ? 'train' : 't10k';
     const ds = loadIdx(fashionMnistFile(dir, `${prefix}-images-idx3-ubyte`), fashionMnistFile(dir, `${prefix}-labels-idx1-ubyte`), { padTo32 });

@@ -44,7 +44,7 @@ export function padImagesTo32(ds: ImageDataset, source: string): ImageDataset {
   const rowLen = w * c;
   for (let i = 0; i < n; i++) {
     for (let y = 0; y < h; y++) {
-      const src = ((i * h + y) * w) * c;
+      const src = (i * h + y) * w * c;
       const dst = ((i * size + y + top) * size + left) * c;
       out.set(ds.images.subarray(src, src + rowLen), dst);
     }

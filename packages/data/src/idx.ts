@@ -95,7 +95,10 @@ export function parseIdx(bytes: Uint8Array, source: string, expectedDims?: numbe
   const ndims = bytes[3]!;
   if (bytes[0] !== 0 || bytes[1] !== 0 || type !== UNSIGNED_BYTE || ndims === 0 || (expectedDims !== undefined && ndims !== expectedDims)) {
     const want = expectedDims === undefined ? '0x000008NN' : `0x0000080${expectedDims}`;
-    throw new LdmError('CORRUPT_FILE', `${source}: IDX magic number is 0x${magic.toString(16).padStart(8, '0')}, expected ${want} (unsigned bytes, ${expectedDims ?? 'N'} dimensions)`);
+    throw new LdmError(
+      'CORRUPT_FILE',
+      `${source}: IDX magic number is 0x${magic.toString(16).padStart(8, '0')}, expected ${want} (unsigned bytes, ${expectedDims ?? 'N'} dimensions)`,
+    );
   }
   const headerLength = 4 + 4 * ndims;
   if (bytes.length < headerLength) {
@@ -105,7 +108,10 @@ export function parseIdx(bytes: Uint8Array, source: string, expectedDims?: numbe
   for (let d = 0; d < ndims; d++) dims.push(view.getUint32(4 + 4 * d, false));
   const count = dims.reduce((a, b) => a * b, 1);
   if (bytes.length !== headerLength + count) {
-    throw new LdmError('CORRUPT_FILE', `${source}: header says ${dims.join('×')} = ${count} bytes of data after a ${headerLength}-byte header, but the file holds ${bytes.length - headerLength}`);
+    throw new LdmError(
+      'CORRUPT_FILE',
+      `${source}: header says ${dims.join('×')} = ${count} bytes of data after a ${headerLength}-byte header, but the file holds ${bytes.length - headerLength}`,
+    );
   }
   return { dims, data: bytes.subarray(headerLength) };
 }

@@ -52,7 +52,10 @@ describe('loadImageFolder', () => {
     await solid(join(dir, 'cats', 'nested', 'y.png'), 7, 7, [0, 0, 0]);
     await solid(join(dir, 'dogs', 'z.png'), 30, 12, [128, 128, 128]);
     // A 16-bit PNG reads as the same 8-bit values.
-    await sharp({ create: { width: 9, height: 9, channels: 3, background: { r: 128, g: 128, b: 128 } } }).toColourspace('rgb16').png().toFile(join(dir, 'dogs', 'z16.png'));
+    await sharp({ create: { width: 9, height: 9, channels: 3, background: { r: 128, g: 128, b: 128 } } })
+      .toColourspace('rgb16')
+      .png()
+      .toFile(join(dir, 'dogs', 'z16.png'));
     const ds = await loadImageFolder(dir, { size: 8, channels: 1, fit: 'fill' });
     expect(ds.shape).toEqual([4, 8, 8, 1]);
     expect(ds.classNames).toEqual(['cats', 'dogs']);
@@ -101,7 +104,9 @@ describe('loadImageFolder', () => {
 
     const broken = join(root, 'broken');
     mkdirSync(broken);
-    const png = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#808080' } }).png().toBuffer();
+    const png = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#808080' } })
+      .png()
+      .toBuffer();
     writeFileSync(join(broken, 'cut.png'), png.subarray(0, png.length / 2));
     await expectLdmError(loadImageFolder(broken), 'BAD_DATA', /cut\.png: not a readable image/);
 

@@ -79,7 +79,8 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions =
   const fit = options.fit ?? 'cover';
   const recursive = options.recursive ?? false;
   if (channels !== 1 && channels !== 3) throw new LdmError('INVALID_ARGUMENT', `loadImageFolder: channels must be 1 or 3, got ${String(channels)}`);
-  if (!['cover', 'contain', 'fill'].includes(fit)) throw new LdmError('INVALID_ARGUMENT', `loadImageFolder: fit must be 'cover', 'contain' or 'fill', got '${fit}'`);
+  if (!['cover', 'contain', 'fill'].includes(fit))
+    throw new LdmError('INVALID_ARGUMENT', `loadImageFolder: fit must be 'cover', 'contain' or 'fill', got '${fit}'`);
   let size: [number, number] | undefined;
   if (options.size !== undefined) {
     size = typeof options.size === 'number' ? [options.size, options.size] : options.size;
@@ -115,12 +116,18 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions =
   const [h, w] = [first.height, first.width];
   const pixelsPerImage = h * w * channels;
   if (files.length * pixelsPerImage * 4 > MAX_FOLDER_BYTES) {
-    throw new LdmError('BAD_DATA', `${dir}: ${files.length} images of ${h}×${w}×${channels} need ${((files.length * pixelsPerImage * 4) / 2 ** 30).toFixed(1)} GiB as float32, more than ${MAX_FOLDER_BYTES / 2 ** 30} GiB; pass a smaller size`);
+    throw new LdmError(
+      'BAD_DATA',
+      `${dir}: ${files.length} images of ${h}×${w}×${channels} need ${((files.length * pixelsPerImage * 4) / 2 ** 30).toFixed(1)} GiB as float32, more than ${MAX_FOLDER_BYTES / 2 ** 30} GiB; pass a smaller size`,
+    );
   }
   const images = new Float32Array(files.length * pixelsPerImage);
   decoded.forEach((img, i) => {
     if (img.height !== h || img.width !== w) {
-      throw new LdmError('BAD_DATA', `${files[i]}: ${img.height}×${img.width} pixels but ${files[0]} is ${h}×${w}; pass a size (e.g. size: 32) to resize the folder ${dir}`);
+      throw new LdmError(
+        'BAD_DATA',
+        `${files[i]}: ${img.height}×${img.width} pixels but ${files[0]} is ${h}×${w}; pass a size (e.g. size: 32) to resize the folder ${dir}`,
+      );
     }
     for (let k = 0; k < pixelsPerImage; k++) images[i * pixelsPerImage + k] = byteToSigned(img.data[k]!);
   });

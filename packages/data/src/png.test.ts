@@ -103,7 +103,9 @@ describe('PNG output', () => {
 
   it('rejects shapes that are not images', async () => {
     await expect(writePng(join(dir, 'bad.png'), { data: new Float32Array(4), shape: [2, 2] })).rejects.toThrow(/bad\.png: writePng expects one image/);
-    await expect(writeImageGrid(join(dir, 'bad.png'), { data: new Float32Array(8), shape: [2, 2, 1, 2] })).rejects.toThrow(/bad\.png: images need 1, 3 or 4 channels, got 2/);
+    await expect(writeImageGrid(join(dir, 'bad.png'), { data: new Float32Array(8), shape: [2, 2, 1, 2] })).rejects.toThrow(
+      /bad\.png: images need 1, 3 or 4 channels, got 2/,
+    );
     await expect(writeImageGrid(join(dir, 'bad.png'), { data: new Float32Array(5), shape: [2, 2, 1, 1] })).rejects.toThrow(/shape \[2, 2, 1, 1\] needs 4/);
   });
 });

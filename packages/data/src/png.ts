@@ -69,18 +69,29 @@ async function captionStrip(text: string, width: number, background: number, cha
   image = channels === 1 ? image.toColourspace('b-w') : channels === 4 ? image.toColourspace('srgb').ensureAlpha(1) : image.toColourspace('srgb');
   const { data, info } = await image.raw().toBuffer({ resolveWithObject: true });
   if (info.channels !== channels || info.width !== width || info.height !== CAPTION_HEIGHT) {
-    throw new LdmError('INVALID_ARGUMENT', `image grid: caption rendered as ${info.width}×${info.height}×${info.channels}, expected ${width}×${CAPTION_HEIGHT}×${channels}`);
+    throw new LdmError(
+      'INVALID_ARGUMENT',
+      `image grid: caption rendered as ${info.width}×${info.height}×${info.channels}, expected ${width}×${CAPTION_HEIGHT}×${channels}`,
+    );
   }
   return data;
 }
 
 /** The grid as bytes [height, width, c], laid out as torchvision's make_grid (row-major, padding all round). */
-export function imageGridPixels(data: Float32Array, shape: number[], options: ImageGridOptions = {}): { bytes: Uint8Array; height: number; width: number; channels: number } {
+export function imageGridPixels(
+  data: Float32Array,
+  shape: number[],
+  options: ImageGridOptions = {},
+): { bytes: Uint8Array; height: number; width: number; channels: number } {
   if (shape.length !== 4) throw new LdmError('SHAPE_MISMATCH', `image grid expects images [n, h, w, c], got shape [${shape.join(', ')}]`);
   const [n, h, w, c] = shape as [number, number, number, number];
   const { padding = 2, padValue = 1, scale = 1 } = options;
   const nrow = options.nrow ?? Math.ceil(Math.sqrt(n));
-  for (const [name, v, min] of [['nrow', nrow, 1], ['padding', padding, 0], ['scale', scale, 1]] as const) {
+  for (const [name, v, min] of [
+    ['nrow', nrow, 1],
+    ['padding', padding, 0],
+    ['scale', scale, 1],
+  ] as const) {
     if (!Number.isInteger(v) || v < min) throw new LdmError('INVALID_ARGUMENT', `image grid: ${name} must be an integer ≥ ${min}, got ${v}`);
   }
   if (n === 0) throw new LdmError('INVALID_ARGUMENT', 'image grid: no images');

@@ -21,7 +21,13 @@ function errorOf(fn: () => unknown): LdmError {
 
 describe('DDIMScheduler', () => {
   it('fromConfig / toConfig round trip with diffusers keys; a DDPM config builds a DDIM scheduler', () => {
-    const s = DDIMScheduler.fromConfig({ _class_name: 'DDIMScheduler', set_alpha_to_one: false, timestep_spacing: 'linspace', prediction_type: 'v_prediction', clip_sample: false });
+    const s = DDIMScheduler.fromConfig({
+      _class_name: 'DDIMScheduler',
+      set_alpha_to_one: false,
+      timestep_spacing: 'linspace',
+      prediction_type: 'v_prediction',
+      clip_sample: false,
+    });
     const json = s.toConfig();
     expect(json).toMatchObject({ _class_name: 'DDIMScheduler', set_alpha_to_one: false, timestep_spacing: 'linspace', prediction_type: 'v_prediction' });
     expect(json).not.toHaveProperty('variance_type');

@@ -57,7 +57,9 @@ describe('DDIM (η = 0) driven by ε* reproduces the mixture; drift at fewer ste
         const stats = componentStats(ddimSamples(mixture, steps, n, 11), mixture);
         worst[steps] = worstZScore(stats, mixture, n);
         const varErr = stats.map((s, c) => `${(100 * (s.variance / (mixture.variances[c] as number) - 1)).toFixed(1)}%`).join(' ');
-        rows.push(`DDIM ${name} ${steps} steps: worst z ${(worst[steps] as number).toFixed(2)}, σ² rel. error per component ${varErr} :: ${describeStats(stats)}`);
+        rows.push(
+          `DDIM ${name} ${steps} steps: worst z ${(worst[steps] as number).toFixed(2)}, σ² rel. error per component ${varErr} :: ${describeStats(stats)}`,
+        );
       }
       console.log(rows.join('\n'));
       if (mustMatchAt50) expect(worst[50]).toBeLessThan(4);
@@ -122,7 +124,10 @@ describe('DDIM inversion', () => {
     tf.dispose([x0, xT]);
   });
 
-  for (const [name, mixture, bound] of [['wide', WIDE_MIXTURE_2D, 2e-3], ['narrow', MIXTURE_2D, 5e-3]] as const) {
+  for (const [name, mixture, bound] of [
+    ['wide', WIDE_MIXTURE_2D, 2e-3],
+    ['narrow', MIXTURE_2D, 5e-3],
+  ] as const) {
     it(`${name} 2-D mixture: x₀ → x_T → x₀ reconstructs its input; the error falls as steps grow (DDIM Table 2 analogue)`, () => {
       const x0 = drawMixture(mixture, 500, new Generator(21));
       const before = tf.memory().numTensors;
@@ -133,12 +138,17 @@ describe('DDIM inversion', () => {
         const denoiser = gaussianMixtureDenoiser(mixture, scheduler.schedule.alphasCumprod);
         const xT = ddimInvert({ denoiser, scheduler, x0 });
         const back = sample({ denoiser, scheduler, shape: x0.shape, initialNoise: xT, eta: 0 });
-        const [mse, variance] = tf.tidy(() => [tf.mean(tf.squaredDifference(back, x0)).dataSync()[0] as number, tf.moments(xT).variance.dataSync()[0] as number]);
+        const [mse, variance] = tf.tidy(() => [
+          tf.mean(tf.squaredDifference(back, x0)).dataSync()[0] as number,
+          tf.moments(xT).variance.dataSync()[0] as number,
+        ]);
         table.push({ steps, mse: mse as number, latentStd: Math.sqrt(variance as number) });
         tf.dispose([xT, back]);
       }
       expect(tf.memory().numTensors).toBe(before);
-      console.log(`DDIM inversion round trip (${name} 2-D mixture, per-dim MSE in data units):\n${table.map((r) => `  S=${r.steps}: MSE ${r.mse.toExponential(2)}, std(x_T) ${r.latentStd.toFixed(3)}`).join('\n')}`);
+      console.log(
+        `DDIM inversion round trip (${name} 2-D mixture, per-dim MSE in data units):\n${table.map((r) => `  S=${r.steps}: MSE ${r.mse.toExponential(2)}, std(x_T) ${r.latentStd.toFixed(3)}`).join('\n')}`,
+      );
       for (let i = 1; i < table.length; i++) expect((table[i] as { mse: number }).mse).toBeLessThan((table[i - 1] as { mse: number }).mse);
       expect((table[table.length - 1] as { mse: number }).mse).toBeLessThan(bound);
       x0.dispose();

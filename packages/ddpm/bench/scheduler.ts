@@ -52,36 +52,47 @@ const generator = new Generator(0);
 // Two passes; the first warms every code path (JIT, wasm heap growth), the second is reported.
 let rows: Record<string, string | number>[] = [];
 for (let pass = 0; pass < 2; pass++) {
-rows = [];
-for (const shape of [
-  [16, 8, 8, 4],
-  [16, 32, 32, 1],
-]) {
-  const x = randn(shape, generator);
-  const out = randn(shape, generator);
-  const noise = randn(shape, generator);
-  const net = convStandIn(shape[3] as number, generator);
-  const netMs = time(() => net(x));
-  const ddpm = new DDPMScheduler({ clipSample: false });
-  ddpm.setTimesteps(1000);
-  const ddim = new DDIMScheduler({ clipSample: false });
-  ddim.setTimesteps(50);
-  const cases: [string, Scheduler, number, StepOptions][] = [
-    ['DDPM step', ddpm, 500, { noise }],
-    ['DDIM step η=0', ddim, 500, { eta: 0 }],
-    ['DDIM step η=1', ddim, 500, { eta: 1, noise }],
-  ];
-  for (const [name, sched, t, options] of cases) {
-    const stepMs = time(() => sched.step(out, t, x, options).prevSample, STEP_REPEATS);
-    rows.push({ shape: `[${shape.join(',')}]`, scheduler: name, step_ms: +stepMs.toFixed(3), function_eval_ms: +netMs.toFixed(3), overhead_percent: +((100 * stepMs) / netMs).toFixed(2) });
+  rows = [];
+  for (const shape of [
+    [16, 8, 8, 4],
+    [16, 32, 32, 1],
+  ]) {
+    const x = randn(shape, generator);
+    const out = randn(shape, generator);
+    const noise = randn(shape, generator);
+    const net = convStandIn(shape[3] as number, generator);
+    const netMs = time(() => net(x));
+    const ddpm = new DDPMScheduler({ clipSample: false });
+    ddpm.setTimesteps(1000);
+    const ddim = new DDIMScheduler({ clipSample: false });
+    ddim.setTimesteps(50);
+    const cases: [string, Scheduler, number, StepOptions][] = [
+      ['DDPM step', ddpm, 500, { noise }],
+      ['DDIM step η=0', ddim, 500, { eta: 0 }],
+      ['DDIM step η=1', ddim, 500, { eta: 1, noise }],
+    ];
+    for (const [name, sched, t, options] of cases) {
+      const stepMs = time(() => sched.step(out, t, x, options).prevSample, STEP_REPEATS);
+      rows.push({
+        shape: `[${shape.join(',')}]`,
+        scheduler: name,
+        step_ms: +stepMs.toFixed(3),
+        function_eval_ms: +netMs.toFixed(3),
+        overhead_percent: +((100 * stepMs) / netMs).toFixed(2),
+      });
+    }
+    tf.dispose([x, out, noise]);
   }
-  tf.dispose([x, out, noise]);
-}
 }
 
-console.log(`backend ${backend}; function evaluation = stand-in of 4 conv2d 3×3 layers at 32 channels (not the real UNet); median of ${REPEATS} (function) / ${STEP_REPEATS} (step) runs`);
+console.log(
+  `backend ${backend}; function evaluation = stand-in of 4 conv2d 3×3 layers at 32 channels (not the real UNet); median of ${REPEATS} (function) / ${STEP_REPEATS} (step) runs`,
+);
 console.table(rows);
 const outPath = join(dirname(fileURLToPath(import.meta.url)), 'results', 'scheduler.json');
 mkdirSync(dirname(outPath), { recursive: true });
-writeFileSync(outPath, `${JSON.stringify({ backend, repeats_function: REPEATS, repeats_step: STEP_REPEATS, function_eval: '4 conv2d 3x3 layers at 32 channels (stand-in for the small UNet)', target_overhead_percent: 5, rows }, null, 2)}\n`);
+writeFileSync(
+  outPath,
+  `${JSON.stringify({ backend, repeats_function: REPEATS, repeats_step: STEP_REPEATS, function_eval: '4 conv2d 3x3 layers at 32 channels (stand-in for the small UNet)', target_overhead_percent: 5, rows }, null, 2)}\n`,
+);
 console.log(`wrote ${outPath}`);

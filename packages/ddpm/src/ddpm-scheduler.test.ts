@@ -25,10 +25,25 @@ beforeAll(async () => {
 describe('DDPMScheduler config', () => {
   it('fromConfig reads a diffusers scheduler_config.json and toConfig writes one back', () => {
     const json = {
-      _class_name: 'DDPMScheduler', _diffusers_version: '0.38.0', beta_end: 0.012, beta_schedule: 'scaled_linear', beta_start: 0.00085,
-      clip_sample: false, num_train_timesteps: 1000, prediction_type: 'v_prediction', steps_offset: 1, timestep_spacing: 'trailing',
-      trained_betas: null, variance_type: 'fixed_large', set_alpha_to_one: false, skip_prk_steps: true, thresholding: true,
-      dynamic_thresholding_ratio: 0.9, sample_max_value: 2, clip_sample_range: 3, rescale_betas_zero_snr: true,
+      _class_name: 'DDPMScheduler',
+      _diffusers_version: '0.38.0',
+      beta_end: 0.012,
+      beta_schedule: 'scaled_linear',
+      beta_start: 0.00085,
+      clip_sample: false,
+      num_train_timesteps: 1000,
+      prediction_type: 'v_prediction',
+      steps_offset: 1,
+      timestep_spacing: 'trailing',
+      trained_betas: null,
+      variance_type: 'fixed_large',
+      set_alpha_to_one: false,
+      skip_prk_steps: true,
+      thresholding: true,
+      dynamic_thresholding_ratio: 0.9,
+      sample_max_value: 2,
+      clip_sample_range: 3,
+      rescale_betas_zero_snr: true,
     };
     const s = DDPMScheduler.fromConfig(json);
     expect(s.config.betaSchedule).toBe('scaled_linear');
@@ -123,7 +138,10 @@ describe('DDPMScheduler step', () => {
     tf.dispose([x, out, prevSample, predOriginalSample]);
   });
 
-  for (const [predictionType, expected] of [['epsilon', 0.6609], ['v_prediction', 0.1132]] as const) {
+  for (const [predictionType, expected] of [
+    ['epsilon', 0.6609],
+    ['v_prediction', 0.1132],
+  ] as const) {
     it(`mean-only 1000-step loop with the dummy model, clip on (anchors b5, ${predictionType}): sum|x| = ${expected}`, () => {
       const s = new DDPMScheduler({ predictionType });
       let x = dummySample();

@@ -60,8 +60,14 @@ describe('forward process', () => {
 
 describe('loss', () => {
   it('plain MSE, and Min-SNR-γ weighting per element with the weights of anchors A1/A2', () => {
-    const pred = tf.tensor([[1, 1], [0, 0]]);
-    const target = tf.tensor([[0, 0], [2, 2]]);
+    const pred = tf.tensor([
+      [1, 1],
+      [0, 0],
+    ]);
+    const target = tf.tensor([
+      [0, 0],
+      [2, 2],
+    ]);
     const plain = diffusionLoss({ prediction: pred, target });
     expect(plain.dataSync()[0]).toBeCloseTo((1 + 4) / 2, 6);
     const ts = [10, 700];

@@ -23,7 +23,11 @@ describe('gaussianMixtureDenoiser', () => {
       means: MIXTURE_2D.means.map((m) => m.map((v) => v * Math.sqrt(a))),
       variances: MIXTURE_2D.variances.map((v) => a * v + 1 - a),
     };
-    const points = [[0.1, -0.4], [1.2, 0.9], [-2, 0.5]];
+    const points = [
+      [0.1, -0.4],
+      [1.2, 0.9],
+      [-2, 0.5],
+    ];
     const eps = gaussianMixtureDenoiser(MIXTURE_2D, ac)(tf.tensor(points), t).arraySync() as number[][];
     const h = 1e-2;
     points.forEach((p, i) => {
@@ -40,7 +44,10 @@ describe('gaussianMixtureDenoiser', () => {
   });
 
   it('x̂₀ and v outputs are the same prediction read another way', () => {
-    const x = tf.tensor([[0.3, 0.2], [-1, 2]]);
+    const x = tf.tensor([
+      [0.3, 0.2],
+      [-1, 2],
+    ]);
     const t = 600;
     const a = ac[t] as number;
     const eps = gaussianMixtureDenoiser(MIXTURE_2D, ac, 'epsilon')(x, t).dataSync();
@@ -56,7 +63,10 @@ describe('gaussianMixtureDenoiser', () => {
 });
 
 describe('DDPM sampling (1000 steps) driven by ε* reproduces the mixture', () => {
-  for (const [name, mixture] of [['1-D', MIXTURE_1D], ['2-D', MIXTURE_2D]] as const) {
+  for (const [name, mixture] of [
+    ['1-D', MIXTURE_1D],
+    ['2-D', MIXTURE_2D],
+  ] as const) {
     it(`${name}: component weights, means and variances within 4 standard errors`, () => {
       const n = 2000;
       const d = mixture.means[0]?.length ?? 1;
@@ -78,7 +88,10 @@ describe('DDPM sampling (1000 steps) driven by ε* reproduces the mixture', () =
       const stats = componentStats(x.dataSync() as Float32Array, mixture);
       x.dispose();
       const z = worstZScore(stats, mixture, n);
-      console.log(`DDPM 1000 steps ${name}: worst z = ${z.toFixed(2)}`, JSON.stringify(stats.map((s) => ({ w: +s.weight.toFixed(4), m: s.mean.map((m) => +m.toFixed(4)), v: +s.variance.toFixed(5) }))));
+      console.log(
+        `DDPM 1000 steps ${name}: worst z = ${z.toFixed(2)}`,
+        JSON.stringify(stats.map((s) => ({ w: +s.weight.toFixed(4), m: s.mean.map((m) => +m.toFixed(4)), v: +s.variance.toFixed(5) }))),
+      );
       expect(z).toBeLessThan(4);
     });
   }

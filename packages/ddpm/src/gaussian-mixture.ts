@@ -16,10 +16,14 @@ export interface GaussianMixture {
 function validate(m: GaussianMixture): number {
   const k = m.weights.length;
   if (k === 0 || m.means.length !== k || m.variances.length !== k) {
-    throw new LdmError('INVALID_ARGUMENT', `gaussianMixture: weights (${k}), means (${m.means.length}) and variances (${m.variances.length}) must have the same non-zero length`);
+    throw new LdmError(
+      'INVALID_ARGUMENT',
+      `gaussianMixture: weights (${k}), means (${m.means.length}) and variances (${m.variances.length}) must have the same non-zero length`,
+    );
   }
   const d = m.means[0]?.length ?? 0;
-  if (d === 0 || m.means.some((mu) => mu.length !== d)) throw new LdmError('INVALID_ARGUMENT', 'gaussianMixture: every mean must have the same non-zero length D');
+  if (d === 0 || m.means.some((mu) => mu.length !== d))
+    throw new LdmError('INVALID_ARGUMENT', 'gaussianMixture: every mean must have the same non-zero length D');
   if (m.weights.some((w) => !(w > 0)) || m.variances.some((v) => !(v >= 0))) {
     throw new LdmError('INVALID_ARGUMENT', 'gaussianMixture: weights must be > 0 and variances ≥ 0');
   }
@@ -43,7 +47,10 @@ export function gaussianMixtureDenoiser(mixture: GaussianMixture, alphasCumprod:
     }
     const batch = xt.shape[0] ?? 1;
     if (xt.size !== batch * d) {
-      throw new LdmError('SHAPE_MISMATCH', `gaussianMixtureDenoiser: input of shape [${xt.shape.join(', ')}] has ${xt.size / batch} values per element; the mixture has D = ${d}`);
+      throw new LdmError(
+        'SHAPE_MISMATCH',
+        `gaussianMixtureDenoiser: input of shape [${xt.shape.join(', ')}] has ${xt.size / batch} values per element; the mixture has D = ${d}`,
+      );
     }
     const alphaBar = alphasCumprod[t] as number;
     const signal = Math.sqrt(alphaBar);
@@ -51,9 +58,15 @@ export function gaussianMixtureDenoiser(mixture: GaussianMixture, alphasCumprod:
     const s2 = mixture.variances.map((v) => alphaBar * v + (1 - alphaBar));
     return tf.tidy(() => {
       const x = tf.reshape(xt, [batch, 1, d]);
-      const m = tf.tensor3d(mixture.means.flat().map((v) => v * signal), [1, k, d]);
+      const m = tf.tensor3d(
+        mixture.means.flat().map((v) => v * signal),
+        [1, k, d],
+      );
       const diff = tf.sub(x, m); // [B, K, D]
-      const invS2 = tf.tensor3d(s2.map((v) => 1 / v), [1, k, 1]);
+      const invS2 = tf.tensor3d(
+        s2.map((v) => 1 / v),
+        [1, k, 1],
+      );
       const logNorm = tf.tensor2d(
         s2.map((v, i) => (logWeights[i] as number) - 0.5 * d * Math.log(v)),
         [1, k],
@@ -65,7 +78,10 @@ export function gaussianMixtureDenoiser(mixture: GaussianMixture, alphasCumprod:
       const eps = tf.reshape(tf.mul(score, noiseStd), xt.shape);
       if (predictionType === 'epsilon') return eps;
       // E[x₀ | x_t] = Σ_k r_k (μ_k + √ᾱ σ_k²/s_k² (x_t − √ᾱ μ_k)), formed directly so it stays finite at ᾱ = 0 (zero terminal SNR).
-      const gain = tf.tensor3d(s2.map((v, i) => (signal * (mixture.variances[i] as number)) / v), [1, k, 1]);
+      const gain = tf.tensor3d(
+        s2.map((v, i) => (signal * (mixture.variances[i] as number)) / v),
+        [1, k, 1],
+      );
       const mu = tf.tensor3d(mixture.means.flat(), [1, k, d]);
       const perComponent = tf.add(mu, tf.mul(diff, gain)); // [B, K, D]
       const x0 = tf.reshape(tf.sum(tf.mul(tf.expandDims(r, 2), perComponent), 1), xt.shape);
@@ -83,8 +99,14 @@ export function gaussianMixtureLogDensity(mixture: GaussianMixture, x: tf.Tensor
     const batch = x.shape[0] ?? 1;
     const diff = tf.sub(tf.reshape(x, [batch, 1, d]), tf.tensor3d(mixture.means.flat(), [1, k, d]));
     const sq = tf.sum(tf.square(diff), 2);
-    const invVar = tf.tensor2d(mixture.variances.map((v) => 1 / v), [1, k]);
-    const logNorm = tf.tensor2d(mixture.variances.map((v, i) => Math.log((mixture.weights[i] as number) / totalWeight) - 0.5 * d * Math.log(2 * Math.PI * v)), [1, k]);
+    const invVar = tf.tensor2d(
+      mixture.variances.map((v) => 1 / v),
+      [1, k],
+    );
+    const logNorm = tf.tensor2d(
+      mixture.variances.map((v, i) => Math.log((mixture.weights[i] as number) / totalWeight) - 0.5 * d * Math.log(2 * Math.PI * v)),
+      [1, k],
+    );
     return tf.logSumExp(tf.sub(logNorm, tf.mul(tf.mul(sq, invVar), 0.5)), 1);
   });
 }

@@ -6,7 +6,12 @@ import type { PredictionType } from './config';
  * epsilon: x̂₀ = (x − √(1−ᾱ)·out)/√ᾱ; v: x̂₀ = √ᾱ·x − √(1−ᾱ)·out, ε̂ = √ᾱ·out + √(1−ᾱ)·x; sample: ε̂ = (x − √ᾱ·x̂₀)/√(1−ᾱ).
  * Call inside tf.tidy.
  */
-export function predictionToX0AndEps(predictionType: PredictionType, modelOutput: tf.Tensor, sample: tf.Tensor, alphaBar: number): { x0: tf.Tensor; eps: tf.Tensor } {
+export function predictionToX0AndEps(
+  predictionType: PredictionType,
+  modelOutput: tf.Tensor,
+  sample: tf.Tensor,
+  alphaBar: number,
+): { x0: tf.Tensor; eps: tf.Tensor } {
   const a = Math.sqrt(alphaBar);
   const s = Math.sqrt(1 - alphaBar);
   switch (predictionType) {

@@ -76,7 +76,10 @@ export function makeBetas(options: BetaScheduleOptions): Float64Array {
         betas = linspace(-6, 6, n).map((x) => (1 / (1 + Math.exp(-x))) * (betaEnd - betaStart) + betaStart);
         break;
       default:
-        throw new LdmError('INVALID_CONFIG', `beta_schedule: "${String(options.betaSchedule)}" is not one of linear, scaled_linear, squaredcos_cap_v2, sigmoid`);
+        throw new LdmError(
+          'INVALID_CONFIG',
+          `beta_schedule: "${String(options.betaSchedule)}" is not one of linear, scaled_linear, squaredcos_cap_v2, sigmoid`,
+        );
     }
   }
   return options.rescaleBetasZeroSnr ? rescaleZeroTerminalSnr(betas) : betas;

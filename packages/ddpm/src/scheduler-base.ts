@@ -84,7 +84,10 @@ export abstract class SchedulerBase implements Scheduler {
     const i = this.indexOf.get(t);
     if (i === undefined) {
       const shown = this.steps.length > 12 ? `${this.steps.slice(0, 6).join(', ')}, …, ${this.steps.slice(-3).join(', ')}` : this.steps.join(', ');
-      throw new LdmError('INVALID_ARGUMENT', `${this.kind.toUpperCase()} step: timestep ${t} is not in the schedule [${shown}]; call setTimesteps and pass one of scheduler.timesteps`);
+      throw new LdmError(
+        'INVALID_ARGUMENT',
+        `${this.kind.toUpperCase()} step: timestep ${t} is not in the schedule [${shown}]; call setTimesteps and pass one of scheduler.timesteps`,
+      );
     }
     return i + 1 < this.steps.length ? (this.steps[i + 1] as number) : -1;
   }
@@ -104,7 +107,10 @@ export abstract class SchedulerBase implements Scheduler {
   /** x̂₀ and ε̂ from the model output, x̂₀ thresholded or clipped as configured. Call inside tf.tidy. */
   protected predictOriginal(modelOutput: tf.Tensor, sample: tf.Tensor, alphaBar: number): { x0: tf.Tensor; eps: tf.Tensor } {
     if (alphaBar <= 0 && this.config.predictionType === 'epsilon') {
-      throw new LdmError('NUMERICAL_ERROR', `${this.kind.toUpperCase()} step: ᾱ_t = 0 (zero terminal SNR) makes x̂₀ undefined for prediction_type "epsilon"; use "v_prediction" or "sample" with rescale_betas_zero_snr`);
+      throw new LdmError(
+        'NUMERICAL_ERROR',
+        `${this.kind.toUpperCase()} step: ᾱ_t = 0 (zero terminal SNR) makes x̂₀ undefined for prediction_type "epsilon"; use "v_prediction" or "sample" with rescale_betas_zero_snr`,
+      );
     }
     const { x0: raw, eps } = predictionToX0AndEps(this.config.predictionType, modelOutput, sample, alphaBar);
     // The caller owns what step returns, so never hand back its own model output tensor.
@@ -119,6 +125,9 @@ export abstract class SchedulerBase implements Scheduler {
   protected stepNoise(sample: tf.Tensor, options: StepOptions, why: string): tf.Tensor {
     if (options.noise) return options.noise;
     if (options.generator) return randn(sample.shape, options.generator);
-    throw new LdmError('INVALID_ARGUMENT', `${this.kind.toUpperCase()} step: ${why} needs fresh noise; pass options.noise (a tensor shaped like the sample) or options.generator`);
+    throw new LdmError(
+      'INVALID_ARGUMENT',
+      `${this.kind.toUpperCase()} step: ${why} needs fresh noise; pass options.noise (a tensor shaped like the sample) or options.generator`,
+    );
   }
 }

@@ -38,7 +38,10 @@ export function spacedTimesteps(numTrainTimesteps: number, numInferenceSteps: nu
       throw new LdmError('INVALID_CONFIG', `timestep_spacing: "${String(spacing)}" is not one of leading, trailing, linspace`);
   }
   if ((ts[0] as number) >= T) {
-    throw new LdmError('INVALID_CONFIG', `steps_offset ${stepsOffset} with ${n} leading steps gives timestep ${ts[0]}, beyond num_train_timesteps − 1 = ${T - 1}`);
+    throw new LdmError(
+      'INVALID_CONFIG',
+      `steps_offset ${stepsOffset} with ${n} leading steps gives timestep ${ts[0]}, beyond num_train_timesteps − 1 = ${T - 1}`,
+    );
   }
   return ts;
 }
@@ -49,7 +52,10 @@ export function validateCustomTimesteps(timesteps: ArrayLike<number>, numTrainTi
   if (ts.length === 0) throw new LdmError('INVALID_ARGUMENT', 'setTimesteps: custom timesteps must not be empty');
   ts.forEach((t, i) => {
     if (!Number.isInteger(t) || t < 0 || t >= numTrainTimesteps) {
-      throw new LdmError('INVALID_ARGUMENT', `setTimesteps: custom timesteps[${i}] = ${t}; each must be an integer in [0, ${numTrainTimesteps - 1}] (num_train_timesteps − 1)`);
+      throw new LdmError(
+        'INVALID_ARGUMENT',
+        `setTimesteps: custom timesteps[${i}] = ${t}; each must be an integer in [0, ${numTrainTimesteps - 1}] (num_train_timesteps − 1)`,
+      );
     }
     if (i > 0 && t >= (ts[i - 1] as number)) {
       throw new LdmError('INVALID_ARGUMENT', `setTimesteps: custom timesteps must be strictly descending; timesteps[${i}] = ${t} follows ${ts[i - 1]}`);

@@ -78,7 +78,12 @@ describe('trainDDPM with threads > 1 (data-parallel workers)', () => {
 
   it('rejects a model that is not a UNet2DModel, and a bad thread count, without leaving workers', async () => {
     const model = new UNet2DModel(TINY as never, new Generator(3));
-    const fake = { forward: model.forward.bind(model), parameters: () => model.parameters(), trainableParameters: () => model.trainableParameters(), train: () => undefined };
+    const fake = {
+      forward: model.forward.bind(model),
+      parameters: () => model.parameters(),
+      trainableParameters: () => model.trainableParameters(),
+      train: () => undefined,
+    };
     await expect(train(2, { model: fake })).rejects.toThrow(/needs a UNet2DModel/);
     await expect(train(1.5)).rejects.toThrow(/threads must be an integer/);
   });

@@ -81,7 +81,10 @@ describe('trainDDPM', () => {
     // The model and the optimizer's moments are the only tensors that may remain; EMA was disposed, Adam disposes itself.
     expect(tf.memory().numTensors).toBe(before);
     const lines = (await import('node:fs/promises')).readFile(join(options.runDir, 'metrics.jsonl'), 'utf8');
-    const records = (await lines).trim().split('\n').map((l) => JSON.parse(l) as { loss: number });
+    const records = (await lines)
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { loss: number });
     expect(records.at(-1)!.loss).toBeLessThan(records[0]!.loss);
     model.dispose();
   });

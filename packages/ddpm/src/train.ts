@@ -108,7 +108,11 @@ export async function trainDDPM(options: TrainDDPMOptions): Promise<TrainDDPMRes
       return { x0: { data: x0.images, shape: [...x0.shape] }, t: { data: t, shape: [batchSize] }, noise: { data: eps, shape: [...x0.shape] } };
     },
     resumables: {
-      data: { state: () => batches.state(), setState: (cursor) => (batches = BatchIterator.fromState(data, batchOptions, cursor as BatchCursor)), stateSchema: resumableStateSchemas.batchCursor },
+      data: {
+        state: () => batches.state(),
+        setState: (cursor) => (batches = BatchIterator.fromState(data, batchOptions, cursor as BatchCursor)),
+        stateSchema: resumableStateSchemas.batchCursor,
+      },
       timestepGenerator: withStateSchema(timesteps, resumableStateSchemas.generator),
       noiseGenerator: withStateSchema(noise, resumableStateSchemas.generator),
     },

@@ -46,7 +46,12 @@ describe('schedules against diffusers (schedulers.json)', () => {
   for (const [name, entry] of Object.entries(schedulers.beta_schedules)) {
     it(`${name}: betas and alphas_cumprod to float32 (relative 1e-6)`, () => {
       const k = entry.diffusers_kwargs;
-      const s = NoiseSchedule.fromOptions({ numTrainTimesteps: 1000, betaSchedule: k.beta_schedule, betaStart: k.beta_start ?? 0.0001, betaEnd: k.beta_end ?? 0.02 });
+      const s = NoiseSchedule.fromOptions({
+        numTrainTimesteps: 1000,
+        betaSchedule: k.beta_schedule,
+        betaStart: k.beta_start ?? 0.0001,
+        betaEnd: k.beta_end ?? 0.02,
+      });
       expectRelClose(s.betas, entry.betas, 1e-6);
       // diffusers forms 1 − β in float32 before the product: each factor carries 2⁻²⁴·β/(1−β) relative rounding,
       // large where the cosine schedule's β reaches 0.999, so the reference itself is only that exact.

@@ -16,7 +16,11 @@ const schedule = NoiseSchedule.fromOptions({ numTrainTimesteps: 1000, betaSchedu
 describe('discretized Gaussian decoder', () => {
   it('the 256 bin probabilities on [−1, 1] sum to 1 (edge bins open to ±∞)', () => {
     const grid = tf.linspace(-1, 1, 256);
-    for (const [mean, logScale] of [[0.1, Math.log(0.05)], [-0.97, Math.log(0.01)], [0.5, Math.log(0.3)]] as const) {
+    for (const [mean, logScale] of [
+      [0.1, Math.log(0.05)],
+      [-0.97, Math.log(0.01)],
+      [0.5, Math.log(0.3)],
+    ] as const) {
       const total = tf.tidy(() => tf.sum(tf.exp(discretizedGaussianLogLikelihood(grid, tf.fill([256], mean), logScale))).dataSync()[0] as number);
       expect(total).toBeCloseTo(1, 4);
     }

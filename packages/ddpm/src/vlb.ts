@@ -62,7 +62,8 @@ function pickTimesteps(T: number, spec: VlbOptions['timesteps'], generator: Gene
   if (strategy === 'uniform') {
     return { t: Array.from(u, (v) => 1 + Math.min(Math.floor(v * (T - 1)), T - 2)), weight: new Array<number>(count).fill((T - 1) / count) };
   }
-  if (strategy !== 'stratified') throw new LdmError('INVALID_ARGUMENT', `variationalBound: timesteps.strategy must be "stratified" or "uniform", got "${String(strategy)}"`);
+  if (strategy !== 'stratified')
+    throw new LdmError('INVALID_ARGUMENT', `variationalBound: timesteps.strategy must be "stratified" or "uniform", got "${String(strategy)}"`);
   // Strata are log-spaced in t: the terms fall roughly like 1/t² at small t (where β̃_t ≪ the data variance), so
   // the first strata are single timesteps evaluated exactly and the wide, flat tail is sampled.
   const bounds = [1];
@@ -90,7 +91,8 @@ function pickTimesteps(T: number, spec: VlbOptions['timesteps'], generator: Gene
  */
 export function variationalBound(options: VlbOptions): VlbResult {
   const { denoiser, schedule, predictionType, x0, clipDenoised = false, decoder = 'discretized', varianceType = 'fixed_small' } = options;
-  if (options.generator !== undefined && options.seed !== undefined) throw new LdmError('INVALID_ARGUMENT', 'variationalBound: pass either generator or seed, not both');
+  if (options.generator !== undefined && options.seed !== undefined)
+    throw new LdmError('INVALID_ARGUMENT', 'variationalBound: pass either generator or seed, not both');
   const generator = options.generator ?? new Generator(options.seed ?? 0);
   const T = schedule.numTrainTimesteps;
   if (T < 2) throw new LdmError('INVALID_ARGUMENT', 'variationalBound: needs at least 2 timesteps');
@@ -165,7 +167,8 @@ export function variationalBound(options: VlbOptions): VlbResult {
       for (let b = 0; b < batch; b++) perExample[b] = (perExample[b] as number) + w * (values[row * batch + b] as number) * toBpd;
     }
     const bitsPerDim = perExample.reduce((a, b) => a + b, 0) / batch;
-    if (!Number.isFinite(bitsPerDim)) throw new LdmError('NUMERICAL_ERROR', `variationalBound: the bound is ${bitsPerDim}; check the denoiser output and the data range`);
+    if (!Number.isFinite(bitsPerDim))
+      throw new LdmError('NUMERICAL_ERROR', `variationalBound: the bound is ${bitsPerDim}; check the denoiser output and the data range`);
     return {
       bitsPerDim,
       perExample,

@@ -66,7 +66,11 @@ export function worstZScore(stats: ComponentStats[], mixture: GaussianMixture, n
 export const MIXTURE_1D: GaussianMixture = { weights: [0.3, 0.7], means: [[-1.5], [1]], variances: [0.04, 0.25] };
 export const MIXTURE_2D: GaussianMixture = {
   weights: [0.5, 0.3, 0.2],
-  means: [[-1, -1], [1, 1], [1.5, -1]],
+  means: [
+    [-1, -1],
+    [1, 1],
+    [1.5, -1],
+  ],
   variances: [0.09, 0.04, 0.01],
 };
 
@@ -74,6 +78,10 @@ export const MIXTURE_2D: GaussianMixture = {
 export const WIDE_MIXTURE_1D: GaussianMixture = { weights: [0.3, 0.7], means: [[-2], [1.5]], variances: [0.16, 0.36] };
 export const WIDE_MIXTURE_2D: GaussianMixture = {
   weights: [0.5, 0.3, 0.2],
-  means: [[-2, -2], [2, 2], [2, -2]],
+  means: [
+    [-2, -2],
+    [2, 2],
+    [2, -2],
+  ],
   variances: [0.36, 0.25, 0.16],
 };

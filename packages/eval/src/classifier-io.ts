@@ -47,7 +47,9 @@ export async function loadClassifier(dir: string): Promise<{ model: MnistClassif
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new LdmError('FILE_NOT_FOUND', `${configPath}: no classifier config (re-create it with \`pnpm --filter @ldm/eval train-classifier\`)`, { cause: e });
+      throw new LdmError('FILE_NOT_FOUND', `${configPath}: no classifier config (re-create it with \`pnpm --filter @ldm/eval train-classifier\`)`, {
+        cause: e,
+      });
     }
     throw new LdmError('CORRUPT_FILE', `${configPath}: not valid JSON (${(e as Error).message})`, { cause: e });
   }

@@ -69,7 +69,10 @@ export function trainClassifier(model: MnistClassifier, data: LabelledImages, op
   const generator = options.generator ?? new Generator(0);
   const [n, h, w, c] = data.shape;
   if (data.images.length !== n * h * w * c || data.labels.length !== n) {
-    throw new LdmError('SHAPE_MISMATCH', `trainClassifier: shape [${data.shape}] needs ${n * h * w * c} pixels and ${n} labels, got ${data.images.length} and ${data.labels.length}`);
+    throw new LdmError(
+      'SHAPE_MISMATCH',
+      `trainClassifier: shape [${data.shape}] needs ${n * h * w * c} pixels and ${n} labels, got ${data.images.length} and ${data.labels.length}`,
+    );
   }
   const numClasses = model.config.numClasses;
   const optimizer = tf.train.adam(learningRate);

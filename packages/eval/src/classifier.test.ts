@@ -34,7 +34,16 @@ describe('MnistClassifier', () => {
     const model = new MnistClassifier();
     const before = tf.memory().numTensors;
     const x28 = tf.randomUniform([2, 28, 28, 1], -1, 1);
-    const x32 = tf.pad(x28, [[0, 0], [2, 2], [2, 2], [0, 0]], -1);
+    const x32 = tf.pad(
+      x28,
+      [
+        [0, 0],
+        [2, 2],
+        [2, 2],
+        [0, 0],
+      ],
+      -1,
+    );
     const f28 = model.features(x28 as tf.Tensor4D);
     const f32 = model.features(x32 as tf.Tensor4D);
     expect(f28.shape).toEqual([2, 128]);

@@ -90,7 +90,16 @@ export class MnistClassifier extends Module {
     }
     const ph = (size - h) / 2;
     const pw = (size - w) / 2;
-    return tf.pad(x, [[0, 0], [ph, ph], [pw, pw], [0, 0]], -1);
+    return tf.pad(
+      x,
+      [
+        [0, 0],
+        [ph, ph],
+        [pw, pw],
+        [0, 0],
+      ],
+      -1,
+    );
   }
 
   /** The featureDim-wide activations FID compares: [batch, featureDim]. */

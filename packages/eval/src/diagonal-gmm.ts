@@ -62,7 +62,14 @@ function kMeansPlusPlus(x: Float32Array, n: number, dim: number, k: number, gene
 /**
  * E-step: fills `resp` [n, k] with responsibilities (log-sum-exp in float64) and returns the mean log-likelihood.
  */
-function expectation(x: Float32Array, n: number, dim: number, fit: { weights: Float64Array; means: Float64Array; variances: Float64Array }, k: number, resp: Float64Array): number {
+function expectation(
+  x: Float32Array,
+  n: number,
+  dim: number,
+  fit: { weights: Float64Array; means: Float64Array; variances: Float64Array },
+  k: number,
+  resp: Float64Array,
+): number {
   const constant = new Float64Array(k);
   const inv = new Float64Array(k * dim);
   for (let c = 0; c < k; c++) {
@@ -99,7 +106,15 @@ function expectation(x: Float32Array, n: number, dim: number, fit: { weights: Fl
 }
 
 /** M-step in place: weights, means and floored variances from the responsibilities. */
-function maximisation(x: Float32Array, n: number, dim: number, k: number, resp: Float64Array, fit: { weights: Float64Array; means: Float64Array; variances: Float64Array }, floor: number): void {
+function maximisation(
+  x: Float32Array,
+  n: number,
+  dim: number,
+  k: number,
+  resp: Float64Array,
+  fit: { weights: Float64Array; means: Float64Array; variances: Float64Array },
+  floor: number,
+): void {
   const nk = new Float64Array(k);
   const sum = new Float64Array(k * dim);
   const sumSq = new Float64Array(k * dim);
@@ -138,7 +153,8 @@ export function fitDiagonalGmm(x: Float32Array, n: number, dim: number, options:
   checkData(x, n, dim, 'fitDiagonalGmm');
   const { components: k = 10, iterations = 30, generator, varianceFloor = 1e-4 } = options;
   if (!Number.isInteger(k) || k < 1 || k > n) throw new LdmError('INVALID_ARGUMENT', `fitDiagonalGmm: components must be an integer in [1, ${n}], got ${k}`);
-  if (!Number.isInteger(iterations) || iterations < 1) throw new LdmError('INVALID_ARGUMENT', `fitDiagonalGmm: iterations must be a positive integer, got ${iterations}`);
+  if (!Number.isInteger(iterations) || iterations < 1)
+    throw new LdmError('INVALID_ARGUMENT', `fitDiagonalGmm: iterations must be a positive integer, got ${iterations}`);
   if (!(varianceFloor > 0)) throw new LdmError('INVALID_ARGUMENT', `fitDiagonalGmm: varianceFloor must be positive, got ${varianceFloor}`);
 
   // Start: k-means++ centres, the global per-dimension variance for every component, equal weights.

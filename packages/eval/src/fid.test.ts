@@ -16,7 +16,12 @@ let train: ImageDataset;
 let heldOut: ImageDataset;
 const N = 300;
 
-const first = (ds: ImageDataset, n: number): ImageDataset => selectImages(ds, Int32Array.from({ length: n }, (_, i) => i), `${ds.name}[:${n}]`);
+const first = (ds: ImageDataset, n: number): ImageDataset =>
+  selectImages(
+    ds,
+    Int32Array.from({ length: n }, (_, i) => i),
+    `${ds.name}[:${n}]`,
+  );
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm' });

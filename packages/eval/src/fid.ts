@@ -97,7 +97,15 @@ export function sampleQuality(realImages: ImageBatch, fakeImages: ImageBatch, cl
   const order = (options.generator ?? new Generator(0)).permutation(real.n);
   const a = extractFeatures(classifier, pickImages(realImages, order.subarray(0, n)));
   const b = extractFeatures(classifier, pickImages(realImages, order.subarray(n, 2 * n)));
-  const f = extractFeatures(classifier, fake.n === n ? fakeImages : pickImages(fakeImages, Int32Array.from({ length: n }, (_, i) => i)));
+  const f = extractFeatures(
+    classifier,
+    fake.n === n
+      ? fakeImages
+      : pickImages(
+          fakeImages,
+          Int32Array.from({ length: n }, (_, i) => i),
+        ),
+  );
   const pr = precisionRecall(a.features, f.features, { d: f.d, k: options.k ?? 3 });
   const shares = classShares(f.predictions, classifier.config.numClasses);
   return {

@@ -10,12 +10,7 @@ import { matmulSquare, sqrtmPsd, symmetricEigen } from './linalg';
  * the right-hand matrix is symmetric PSD, so two symmetric eigendecompositions give it exactly.
  * A result a little below zero (rounding) is returned as 0.
  */
-export function frechetDistance(
-  mu1: ArrayLike<number>,
-  cov1: ArrayLike<number>,
-  mu2: ArrayLike<number>,
-  cov2: ArrayLike<number>,
-): number {
+export function frechetDistance(mu1: ArrayLike<number>, cov1: ArrayLike<number>, mu2: ArrayLike<number>, cov2: ArrayLike<number>): number {
   const d = mu1.length;
   if (mu2.length !== d || cov1.length !== d * d || cov2.length !== d * d) {
     throw new LdmError(

@@ -61,7 +61,14 @@ function orthonormaliseColumns(a: Float64Array, rows: number, p: number, generat
  * (Halko, Martinsson & Tropp 2011): Q ← orth(Xᵀ(X Q)) a few times with tf.matMul on the centred data, then the exact
  * eigendecomposition of the small projected covariance QᵀΣQ. Never forms the dim × dim covariance.
  */
-export function fitPcaGaussian(images: Float32Array, n: number, dim: number, components = 32, generator: Generator, options: PcaFitOptions = {}): PcaGaussianFit {
+export function fitPcaGaussian(
+  images: Float32Array,
+  n: number,
+  dim: number,
+  components = 32,
+  generator: Generator,
+  options: PcaFitOptions = {},
+): PcaGaussianFit {
   checkData(images, n, dim, 'fitPcaGaussian');
   if (!Number.isInteger(components) || components < 1 || components > Math.min(dim, n - 1)) {
     throw new LdmError('INVALID_ARGUMENT', `fitPcaGaussian: components must be an integer in [1, ${Math.min(dim, n - 1)}], got ${components}`);
@@ -156,7 +163,8 @@ export function samplePcaGaussian(fit: PcaGaussianFit, count: number, generator:
   for (let i = 0; i < count; i++) for (let c = 0; c < components; c++) z[i * components + c]! *= Math.sqrt(fit.variances[c]!);
   const out = tf.tidy(() => {
     let s: tf.Tensor = tf.add(tf.matMul(tf.tensor2d(z, [count, components]), tf.tensor2d(fit.basis, [components, dim])), tf.tensor2d(fit.mean, [1, dim]));
-    if (residualNoise && fit.residualVariance > 0) s = tf.add(s, tf.mul(tf.tensor2d(generator.normal(count * dim), [count, dim]), Math.sqrt(fit.residualVariance)));
+    if (residualNoise && fit.residualVariance > 0)
+      s = tf.add(s, tf.mul(tf.tensor2d(generator.normal(count * dim), [count, dim]), Math.sqrt(fit.residualVariance)));
     if (clip) s = tf.clipByValue(s, -1, 1);
     return s;
   });

@@ -74,11 +74,7 @@ function shareInside(queries: ArrayLike<number>, nq: number, centres: ArrayLike<
  * around its points reaching to their k-th nearest neighbour. Exact, O(n²·d) in float64; a few thousand
  * 128-d vectors a set take seconds.
  */
-export function precisionRecall(
-  realFeatures: ArrayLike<number>,
-  fakeFeatures: ArrayLike<number>,
-  options: PrecisionRecallOptions,
-): PrecisionRecall {
+export function precisionRecall(realFeatures: ArrayLike<number>, fakeFeatures: ArrayLike<number>, options: PrecisionRecallOptions): PrecisionRecall {
   const k = options.k ?? 3;
   const d = options.d;
   if (!Number.isInteger(k) || k < 1) throw new LdmError('INVALID_ARGUMENT', `precisionRecall: k must be a positive integer, got ${k}`);

@@ -119,7 +119,15 @@ function median(xs: number[]): number {
 }
 
 /** Gradient-only timing: in-process replica vs the engine with `threads` workers (medians over `steps` steps). */
-async function gradientTiming(name: string, task: ReplicaTask, factory: (c: unknown) => Promise<GradientReplica> | GradientReplica, all: ShardInputs, batch: number, threads: number, info: unknown) {
+async function gradientTiming(
+  name: string,
+  task: ReplicaTask,
+  factory: (c: unknown) => Promise<GradientReplica> | GradientReplica,
+  all: ShardInputs,
+  batch: number,
+  threads: number,
+  info: unknown,
+) {
   const local = await factory(task.config);
   const vars = [...local.trainable.values()];
   const engine = await DataParallelEngine.create({ threads, task, parameters: local.parameters, trainable: local.trainable });
@@ -165,9 +173,16 @@ async function gradientTiming(name: string, task: ReplicaTask, factory: (c: unkn
   return `| ${name} | ${batch} | ${median(localWall).toFixed(0)} / ${median(localCpu).toFixed(0)} | ${threads} | ${median(wall).toFixed(0)} | ${median(workerWall).toFixed(0)} / ${median(workerCpu).toFixed(0)} | ${median(overhead).toFixed(0)} | ${(median(localWall) / median(wall)).toFixed(2)}× | ${idle.toFixed(2)}× |`;
 }
 
-await initBackend({ backend: (process.env.BACKEND ?? 'wasm') as 'wasm' | 'native', ...(process.env.ONEDNN_THREADS ? { threads: Number(process.env.ONEDNN_THREADS) } : {}) });
-const load = loadavg().map((l) => l.toFixed(2)).join(' ');
-console.log(`data-parallel training, wasm backend, ${steps} steps a run (rate over steps 11–${Math.floor(steps / 10) * 10}), threads ${threadList.join('/')}; load average before: ${load}`);
+await initBackend({
+  backend: (process.env.BACKEND ?? 'wasm') as 'wasm' | 'native',
+  ...(process.env.ONEDNN_THREADS ? { threads: Number(process.env.ONEDNN_THREADS) } : {}),
+});
+const load = loadavg()
+  .map((l) => l.toFixed(2))
+  .join(' ');
+console.log(
+  `data-parallel training, wasm backend, ${steps} steps a run (rate over steps 11–${Math.floor(steps / 10) * 10}), threads ${threadList.join('/')}; load average before: ${load}`,
+);
 const rows: string[] = ['| model | batch | threads | images/s, median (runs) | speed-up |', '| --- | --- | --- | --- | --- |'];
 for (const [name, run, batch] of [
   ['latent UNet (LATENT_UNET_CONFIG)', ddpm, 64],
@@ -180,13 +195,20 @@ for (const [name, run, batch] of [
   const base = results.has(1) ? median(results.get(1)!) : NaN;
   for (const threads of threadList) {
     const ips = median(results.get(threads)!);
-    const all = results.get(threads)!.map((x) => x.toFixed(1)).join(', ');
+    const all = results
+      .get(threads)!
+      .map((x) => x.toFixed(1))
+      .join(', ');
     const row = `| ${name} | ${batch} | ${threads} | ${ips.toFixed(1)} (${all}) | ${Number.isNaN(base) ? '–' : `${(ips / base).toFixed(2)}×`} |`;
     rows.push(row);
     console.log(row);
   }
 }
-console.log(`\n${rows.join('\n')}\n\nload average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `\n${rows.join('\n')}\n\nload average after: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 
 // Gradient computation alone, steady state, with thread CPU times.
 const g = new Generator(9);
@@ -224,4 +246,8 @@ for (const threads of parallelThreads) {
     console.log(grads.at(-1));
   }
 }
-console.log(`\n${grads.join('\n')}\n\nload average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `\n${grads.join('\n')}\n\nload average after: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);

@@ -49,7 +49,13 @@ export class Conv2d extends Module {
       let input = x;
       let pad: 'same' | 'valid' = 'valid';
       if (this.stride === 1 && k === 2 * p + 1) pad = 'same';
-      else if (p > 0) input = tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]]);
+      else if (p > 0)
+        input = tf.pad(x, [
+          [0, 0],
+          [p, p],
+          [p, p],
+          [0, 0],
+        ]);
       let y: tf.Tensor4D = tf.conv2d(input, this.weight as tf.Tensor4D, this.stride, pad);
       if (this.bias) y = tf.add(y, this.bias);
       return y;

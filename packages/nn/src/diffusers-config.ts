@@ -29,7 +29,10 @@ export function resolveConfig<T extends object>(defaults: T, input: Record<strin
     if (value !== undefined) out[camel] = Array.isArray(value) ? [...value] : value;
   }
   if (unknown.length) {
-    throw new LdmError('INVALID_CONFIG', `${what}: unknown config keys ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${Object.keys(defaults).map(camelToSnake).join(', ')})`);
+    throw new LdmError(
+      'INVALID_CONFIG',
+      `${what}: unknown config keys ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${Object.keys(defaults).map(camelToSnake).join(', ')})`,
+    );
   }
   return out as T;
 }

@@ -19,7 +19,15 @@ export class Downsample2D extends Module {
 
   forward(x: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
-      const input = this.padding === 0 ? tf.pad(x, [[0, 0], [0, 1], [0, 1], [0, 0]]) : x;
+      const input =
+        this.padding === 0
+          ? tf.pad(x, [
+              [0, 0],
+              [0, 1],
+              [0, 1],
+              [0, 0],
+            ])
+          : x;
       return this.conv.forward(input);
     });
   }

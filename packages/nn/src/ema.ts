@@ -29,8 +29,7 @@ export const EMA_DEFAULTS: ResolvedEmaOptions = {
 
 export function resolveEmaOptions(options: EmaOptions = {}): ResolvedEmaOptions {
   const o = { ...EMA_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
-  const bad = (name: string, expected: string, got: unknown) =>
-    new LdmError('INVALID_CONFIG', `EMA option '${name}' must be ${expected}, got ${String(got)}`);
+  const bad = (name: string, expected: string, got: unknown) => new LdmError('INVALID_CONFIG', `EMA option '${name}' must be ${expected}, got ${String(got)}`);
   if (!(o.maxDecay >= 0 && o.maxDecay <= 1)) throw bad('maxDecay', 'in [0, 1]', o.maxDecay);
   if (!(o.minDecay >= 0 && o.minDecay <= o.maxDecay)) throw bad('minDecay', `in [0, maxDecay=${o.maxDecay}]`, o.minDecay);
   if (!(Number.isInteger(o.updateAfterStep) && o.updateAfterStep >= 0)) throw bad('updateAfterStep', 'an integer ≥ 0', o.updateAfterStep);
@@ -73,7 +72,10 @@ export class EMA {
   constructor(params: ReadonlyMap<string, tf.Variable>, options: EmaOptions = {}) {
     this.options = resolveEmaOptions(options);
     for (const [name, p] of params) {
-      this.shadow.set(name, tf.tidy(() => tf.variable(p.clone(), false)));
+      this.shadow.set(
+        name,
+        tf.tidy(() => tf.variable(p.clone(), false)),
+      );
       this.trainable.set(name, p.trainable);
     }
   }

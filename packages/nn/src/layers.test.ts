@@ -24,10 +24,12 @@ describe.each(['wasm', 'cpu'] as const)('layers on %s', (backend) => {
         for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) for (let c = 2 * g; c < 2 * g + 2; c++) vals.push(xs[b]![i]![j]![c]!);
         const mean = vals.reduce((a, v) => a + v, 0) / vals.length;
         const variance = vals.reduce((a, v) => a + (v - mean) ** 2, 0) / vals.length;
-        for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) for (let c = 2 * g; c < 2 * g + 2; c++) {
-          const ref = ((xs[b]![i]![j]![c]! - mean) / Math.sqrt(variance + 1e-5)) * gamma[c]! + beta[c]!;
-          expect(Math.abs(y[b]![i]![j]![c]! - ref)).toBeLessThan(1e-5);
-        }
+        for (let i = 0; i < 3; i++)
+          for (let j = 0; j < 3; j++)
+            for (let c = 2 * g; c < 2 * g + 2; c++) {
+              const ref = ((xs[b]![i]![j]![c]! - mean) / Math.sqrt(variance + 1e-5)) * gamma[c]! + beta[c]!;
+              expect(Math.abs(y[b]![i]![j]![c]! - ref)).toBeLessThan(1e-5);
+            }
       }
     }
     x.dispose();
@@ -44,16 +46,19 @@ describe.each(['wasm', 'cpu'] as const)('layers on %s', (backend) => {
     const k = conv.weight.arraySync() as number[][][][];
     const bias = conv.bias!.arraySync() as number[];
     const ys = y.arraySync()[0]!;
-    for (let oi = 0; oi < 2; oi++) for (let oj = 0; oj < 2; oj++) for (let o = 0; o < 3; o++) {
-      let s = bias[o]!;
-      for (let di = 0; di < 3; di++) for (let dj = 0; dj < 3; dj++) {
-        const i = oi * 2 - 1 + di;
-        const j = oj * 2 - 1 + dj;
-        if (i < 0 || j < 0 || i >= 4 || j >= 4) continue;
-        for (let c = 0; c < 2; c++) s += xs[i]![j]![c]! * k[di]![dj]![c]![o]!;
-      }
-      expect(Math.abs(ys[oi]![oj]![o]! - s)).toBeLessThan(1e-5);
-    }
+    for (let oi = 0; oi < 2; oi++)
+      for (let oj = 0; oj < 2; oj++)
+        for (let o = 0; o < 3; o++) {
+          let s = bias[o]!;
+          for (let di = 0; di < 3; di++)
+            for (let dj = 0; dj < 3; dj++) {
+              const i = oi * 2 - 1 + di;
+              const j = oj * 2 - 1 + dj;
+              if (i < 0 || j < 0 || i >= 4 || j >= 4) continue;
+              for (let c = 0; c < 2; c++) s += xs[i]![j]![c]! * k[di]![dj]![c]![o]!;
+            }
+          expect(Math.abs(ys[oi]![oj]![o]! - s)).toBeLessThan(1e-5);
+        }
     expect(conv.flops(4, 4)).toBe(2 * 2 * 2 * 9 * 2 * 3);
     tf.dispose([x, y]);
     conv.dispose();
@@ -120,7 +125,11 @@ describe.each(['wasm', 'cpu'] as const)('layers on %s', (backend) => {
 
   it('matMulFastGrad has the value and gradients of tf.matMul (rank 2 and 3, with and without bᵀ)', () => {
     const gen = new Generator(7);
-    for (const [sa, sb, tb] of [[[5, 3], [3, 4], false], [[2, 5, 3], [2, 4, 3], true], [[2, 5, 3], [2, 3, 4], false]] as const) {
+    for (const [sa, sb, tb] of [
+      [[5, 3], [3, 4], false],
+      [[2, 5, 3], [2, 4, 3], true],
+      [[2, 5, 3], [2, 3, 4], false],
+    ] as const) {
       const a = randn([...sa], gen);
       const b = randn([...sb], gen);
       const ours = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(matMulFastGrad(x as tf.Tensor3D, y as tf.Tensor3D, tb))))([a, b]);
@@ -146,7 +155,11 @@ describe.each(['wasm', 'cpu'] as const)('layers on %s', (backend) => {
     const ours = tf.grads((v: tf.Tensor) => tf.sum(tf.mul(gn.forward(v as tf.Tensor4D), w)))([x]);
     const ref = tf.grads(reference)([x, gn.weight, gn.bias]);
     const { grads } = tf.variableGrads(() => tf.sum(tf.mul(gn.forward(x), w)) as tf.Scalar, [gn.weight, gn.bias]);
-    const pairs: [tf.Tensor, tf.Tensor][] = [[ours[0]!, ref[0]!], [grads[gn.weight.name]!, ref[1]!], [grads[gn.bias.name]!, ref[2]!]];
+    const pairs: [tf.Tensor, tf.Tensor][] = [
+      [ours[0]!, ref[0]!],
+      [grads[gn.weight.name]!, ref[1]!],
+      [grads[gn.bias.name]!, ref[2]!],
+    ];
     for (const [a, b] of pairs) expect(tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]).toBeLessThan(2e-4);
     tf.dispose([x, w, ...ours, ...ref, ...Object.values(grads)]);
     gn.dispose();

@@ -29,7 +29,7 @@ export class Linear extends Module {
       if (last !== this.inFeatures) {
         throw new LdmError('SHAPE_MISMATCH', `Linear expects ${this.inFeatures} input features, got shape [${x.shape}]`);
       }
-      const flat = x.rank === 2 ? (x as tf.Tensor2D) : tf.reshape(x, [-1, this.inFeatures]) as tf.Tensor2D;
+      const flat = x.rank === 2 ? (x as tf.Tensor2D) : (tf.reshape(x, [-1, this.inFeatures]) as tf.Tensor2D);
       let y: tf.Tensor = matMulFastGrad(flat, this.weight as tf.Tensor2D);
       if (this.bias) y = tf.add(y, this.bias);
       return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), this.outFeatures]);

@@ -66,7 +66,12 @@ export async function loadModelFolderInto(model: Module, dir: string): Promise<v
  * gigabytes and then fail on every key. UNet2DModel and AutoencoderKL's encoder share diffusers'
  * layout (`conv_in`, `down_blocks.<i>.resnets.<j>`); `blocksPrefix` is where it sits ('' or 'encoder.').
  */
-export function checkConfigAgainstWeights(config: Record<string, unknown>, tensors: ReadonlyMap<string, TensorRecord>, blocksPrefix: string, where: string): void {
+export function checkConfigAgainstWeights(
+  config: Record<string, unknown>,
+  tensors: ReadonlyMap<string, TensorRecord>,
+  blocksPrefix: string,
+  where: string,
+): void {
   const convIn = tensors.get(`${blocksPrefix}conv_in.weight`);
   if (!convIn) return;
   const fail = (key: string, expected: unknown, found: unknown) => {
@@ -98,7 +103,12 @@ export function checkConfigAgainstWeights(config: Record<string, unknown>, tenso
  * the weights file (`blocksPrefix`, see checkConfigAgainstWeights), constructs from config.json with
  * `build`, loads the weights, and frees the model again if they do not fit. A config error names the file.
  */
-export async function loadPretrained<M extends Module>(dir: string, className: string, build: (config: Record<string, unknown>) => M, blocksPrefix?: string): Promise<M> {
+export async function loadPretrained<M extends Module>(
+  dir: string,
+  className: string,
+  build: (config: Record<string, unknown>) => M,
+  blocksPrefix?: string,
+): Promise<M> {
   const { config, tensors } = await readModelFolder(dir);
   const configPath = join(dir, CONFIG_NAME);
   if (config._class_name !== undefined && config._class_name !== className) {

@@ -80,7 +80,11 @@ describe.skipIf(!built)('fused native kernels match the tfjs-op layers', () => {
 
   for (const [name, make, clip] of [
     ['Adam', (p: Map<string, tf.Variable>) => new Adam(p, { learningRate: 1e-2 }), false],
-    ['Adam, L2 weight decay, global-norm clipping', (p: Map<string, tf.Variable>) => new Adam(p, { learningRate: 1e-2, weightDecay: 0.1, maxGradNorm: 0.5 }), true],
+    [
+      'Adam, L2 weight decay, global-norm clipping',
+      (p: Map<string, tf.Variable>) => new Adam(p, { learningRate: 1e-2, weightDecay: 0.1, maxGradNorm: 0.5 }),
+      true,
+    ],
     ['AdamW', (p: Map<string, tf.Variable>) => new AdamW(p, { learningRate: 1e-2 }), false],
   ] as const) {
     it(`${name}: 5 updates give the same parameters and moments`, () => {

@@ -67,11 +67,6 @@ export class ResnetBlock2D extends Module {
   }
 
   flops(h: number, w: number): number {
-    return (
-      this.conv1.flops(h, w) +
-      this.conv2.flops(h, w) +
-      (this.convShortcut?.flops(h, w) ?? 0) +
-      (this.timeEmbProj?.flops(1) ?? 0)
-    );
+    return this.conv1.flops(h, w) + this.conv2.flops(h, w) + (this.convShortcut?.flops(h, w) ?? 0) + (this.timeEmbProj?.flops(1) ?? 0);
   }
 }

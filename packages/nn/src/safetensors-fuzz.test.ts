@@ -41,7 +41,27 @@ function withHeader(headerText: string, data: Uint8Array): Uint8Array {
 }
 
 const WEIRD_VALUES: unknown[] = [
-  -1, 0, 1, 3, 7, 1.5, -0.5, 1e300, -1e300, 2 ** 53, 2 ** 53 + 2, 2 ** 64, 4294967296, 'abc', '8', null, true, [], {}, [1, 2], [[1]],
+  -1,
+  0,
+  1,
+  3,
+  7,
+  1.5,
+  -0.5,
+  1e300,
+  -1e300,
+  2 ** 53,
+  2 ** 53 + 2,
+  2 ** 64,
+  4294967296,
+  'abc',
+  '8',
+  null,
+  true,
+  [],
+  {},
+  [1, 2],
+  [[1]],
 ];
 
 function pick<T>(g: Generator, xs: readonly T[]): T {
@@ -56,23 +76,44 @@ function editHeader(g: Generator, bytes: Uint8Array): Uint8Array {
   const entry = header[name] as Record<string, unknown>;
   const offsets = entry.data_offsets as [number, number];
   switch (g.int(12)) {
-    case 0: entry.dtype = pick(g, ['F64', 'I64', 'U8', 'BOOL', 'f32', '', 'F8_E4M3', 7, null]); break;
-    case 1: entry.shape = pick(g, [[-1], [1.5], ['2'], [2 ** 31, 2 ** 31, 2 ** 31], [2 ** 53, 0], [0, 2 ** 60], [1e308, 1e308], 'x', null, [[2]]]); break;
-    case 2: (entry.shape as unknown[]).push(pick(g, WEIRD_VALUES)); break;
-    case 3: entry.data_offsets = [pick(g, WEIRD_VALUES), offsets[1]]; break;
-    case 4: entry.data_offsets = [offsets[0], pick(g, WEIRD_VALUES)]; break;
-    case 5: entry.data_offsets = [offsets[1], offsets[0]]; break;
+    case 0:
+      entry.dtype = pick(g, ['F64', 'I64', 'U8', 'BOOL', 'f32', '', 'F8_E4M3', 7, null]);
+      break;
+    case 1:
+      entry.shape = pick(g, [[-1], [1.5], ['2'], [2 ** 31, 2 ** 31, 2 ** 31], [2 ** 53, 0], [0, 2 ** 60], [1e308, 1e308], 'x', null, [[2]]]);
+      break;
+    case 2:
+      (entry.shape as unknown[]).push(pick(g, WEIRD_VALUES));
+      break;
+    case 3:
+      entry.data_offsets = [pick(g, WEIRD_VALUES), offsets[1]];
+      break;
+    case 4:
+      entry.data_offsets = [offsets[0], pick(g, WEIRD_VALUES)];
+      break;
+    case 5:
+      entry.data_offsets = [offsets[1], offsets[0]];
+      break;
     case 6: {
       // Overlap: point this tensor at another tensor's bytes.
       const other = header[pick(g, names)] as Record<string, unknown>;
       entry.data_offsets = [...(other.data_offsets as number[])];
       break;
     }
-    case 7: entry.data_offsets = [offsets[0] + 1, offsets[1] + 1]; break;
-    case 8: delete entry[pick(g, ['dtype', 'shape', 'data_offsets'])]; break;
-    case 9: header[name] = pick(g, WEIRD_VALUES); break;
-    case 10: header.__metadata__ = pick(g, [{ a: 1 }, { a: null }, [], 'x', 5, { b: { c: 'd' } }, null]); break;
-    default: entry.data_offsets = pick(g, [[0], [0, 1, 2], null, 'x', [offsets[0], 2 ** 64]]);
+    case 7:
+      entry.data_offsets = [offsets[0] + 1, offsets[1] + 1];
+      break;
+    case 8:
+      delete entry[pick(g, ['dtype', 'shape', 'data_offsets'])];
+      break;
+    case 9:
+      header[name] = pick(g, WEIRD_VALUES);
+      break;
+    case 10:
+      header.__metadata__ = pick(g, [{ a: 1 }, { a: null }, [], 'x', 5, { b: { c: 'd' } }, null]);
+      break;
+    default:
+      entry.data_offsets = pick(g, [[0], [0, 1, 2], null, 'x', [offsets[0], 2 ** 64]]);
   }
   return withHeader(JSON.stringify(header), data);
 }
@@ -92,7 +133,19 @@ function flipBits(g: Generator, bytes: Uint8Array): Uint8Array {
 function setLength(g: Generator, bytes: Uint8Array): Uint8Array {
   const out = bytes.slice();
   const n = Number(new DataView(out.buffer).getBigUint64(0, true));
-  const value = pick(g, [0n, 1n, 2n, BigInt(n - 1), BigInt(n + 1), BigInt(out.length - 8), BigInt(out.length), 100_000_001n, 2n ** 32n, 2n ** 63n, 2n ** 64n - 1n]);
+  const value = pick(g, [
+    0n,
+    1n,
+    2n,
+    BigInt(n - 1),
+    BigInt(n + 1),
+    BigInt(out.length - 8),
+    BigInt(out.length),
+    100_000_001n,
+    2n ** 32n,
+    2n ** 63n,
+    2n ** 64n - 1n,
+  ]);
   new DataView(out.buffer).setBigUint64(0, value, true);
   return out;
 }
@@ -154,15 +207,20 @@ type Kind = 'bit flips' | 'truncation' | 'header length' | 'header edit' | 'head
 
 function makeCase(kind: Kind, g: Generator): Uint8Array {
   switch (kind) {
-    case 'bit flips': return flipBits(g, baseFile(g));
+    case 'bit flips':
+      return flipBits(g, baseFile(g));
     case 'truncation': {
       const b = baseFile(g);
       return b.subarray(0, g.int(b.length));
     }
-    case 'header length': return setLength(g, baseFile(g));
-    case 'header edit': return editHeader(g, baseFile(g));
-    case 'header syntax': return editSyntax(g, baseFile(g));
-    case 'random bytes': return randomFile(g);
+    case 'header length':
+      return setLength(g, baseFile(g));
+    case 'header edit':
+      return editHeader(g, baseFile(g));
+    case 'header syntax':
+      return editSyntax(g, baseFile(g));
+    case 'random bytes':
+      return randomFile(g);
   }
 }
 

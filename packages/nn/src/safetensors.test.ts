@@ -4,13 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Generator, LdmError } from '@ldm/backend';
 import { bf16BitsToFloat, f16BitsToFloat, floatToBf16Bits, floatToF16Bits } from './half-float';
-import {
-  parseSafetensors,
-  readSafetensorsFile,
-  serializeSafetensors,
-  writeSafetensorsFile,
-  type TensorRecord,
-} from './safetensors';
+import { parseSafetensors, readSafetensorsFile, serializeSafetensors, writeSafetensorsFile, type TensorRecord } from './safetensors';
 import { writeFileAtomic } from '@ldm/backend';
 import { VECTORS } from '../../../test/vectors';
 
@@ -248,7 +242,10 @@ describe('serialize → parse', () => {
   });
 
   it('refuses inconsistent input with a typed error', () => {
-    const bad = (t: TensorRecord, name = 'x') => () => serializeSafetensors(new Map([[name, t]]));
+    const bad =
+      (t: TensorRecord, name = 'x') =>
+      () =>
+        serializeSafetensors(new Map([[name, t]]));
     expect(bad({ shape: [2, 2], data: new Float32Array(3) })).toThrow(/'x'.*4 elements.*3/);
     expect(bad({ shape: [-1], data: new Float32Array(0) })).toThrow(LdmError);
     expect(bad({ shape: [1], data: new Float32Array(1) }, '__metadata__')).toThrow(/reserved/);
@@ -256,8 +253,7 @@ describe('serialize → parse', () => {
 });
 
 describe('validation of malformed files', () => {
-  const ok = (offsets: [number, number], extra = '') =>
-    `{"a":{"dtype":"F32","shape":[2],"data_offsets":[${offsets.join(',')}]}${extra}}`;
+  const ok = (offsets: [number, number], extra = '') => `{"a":{"dtype":"F32","shape":[2],"data_offsets":[${offsets.join(',')}]}${extra}}`;
   const eight = new Uint8Array(8);
 
   it('decodes escaped names, skips unknown fields, accepts trailing spaces and null metadata', () => {
@@ -297,7 +293,7 @@ describe('validation of malformed files', () => {
     new DataView(huge.buffer).setBigUint64(0, 2n ** 63n, true);
     expectCorrupt(() => parseSafetensors(huge, 'h.st'), 'h.st', 'exceeds');
     expectCorrupt(() => parseSafetensors(rawFile(ok([0, 8]), eight).subarray(0, 20), 't.st'), 't.st', 'past the end');
-    expectCorrupt(() => parseSafetensors(rawFile(ok([0, 8]), eight).subarray(0, 66)), "'a'", "run past");
+    expectCorrupt(() => parseSafetensors(rawFile(ok([0, 8]), eight).subarray(0, 66)), "'a'", 'run past');
     expectCorrupt(() => parseSafetensors(rawFile('[1,2]')), 'JSON object');
     expectCorrupt(() => parseSafetensors(rawFile('{"a":')), 'bad header', "'a'");
     expectCorrupt(() => parseSafetensors(rawFile(ok([0, 8]).replace('F32', 'I64'), eight)), 'I64', 'not supported');
@@ -306,14 +302,8 @@ describe('validation of malformed files', () => {
     expectCorrupt(() => parseSafetensors(rawFile(ok([8, 0]), eight)), 'begin > end');
     expectCorrupt(() => parseSafetensors(rawFile(ok([0, 8]).replace('[2]', '[2.5]'), eight)), 'fraction');
     expectCorrupt(() => parseSafetensors(rawFile(ok([0, 8]).replace('[2]', '[-2]'), eight)), 'negative number');
-    expectCorrupt(
-      () => parseSafetensors(rawFile(ok([0, 8]).replace('[2]', '[4294967296,4294967296,4294967296]'), eight)),
-      'more than the file holds',
-    );
-    expectCorrupt(
-      () => parseSafetensors(rawFile(ok([0, 8], ',"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}'), new Uint8Array(12))),
-      'overlaps',
-    );
+    expectCorrupt(() => parseSafetensors(rawFile(ok([0, 8]).replace('[2]', '[4294967296,4294967296,4294967296]'), eight)), 'more than the file holds');
+    expectCorrupt(() => parseSafetensors(rawFile(ok([0, 8], ',"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}'), new Uint8Array(12))), 'overlaps');
     expectCorrupt(() => parseSafetensors(rawFile(ok([4, 12]), new Uint8Array(12))), 'belong to no tensor');
     expectCorrupt(() => parseSafetensors(rawFile(ok([0, 8]), new Uint8Array(12))), 'data section holds 12');
     expectCorrupt(() => parseSafetensors(rawFile('{"__metadata__":{"a":1}}')), 'must be a string');

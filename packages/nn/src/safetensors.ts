@@ -31,8 +31,23 @@ const SUPPORTED_DTYPE_BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2
 
 /** Every dtype the format defines; these are recognised and refused by name rather than called garbage. */
 const KNOWN_UNSUPPORTED_DTYPES = new Set([
-  'BOOL', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'F8_E8M0', 'F4', 'F6_E2M3', 'F6_E3M2',
-  'I16', 'U16', 'I32', 'U32', 'F64', 'I64', 'U64', 'C64',
+  'BOOL',
+  'U8',
+  'I8',
+  'F8_E5M2',
+  'F8_E4M3',
+  'F8_E8M0',
+  'F4',
+  'F6_E2M3',
+  'F6_E3M2',
+  'I16',
+  'U16',
+  'I32',
+  'U32',
+  'F64',
+  'I64',
+  'U64',
+  'C64',
 ]);
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -225,10 +240,7 @@ function encode(data: Float32Array, dtype: SafetensorsDtype, out: Uint8Array): v
  * here share one alignment), compact JSON with `__metadata__` first, the header padded with spaces
  * to a multiple of 8 bytes so every tensor starts 8-byte aligned.
  */
-export function serializeSafetensors(
-  tensors: ReadonlyMap<string, TensorRecord>,
-  metadata?: Record<string, string>,
-): Uint8Array {
+export function serializeSafetensors(tensors: ReadonlyMap<string, TensorRecord>, metadata?: Record<string, string>): Uint8Array {
   const names = [...tensors.keys()].sort(compareUtf8);
   // Built by hand: a JS object would move integer-like keys ("0", "1") ahead of the others.
   const parts: string[] = [];
@@ -299,10 +311,6 @@ export async function readSafetensorsFile(path: string): Promise<SafetensorsFile
 }
 
 /** Serialises and writes atomically: readers see the old file or the whole new one, never a partial one. */
-export async function writeSafetensorsFile(
-  path: string,
-  tensors: ReadonlyMap<string, TensorRecord>,
-  metadata?: Record<string, string>,
-): Promise<void> {
+export async function writeSafetensorsFile(path: string, tensors: ReadonlyMap<string, TensorRecord>, metadata?: Record<string, string>): Promise<void> {
   await writeFileAtomic(path, serializeSafetensors(tensors, metadata));
 }

@@ -33,7 +33,8 @@ export function parseWithSchema<S extends z.ZodType>(schema: S, value: unknown, 
   const issue = result.error.issues[0]!;
   const key = issue.path.length ? `"${issue.path.map(String).join('.')}"` : '';
   const got = issue.code === 'unrecognized_keys' ? '' : ` (got ${showValue(valueAt(value, issue.path))})`;
-  const message = issue.code === 'unrecognized_keys' ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
+  const message =
+    issue.code === 'unrecognized_keys' ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
   throw new LdmError(code, `${where}: ${key ? `${key} ` : ''}${message}${got}`);
 }
 
@@ -41,7 +42,8 @@ export function parseWithSchema<S extends z.ZodType>(schema: S, value: unknown, 
 export const schemas = {
   /** A positive integer, at most `max` (so a typo cannot ask for terabytes). */
   positiveInt: (max = 1 << 20) => z.number().int('expected an integer').min(1, 'expected an integer ≥ 1').max(max, `expected at most ${max}`),
-  nonNegativeInt: (max = Number.MAX_SAFE_INTEGER) => z.number().int('expected an integer').min(0, 'expected an integer ≥ 0').max(max, `expected at most ${max}`),
+  nonNegativeInt: (max = Number.MAX_SAFE_INTEGER) =>
+    z.number().int('expected an integer').min(0, 'expected an integer ≥ 0').max(max, `expected at most ${max}`),
   finite: () => z.number().refine(Number.isFinite, 'expected a finite number'),
   positive: () => z.number().refine((v) => Number.isFinite(v) && v > 0, 'expected a finite number > 0'),
 };

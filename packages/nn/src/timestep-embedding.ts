@@ -32,7 +32,11 @@ export function sinusoidalEmbedding(timesteps: tf.Tensor1D, dim: number, options
     const sin = tf.sin(args);
     const cos = tf.cos(args);
     let emb = flipSinToCos ? tf.concat([cos, sin], 1) : tf.concat([sin, cos], 1);
-    if (dim % 2 === 1) emb = tf.pad(emb, [[0, 0], [0, 1]]);
+    if (dim % 2 === 1)
+      emb = tf.pad(emb, [
+        [0, 0],
+        [0, 1],
+      ]);
     return emb as tf.Tensor2D;
   });
 }

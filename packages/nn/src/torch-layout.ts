@@ -59,10 +59,13 @@ export function loadTorchStateDict(
         throw new LdmError('CORRUPT_FILE', `${options.source ?? 'state dict'}: tensor '${name}' holds a non-finite value (${rec.data[bad]} at index ${bad})`);
       }
       const perm = FROM_TORCH[rec.shape.length];
-      tensors.set(name, tf.tidy(() => {
-        const t = tf.tensor(rec.data, rec.shape, 'float32');
-        return perm ? tf.transpose(t, perm) : t;
-      }));
+      tensors.set(
+        name,
+        tf.tidy(() => {
+          const t = tf.tensor(rec.data, rec.shape, 'float32');
+          return perm ? tf.transpose(t, perm) : t;
+        }),
+      );
     }
     try {
       module.loadStateDict(tensors);

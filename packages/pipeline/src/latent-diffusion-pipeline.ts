@@ -38,7 +38,8 @@ export function decodeFromPrior(vae: AutoencoderKL, options: DecodeFromPriorOpti
   const { count } = options;
   if (!Number.isInteger(count) || count < 1) throw new LdmError('INVALID_ARGUMENT', `decodeFromPrior: count must be a positive integer, got ${count}`);
   const batchSize = options.batchSize ?? count;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new LdmError('INVALID_ARGUMENT', `decodeFromPrior: batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new LdmError('INVALID_ARGUMENT', `decodeFromPrior: batchSize must be a positive integer, got ${batchSize}`);
   const shape = options.latentShape ?? latentShapeOf(vae);
   const generator = new Generator(options.seed ?? 0).split('prior');
   const chunks: tf.Tensor4D[] = [];

@@ -95,10 +95,7 @@ export function parseModelIndex(json: unknown, path: string): ModelIndex {
     if (!r.success) throw new LdmError('INVALID_CONFIG', describeIssue(path, r.error.issues[0]));
     return { format: 'diffusers', kind: 'pixel', json: r.data };
   }
-  throw new LdmError(
-    'INVALID_CONFIG',
-    `${path}: key "_class_name": expected "LDMPipeline" or "DDPMPipeline", got ${JSON.stringify(className)}`,
-  );
+  throw new LdmError('INVALID_CONFIG', `${path}: key "_class_name": expected "LDMPipeline" or "DDPMPipeline", got ${JSON.stringify(className)}`);
 }
 
 /** Reads and checks `dir/model_index.json`; a missing folder or file is a one-line error naming it. */
@@ -135,9 +132,7 @@ export function modelIndexJson(
     unet: ['diffusers', 'UNet2DModel'] as ['diffusers', 'UNet2DModel'],
     ...(Object.keys(extras).length > 0 ? { _ldm: extras } : {}),
   };
-  return kind === 'latent'
-    ? { _class_name: 'LDMPipeline', ...common, vqvae: ['diffusers', 'AutoencoderKL'] }
-    : { _class_name: 'DDPMPipeline', ...common };
+  return kind === 'latent' ? { _class_name: 'LDMPipeline', ...common, vqvae: ['diffusers', 'AutoencoderKL'] } : { _class_name: 'DDPMPipeline', ...common };
 }
 
 export async function writeModelIndex(dir: string, index: LdmModelIndex | DdpmModelIndex): Promise<void> {

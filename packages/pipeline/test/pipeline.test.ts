@@ -26,7 +26,13 @@ function latentPipeline(): LatentDiffusionPipeline {
   const unet = new UNet2DModel(TINY_UNET, new Generator(2));
   vae.eval();
   unet.eval();
-  return new LatentDiffusionPipeline({ vae, unet, schedulerConfig: new DDPMScheduler({ numTrainTimesteps: 1000 }).toConfig(), latentStatistics: stats, extras: { data: 'mnist' } });
+  return new LatentDiffusionPipeline({
+    vae,
+    unet,
+    schedulerConfig: new DDPMScheduler({ numTrainTimesteps: 1000 }).toConfig(),
+    latentStatistics: stats,
+    extras: { data: 'mnist' },
+  });
 }
 
 describe('LatentDiffusionPipeline and DDPMPipeline', () => {
@@ -81,7 +87,15 @@ describe('LatentDiffusionPipeline and DDPMPipeline', () => {
     const b = p.generate({ latents: xT, sampler: 'ddim', steps: 3, seed: 2 });
     expect(Array.from(a.images.dataSync())).toEqual(Array.from(b.images.dataSync()));
     let calls = 0;
-    const d = p.generate({ count: 2, sampler: 'ddpm', steps: 5, onStep: (done, total) => { calls = done; expect(total).toBe(5); } });
+    const d = p.generate({
+      count: 2,
+      sampler: 'ddpm',
+      steps: 5,
+      onStep: (done, total) => {
+        calls = done;
+        expect(total).toBe(5);
+      },
+    });
     expect(calls).toBe(5);
     const prior = p.decodeFromPrior({ count: 2, seed: 3 });
     expect(prior.images.shape).toEqual([2, 16, 16, 1]);
@@ -92,7 +106,10 @@ describe('LatentDiffusionPipeline and DDPMPipeline', () => {
   });
 
   it('DDPMPipeline: a pixel folder round trip', async () => {
-    const unet = new UNet2DModel({ ...PIXEL_UNET_CONFIG, blockOutChannels: [8, 16, 16], normNumGroups: 4, attentionHeadDim: 8, sampleSize: 8 }, new Generator(3));
+    const unet = new UNet2DModel(
+      { ...PIXEL_UNET_CONFIG, blockOutChannels: [8, 16, 16], normNumGroups: 4, attentionHeadDim: 8, sampleSize: 8 },
+      new Generator(3),
+    );
     const p = new DDPMPipeline({ unet, schedulerConfig: new DDPMScheduler({ clipSample: true }).toConfig() });
     const out = join(dir, 'ddpm');
     await p.save(out);
@@ -118,7 +135,10 @@ describe('LatentDiffusionPipeline and DDPMPipeline', () => {
     await cp(join(modern, 'unet'), join(old, 'unet'), { recursive: true });
     await cp(join(modern, 'scheduler'), join(old, 'scheduler'), { recursive: true });
     await cp(join(modern, 'vqvae'), join(dir, 'old', 'vae'), { recursive: true });
-    await writeFile(join(old, 'model_index.json'), JSON.stringify({ _class_name: 'LatentDDPMPipeline', space: 'latent', vae: '../vae', sample_shape: [8, 8, 4], data: 'mnist' }));
+    await writeFile(
+      join(old, 'model_index.json'),
+      JSON.stringify({ _class_name: 'LatentDDPMPipeline', space: 'latent', vae: '../vae', sample_shape: [8, 8, 4], data: 'mnist' }),
+    );
     const loaded = await loadPipeline(old);
     expect(loaded).toBeInstanceOf(LatentDiffusionPipeline);
     const a = p.generate({ count: 1, steps: 2, seed: 1 });
@@ -130,12 +150,16 @@ describe('LatentDiffusionPipeline and DDPMPipeline', () => {
   });
 
   it('model_index.json errors name the file and the key, in one line', async () => {
-    expect(() => parseModelIndex({ _class_name: 'LDMPipeline', unet: ['diffusers', 'UNet2DModel'], scheduler: ['diffusers', 'DDIMScheduler'] }, 'x/model_index.json')).toThrow(
-      /^x\/model_index\.json: key "vqvae": /,
-    );
-    expect(() => parseModelIndex({ _class_name: 'DDPMPipeline', unet: ['diffusers', 'UNet2DConditionModel'], scheduler: ['diffusers', 'DDPMScheduler'] }, 'f.json')).toThrow(/f\.json: key "unet\.1"/);
+    expect(() =>
+      parseModelIndex({ _class_name: 'LDMPipeline', unet: ['diffusers', 'UNet2DModel'], scheduler: ['diffusers', 'DDIMScheduler'] }, 'x/model_index.json'),
+    ).toThrow(/^x\/model_index\.json: key "vqvae": /);
+    expect(() =>
+      parseModelIndex({ _class_name: 'DDPMPipeline', unet: ['diffusers', 'UNet2DConditionModel'], scheduler: ['diffusers', 'DDPMScheduler'] }, 'f.json'),
+    ).toThrow(/f\.json: key "unet\.1"/);
     expect(() => parseModelIndex({ _class_name: 'StableDiffusionPipeline' }, 'f.json')).toThrow(/key "_class_name": expected "LDMPipeline" or "DDPMPipeline"/);
-    expect(() => parseModelIndex({ _class_name: 'LatentDDPMPipeline', space: 'latent', vae: 5, sample_shape: [8, 8, 4] }, 'f.json')).toThrow(/f\.json: key "vae".*convert/);
+    expect(() => parseModelIndex({ _class_name: 'LatentDDPMPipeline', space: 'latent', vae: 5, sample_shape: [8, 8, 4] }, 'f.json')).toThrow(
+      /f\.json: key "vae".*convert/,
+    );
     const broken = join(dir, 'broken');
     await mkdir(broken, { recursive: true });
     await writeFile(join(broken, 'model_index.json'), '{ nope');

@@ -106,7 +106,13 @@ async function benchModel(name: string, config: Readonly<UNet2DConfig>): Promise
     input: [h, w, c],
     params,
     forwardMflopsPerImage: Math.round(flops / 1e5) / 10,
-    wasm: { trainStepMs: Math.round(stepMs), trainImagesPerSec: round1((1000 * BATCH) / stepMs), inferImagesPerSec: round1((1000 * BATCH) / inferMs), batch: BATCH, leakedTensorsPerStep: leaked },
+    wasm: {
+      trainStepMs: Math.round(stepMs),
+      trainImagesPerSec: round1((1000 * BATCH) / stepMs),
+      inferImagesPerSec: round1((1000 * BATCH) / inferMs),
+      batch: BATCH,
+      leakedTensorsPerStep: leaked,
+    },
     cpu: { inferImagesPerSec: round1((1000 * CPU_BATCH) / cpuMs), batch: CPU_BATCH },
     kernelShareOfTrainStep: share,
   };
@@ -126,13 +132,19 @@ async function benchUpsample(): Promise<Record<string, number>> {
       g.dataSync();
     });
   const ours = timeIt(run(upsampleNearest2x), 5);
-  const resize = timeIt(run((v) => tf.image.resizeNearestNeighbor(v, [32, 32])), 5);
+  const resize = timeIt(
+    run((v) => tf.image.resizeNearestNeighbor(v, [32, 32])),
+    5,
+  );
   x.dispose();
   return { customGradMs: round1(ours), resizeNearestNeighborMs: round1(resize) };
 }
 
 const rows: ModelRow[] = [];
-for (const [name, config] of [['pixel UNet (PIXEL_UNET_CONFIG)', PIXEL_UNET_CONFIG], ['latent UNet (LATENT_UNET_CONFIG)', LATENT_UNET_CONFIG]] as const) {
+for (const [name, config] of [
+  ['pixel UNet (PIXEL_UNET_CONFIG)', PIXEL_UNET_CONFIG],
+  ['latent UNet (LATENT_UNET_CONFIG)', LATENT_UNET_CONFIG],
+] as const) {
   rows.push(await benchModel(name, config));
 }
 const upsample = await benchUpsample();
@@ -141,13 +153,19 @@ console.log(`\nUNet benchmarks (wasm batch ${BATCH}, cpu batch ${CPU_BATCH}; med
 console.log('| model | input | params | fwd MFLOP/img | wasm train step ms | wasm train img/s | wasm infer img/s | cpu infer img/s | leaked/step |');
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of rows) {
-  console.log(`| ${r.model} | ${r.input.join('×')} | ${r.params.toLocaleString('en')} | ${r.forwardMflopsPerImage} | ${r.wasm.trainStepMs} | ${r.wasm.trainImagesPerSec} | ${r.wasm.inferImagesPerSec} | ${r.cpu.inferImagesPerSec} | ${r.wasm.leakedTensorsPerStep} |`);
+  console.log(
+    `| ${r.model} | ${r.input.join('×')} | ${r.params.toLocaleString('en')} | ${r.forwardMflopsPerImage} | ${r.wasm.trainStepMs} | ${r.wasm.trainImagesPerSec} | ${r.wasm.inferImagesPerSec} | ${r.cpu.inferImagesPerSec} | ${r.wasm.leakedTensorsPerStep} |`,
+  );
 }
 for (const r of rows) {
-  const top = Object.entries(r.kernelShareOfTrainStep).slice(0, 8).map(([k, s]) => `${k} ${(100 * s).toFixed(1)}%`);
+  const top = Object.entries(r.kernelShareOfTrainStep)
+    .slice(0, 8)
+    .map(([k, s]) => `${k} ${(100 * s).toFixed(1)}%`);
   console.log(`${r.model} train-step kernel time: ${top.join(', ')}`);
 }
-console.log(`nearest ×2 fwd+bwd [${BATCH},16,16,64] on wasm: resize + 4·avgPool gradient (ours) ${upsample.customGradMs} ms, resizeNearestNeighbor with its stock gradient ${upsample.resizeNearestNeighborMs} ms`);
+console.log(
+  `nearest ×2 fwd+bwd [${BATCH},16,16,64] on wasm: resize + 4·avgPool gradient (ours) ${upsample.customGradMs} ms, resizeNearestNeighbor with its stock gradient ${upsample.resizeNearestNeighborMs} ms`,
+);
 
 const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'models.json');
 await mkdir(dirname(out), { recursive: true });

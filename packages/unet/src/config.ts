@@ -126,9 +126,15 @@ const UNET_CONFIG_SCHEMA = z.object({
   time_embedding_dim: optionalSize,
   freq_shift: schemas.finite(),
   flip_sin_to_cos: z.boolean(),
-  down_block_types: z.array(z.enum(['DownBlock2D', 'AttnDownBlock2D'])).min(1).max(8),
+  down_block_types: z
+    .array(z.enum(['DownBlock2D', 'AttnDownBlock2D']))
+    .min(1)
+    .max(8),
   mid_block_type: z.literal('UNetMidBlock2D').nullable(),
-  up_block_types: z.array(z.enum(['UpBlock2D', 'AttnUpBlock2D'])).min(1).max(8),
+  up_block_types: z
+    .array(z.enum(['UpBlock2D', 'AttnUpBlock2D']))
+    .min(1)
+    .max(8),
   block_out_channels: z.array(schemas.positiveInt(4096)).min(1, 'must not be empty').max(8),
   layers_per_block: schemas.positiveInt(16),
   mid_block_scale_factor: schemas.positive(),
@@ -154,10 +160,14 @@ export function resolveUNetConfig(input: UNet2DConfigInput = {}): UNet2DConfig {
   parseWithSchema(UNET_CONFIG_SCHEMA, toDiffusersJson('UNet2DModel', c), 'UNet2DModel config');
   const n = c.blockOutChannels.length;
   if (c.downBlockTypes.length !== n || c.upBlockTypes.length !== n) {
-    throw new LdmError('INVALID_CONFIG', `UNet2DModel: down_block_types (${c.downBlockTypes.length}) and up_block_types (${c.upBlockTypes.length}) must each have one entry per block_out_channels (${n})`);
+    throw new LdmError(
+      'INVALID_CONFIG',
+      `UNet2DModel: down_block_types (${c.downBlockTypes.length}) and up_block_types (${c.upBlockTypes.length}) must each have one entry per block_out_channels (${n})`,
+    );
   }
   for (const ch of c.blockOutChannels) {
-    if (ch % c.normNumGroups !== 0) throw new LdmError('INVALID_CONFIG', `UNet2DModel: block_out_channels entry ${ch} is not divisible by norm_num_groups ${c.normNumGroups}`);
+    if (ch % c.normNumGroups !== 0)
+      throw new LdmError('INVALID_CONFIG', `UNet2DModel: block_out_channels entry ${ch} is not divisible by norm_num_groups ${c.normNumGroups}`);
   }
   return c;
 }

@@ -33,7 +33,14 @@ export class DownBlock2D extends Module {
     for (let i = 0; i < o.numLayers; i++) {
       this.resnets.push(
         new ResnetBlock2D(
-          { inChannels: i === 0 ? o.inChannels : o.outChannels, outChannels: o.outChannels, tembChannels: o.tembChannels, numGroups: o.numGroups, eps: o.eps, dropout: o.dropout },
+          {
+            inChannels: i === 0 ? o.inChannels : o.outChannels,
+            outChannels: o.outChannels,
+            tembChannels: o.tembChannels,
+            numGroups: o.numGroups,
+            eps: o.eps,
+            dropout: o.dropout,
+          },
           generator,
         ),
       );

@@ -19,7 +19,10 @@ describe.each(['wasm', 'cpu'] as const)('UNet2DModel training on %s', (backend) 
     const target = randn([2, 8, 8, 4], gen);
     const lossFn = () => tf.mean(tf.square(tf.sub(model.forward(x, [3, 500]), target))) as tf.Scalar;
 
-    const { value, grads } = tf.variableGrads(lossFn, params.map(([, v]) => v));
+    const { value, grads } = tf.variableGrads(
+      lossFn,
+      params.map(([, v]) => v),
+    );
     const zero = params.filter(([, v]) => !(tf.tidy(() => tf.max(tf.abs(grads[v.name]!)).dataSync()[0]!) > 0)).map(([n]) => n);
     expect(zero).toEqual([]);
     tf.dispose([value, ...Object.values(grads)]);

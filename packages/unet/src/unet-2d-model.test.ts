@@ -49,9 +49,18 @@ describe.each(['wasm', 'cpu'] as const)('UNet2DModel against diffusers (unet_tin
     });
     const ref = nchwToNhwc(tensors.get('output.sample')!);
     errors.output = maxRelError(out, ref);
-    expect(Object.keys(errors).sort()).toEqual(
-      ['conv_in', 'conv_norm_out', 'down_blocks.0', 'down_blocks.1', 'mid_block', 'output', 'time_embedding', 'time_proj', 'up_blocks.0', 'up_blocks.1'],
-    );
+    expect(Object.keys(errors).sort()).toEqual([
+      'conv_in',
+      'conv_norm_out',
+      'down_blocks.0',
+      'down_blocks.1',
+      'mid_block',
+      'output',
+      'time_embedding',
+      'time_proj',
+      'up_blocks.0',
+      'up_blocks.1',
+    ]);
     for (const [name, e] of Object.entries(errors)) expect(e, name).toBeLessThanOrEqual(1e-4);
     tf.dispose([x, out, ref]);
     expect(tf.memory().numTensors).toBe(before);

@@ -35,7 +35,14 @@ export class UpBlock2D extends Module {
       const resnetIn = i === 0 ? o.prevOutputChannels : o.outChannels;
       this.resnets.push(
         new ResnetBlock2D(
-          { inChannels: resnetIn + skipChannels, outChannels: o.outChannels, tembChannels: o.tembChannels, numGroups: o.numGroups, eps: o.eps, dropout: o.dropout },
+          {
+            inChannels: resnetIn + skipChannels,
+            outChannels: o.outChannels,
+            tembChannels: o.tembChannels,
+            numGroups: o.numGroups,
+            eps: o.eps,
+            dropout: o.dropout,
+          },
           generator,
         ),
       );

@@ -62,7 +62,11 @@ for (const k of profile.kernels) {
   byKernel[k.name] = (byKernel[k.name] ?? 0) + ms;
   total += ms;
 }
-const share = Object.fromEntries(Object.entries(byKernel).sort((a, b) => b[1] - a[1]).map(([k, ms]) => [k, Math.round((1000 * ms) / total) / 1000]));
+const share = Object.fromEntries(
+  Object.entries(byKernel)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, ms]) => [k, Math.round((1000 * ms) / total) / 1000]),
+);
 const state = new Map([...vae.parameters()].map(([k, v]) => [k, v.clone()]));
 const numParams = vae.numParameters();
 const flops = vae.forwardFlops([h, w, c]);
@@ -83,15 +87,28 @@ const row = {
   input: [h, w, c],
   params: numParams,
   forwardMflopsPerImage: round1(flops / 1e6),
-  wasm: { trainStepMs: Math.round(stepMs), trainImagesPerSec: round1((1000 * BATCH) / stepMs), inferImagesPerSec: round1((1000 * BATCH) / inferMs), batch: BATCH, leakedTensorsPerStep: leaked },
+  wasm: {
+    trainStepMs: Math.round(stepMs),
+    trainImagesPerSec: round1((1000 * BATCH) / stepMs),
+    inferImagesPerSec: round1((1000 * BATCH) / inferMs),
+    batch: BATCH,
+    leakedTensorsPerStep: leaked,
+  },
   cpu: { inferImagesPerSec: round1((1000 * CPU_BATCH) / cpuMs), batch: CPU_BATCH },
   kernelShareOfTrainStep: share,
 };
 console.log(`\nVAE benchmark (encode + decode; wasm batch ${BATCH}, cpu batch ${CPU_BATCH}; medians of ${STEPS})`);
 console.log('| model | input | params | fwd MFLOP/img | wasm train step ms | wasm train img/s | wasm infer img/s | cpu infer img/s | leaked/step |');
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-console.log(`| ${row.model} | ${row.input.join('×')} | ${row.params.toLocaleString('en')} | ${row.forwardMflopsPerImage} | ${row.wasm.trainStepMs} | ${row.wasm.trainImagesPerSec} | ${row.wasm.inferImagesPerSec} | ${row.cpu.inferImagesPerSec} | ${row.wasm.leakedTensorsPerStep} |`);
-console.log(`train-step kernel time: ${Object.entries(share).slice(0, 8).map(([k, s]) => `${k} ${(100 * s).toFixed(1)}%`).join(', ')}`);
+console.log(
+  `| ${row.model} | ${row.input.join('×')} | ${row.params.toLocaleString('en')} | ${row.forwardMflopsPerImage} | ${row.wasm.trainStepMs} | ${row.wasm.trainImagesPerSec} | ${row.wasm.inferImagesPerSec} | ${row.cpu.inferImagesPerSec} | ${row.wasm.leakedTensorsPerStep} |`,
+);
+console.log(
+  `train-step kernel time: ${Object.entries(share)
+    .slice(0, 8)
+    .map(([k, s]) => `${k} ${(100 * s).toFixed(1)}%`)
+    .join(', ')}`,
+);
 const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'models.json');
 await mkdir(dirname(out), { recursive: true });
 await writeFile(out, `${JSON.stringify({ date: new Date().toISOString(), batch: BATCH, steps: STEPS, models: [row] }, null, 2)}\n`);

@@ -66,7 +66,13 @@ describe('AutoencoderKL posterior, ELBO, files', () => {
     await initBackend({ backend: 'wasm' });
   });
 
-  const small = { ...DEFAULT_VAE_CONFIG, blockOutChannels: [8, 16], downBlockTypes: ['DownEncoderBlock2D', 'DownEncoderBlock2D'], upBlockTypes: ['UpDecoderBlock2D', 'UpDecoderBlock2D'], normNumGroups: 4 } as const;
+  const small = {
+    ...DEFAULT_VAE_CONFIG,
+    blockOutChannels: [8, 16],
+    downBlockTypes: ['DownEncoderBlock2D', 'DownEncoderBlock2D'],
+    upBlockTypes: ['UpDecoderBlock2D', 'UpDecoderBlock2D'],
+    normNumGroups: 4,
+  } as const;
 
   it('KL matches the closed form, logvar is clamped, sampling is seeded', async () => {
     const moments = tf.tensor4d([0.5, -1, 40, -50], [1, 1, 1, 4]);

@@ -59,7 +59,10 @@ export class AutoencoderKL extends Module {
     const c = this.config;
     const factor = 2 ** (c.blockOutChannels.length - 1);
     if (x.rank !== 4 || x.shape[3] !== c.inChannels || x.shape[1] % factor !== 0 || x.shape[2] % factor !== 0) {
-      throw new LdmError('SHAPE_MISMATCH', `AutoencoderKL.encode: expected NHWC images with ${c.inChannels} channels and H, W divisible by ${factor}, got [${x.shape}]`);
+      throw new LdmError(
+        'SHAPE_MISMATCH',
+        `AutoencoderKL.encode: expected NHWC images with ${c.inChannels} channels and H, W divisible by ${factor}, got [${x.shape}]`,
+      );
     }
     const moments = tf.tidy(() => {
       let h = this.encoder.forward(x, trace);

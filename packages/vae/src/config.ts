@@ -103,10 +103,14 @@ export function resolveVaeConfig(input: AutoencoderKLConfigInput = {}): Autoenco
   parseWithSchema(VAE_CONFIG_SCHEMA, toDiffusersJson('AutoencoderKL', c), 'AutoencoderKL config');
   const n = c.blockOutChannels.length;
   if (c.downBlockTypes.length !== n || c.upBlockTypes.length !== n) {
-    throw new LdmError('INVALID_CONFIG', `AutoencoderKL: down_block_types (${c.downBlockTypes.length}) and up_block_types (${c.upBlockTypes.length}) must each have one entry per block_out_channels (${n})`);
+    throw new LdmError(
+      'INVALID_CONFIG',
+      `AutoencoderKL: down_block_types (${c.downBlockTypes.length}) and up_block_types (${c.upBlockTypes.length}) must each have one entry per block_out_channels (${n})`,
+    );
   }
   for (const ch of c.blockOutChannels) {
-    if (ch % c.normNumGroups !== 0) throw new LdmError('INVALID_CONFIG', `AutoencoderKL: block_out_channels entry ${ch} is not divisible by norm_num_groups ${c.normNumGroups}`);
+    if (ch % c.normNumGroups !== 0)
+      throw new LdmError('INVALID_CONFIG', `AutoencoderKL: block_out_channels entry ${ch} is not divisible by norm_num_groups ${c.normNumGroups}`);
   }
   return c;
 }

@@ -13,7 +13,9 @@ export class UpDecoderBlock2D extends Module {
     super();
     this.resnets = this.addModule('resnets', new ModuleList<ResnetBlock2D>());
     for (let i = 0; i < numLayers; i++) {
-      this.resnets.push(new ResnetBlock2D({ inChannels: i === 0 ? inChannels : outChannels, outChannels, tembChannels: null, numGroups, eps: VAE_NORM_EPS }, generator));
+      this.resnets.push(
+        new ResnetBlock2D({ inChannels: i === 0 ? inChannels : outChannels, outChannels, tembChannels: null, numGroups, eps: VAE_NORM_EPS }, generator),
+      );
     }
     this.upsamplers = addUpsample ? this.addModule('upsamplers', new ModuleList([new Upsample2D(outChannels, {}, generator)])) : null;
   }
@@ -52,7 +54,10 @@ export class Decoder extends Module {
     this.convIn = this.addModule('conv_in', new Conv2d(c.latentChannels, rev[0]!, { kernelSize: 3, padding: 1 }, generator));
     this.midBlock = this.addModule(
       'mid_block',
-      new UNetMidBlock2D({ channels: rev[0]!, tembChannels: null, numGroups: c.normNumGroups, eps: VAE_NORM_EPS, headDim: rev[0]!, addAttention: c.midBlockAddAttention }, generator),
+      new UNetMidBlock2D(
+        { channels: rev[0]!, tembChannels: null, numGroups: c.normNumGroups, eps: VAE_NORM_EPS, headDim: rev[0]!, addAttention: c.midBlockAddAttention },
+        generator,
+      ),
     );
     this.upBlocks = this.addModule('up_blocks', new ModuleList<UpDecoderBlock2D>());
     let outCh = rev[0]!;

@@ -80,7 +80,14 @@ export function vaeLoss(config: VaeLossConfig): TrainingLoss<AutoencoderKL> {
         },
       } as unknown as Generator;
       const terms = vaeElbo(vae, toTensor(batch.x!) as tf.Tensor4D, { generator, beta, decoderLogScale: config.decoderLogScale });
-      return { loss: terms.loss, metrics: { reconstruction: tf.mean(terms.reconstruction) as tf.Scalar, kl: tf.mean(terms.kl) as tf.Scalar, bitsPerDim: tf.mean(terms.bitsPerDim) as tf.Scalar } };
+      return {
+        loss: terms.loss,
+        metrics: {
+          reconstruction: tf.mean(terms.reconstruction) as tf.Scalar,
+          kl: tf.mean(terms.kl) as tf.Scalar,
+          bitsPerDim: tf.mean(terms.bitsPerDim) as tf.Scalar,
+        },
+      };
     },
   };
 }

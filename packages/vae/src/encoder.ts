@@ -13,7 +13,9 @@ export class DownEncoderBlock2D extends Module {
     super();
     this.resnets = this.addModule('resnets', new ModuleList<ResnetBlock2D>());
     for (let i = 0; i < numLayers; i++) {
-      this.resnets.push(new ResnetBlock2D({ inChannels: i === 0 ? inChannels : outChannels, outChannels, tembChannels: null, numGroups, eps: VAE_NORM_EPS }, generator));
+      this.resnets.push(
+        new ResnetBlock2D({ inChannels: i === 0 ? inChannels : outChannels, outChannels, tembChannels: null, numGroups, eps: VAE_NORM_EPS }, generator),
+      );
     }
     this.downsamplers = addDownsample ? this.addModule('downsamplers', new ModuleList([new Downsample2D(outChannels, { padding: 0 }, generator)])) : null;
   }
@@ -60,7 +62,10 @@ export class Encoder extends Module {
     }
     this.midBlock = this.addModule(
       'mid_block',
-      new UNetMidBlock2D({ channels: last, tembChannels: null, numGroups: c.normNumGroups, eps: VAE_NORM_EPS, headDim: last, addAttention: c.midBlockAddAttention }, generator),
+      new UNetMidBlock2D(
+        { channels: last, tembChannels: null, numGroups: c.normNumGroups, eps: VAE_NORM_EPS, headDim: last, addAttention: c.midBlockAddAttention },
+        generator,
+      ),
     );
     this.convNormOut = this.addModule('conv_norm_out', new GroupNorm(c.normNumGroups, last, VAE_NORM_EPS));
     this.convOut = this.addModule('conv_out', new Conv2d(last, 2 * c.latentChannels, { kernelSize: 3, padding: 1 }, generator));

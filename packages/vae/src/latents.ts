@@ -39,14 +39,25 @@ function encodeMeans(vae: AutoencoderKL, data: ImageDataset, batchSize: number, 
     z.dispose();
     onProgress?.(start + b, n);
   }
-  return { images: out ?? new Float32Array(0), shape: [n, ...latentShape], name: `${data.name} latents`, ...(data.labels ? { labels: data.labels } : {}), ...(data.numClasses ? { numClasses: data.numClasses } : {}) };
+  return {
+    images: out ?? new Float32Array(0),
+    shape: [n, ...latentShape],
+    name: `${data.name} latents`,
+    ...(data.labels ? { labels: data.labels } : {}),
+    ...(data.numClasses ? { numClasses: data.numClasses } : {}),
+  };
 }
 
 /**
  * The scaling factor as 1/std of the latents (posterior means) over the whole training set — not
  * one batch, as LDM's `scale_by_std` and diffusers' docstring do — computed in float64.
  */
-export function computeLatentStatistics(vae: AutoencoderKL, data: ImageDataset, batchSize = 256, onProgress?: (done: number, total: number) => void): LatentStatistics {
+export function computeLatentStatistics(
+  vae: AutoencoderKL,
+  data: ImageDataset,
+  batchSize = 256,
+  onProgress?: (done: number, total: number) => void,
+): LatentStatistics {
   if (data.shape[0] === 0) throw new LdmError('BAD_DATA', `computeLatentStatistics: ${data.name} is empty`);
   const latents = encodeMeans(vae, data, batchSize, onProgress);
   let sum = 0;
@@ -55,7 +66,8 @@ export function computeLatentStatistics(vae: AutoencoderKL, data: ImageDataset, 
   let sq = 0;
   for (const v of latents.images) sq += (v - mean) ** 2;
   const std = Math.sqrt(sq / latents.images.length);
-  if (!(std > 0) || !Number.isFinite(std)) throw new LdmError('NUMERICAL_ERROR', `computeLatentStatistics: latent std is ${std}; the VAE's encoder is degenerate`);
+  if (!(std > 0) || !Number.isFinite(std))
+    throw new LdmError('NUMERICAL_ERROR', `computeLatentStatistics: latent std is ${std}; the VAE's encoder is degenerate`);
   return { scalingFactor: 1 / std, mean, std, count: data.shape[0] };
 }
 
@@ -83,7 +95,10 @@ export async function saveVaeWithLatentStatistics(vae: AutoencoderKL, dir: strin
   const { writeModelFolder, toTorchStateDict, writeFileAtomic } = await import('@ldm/nn');
   await writeModelFolder(dir, { ...vae.toConfig(), scaling_factor: stats.scalingFactor }, toTorchStateDict(vae));
   const { join } = await import('node:path');
-  await writeFileAtomic(join(dir, LATENT_STATS_NAME), `${JSON.stringify({ scaling_factor: stats.scalingFactor, mean: stats.mean, std: stats.std, count: stats.count }, null, 2)}\n`);
+  await writeFileAtomic(
+    join(dir, LATENT_STATS_NAME),
+    `${JSON.stringify({ scaling_factor: stats.scalingFactor, mean: stats.mean, std: stats.std, count: stats.count }, null, 2)}\n`,
+  );
 }
 
 /** latent_stats.json: a scaling factor of 0, a string or NaN would scale every latent wrongly without a word. */

@@ -44,16 +44,12 @@ export class DiagonalGaussian {
 
   /** KL(q ‖ N(0, I)) in nats per image, [B]: ½ Σ (μ² + σ² − 1 − log σ²). */
   kl(): tf.Tensor1D {
-    return tf.tidy(() =>
-      tf.mul(tf.sum(tf.sub(tf.add(tf.square(this.mean), tf.exp(this.logvar)), tf.add(this.logvar, 1)), [1, 2, 3]), 0.5),
-    );
+    return tf.tidy(() => tf.mul(tf.sum(tf.sub(tf.add(tf.square(this.mean), tf.exp(this.logvar)), tf.add(this.logvar, 1)), [1, 2, 3]), 0.5));
   }
 
   /** −log q(z) in nats per image, [B]. */
   nll(z: tf.Tensor4D): tf.Tensor1D {
-    return tf.tidy(() =>
-      tf.mul(tf.sum(tf.add(tf.add(this.logvar, LOG_2PI), tf.div(tf.square(tf.sub(z, this.mean)), tf.exp(this.logvar))), [1, 2, 3]), 0.5),
-    );
+    return tf.tidy(() => tf.mul(tf.sum(tf.add(tf.add(this.logvar, LOG_2PI), tf.div(tf.square(tf.sub(z, this.mean)), tf.exp(this.logvar))), [1, 2, 3]), 0.5));
   }
 
   dispose(): void {

@@ -58,7 +58,10 @@ describe('trainVAE', () => {
     const dir = await mkdtemp(join(tmpdir(), 'vae-'));
     const before = tf.memory().numTensors;
     const { vae } = await run(dir, { steps: 30, checkpointEvery: 1000 });
-    const records = (await readFile(join(dir, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+    const records = (await readFile(join(dir, 'metrics.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, number>);
     expect(records[0]).toHaveProperty('reconstruction');
     expect(records[0]).toHaveProperty('kl');
     expect(records.at(-1)!.loss!).toBeLessThan(records[0]!.loss!);

@@ -80,7 +80,11 @@ export async function trainVAE(options: TrainVAEOptions): Promise<TrainingLoopRe
     info: (n) => ({ beta: beta(n) }),
     stepMetrics: (n) => ({ beta: beta(n) }),
     resumables: {
-      data: { state: () => batches.state(), setState: (cursor) => (batches = BatchIterator.fromState(data, batchOptions, cursor as BatchCursor)), stateSchema: resumableStateSchemas.batchCursor },
+      data: {
+        state: () => batches.state(),
+        setState: (cursor) => (batches = BatchIterator.fromState(data, batchOptions, cursor as BatchCursor)),
+        stateSchema: resumableStateSchemas.batchCursor,
+      },
       posteriorGenerator: withStateSchema(posterior, resumableStateSchemas.generator),
     },
     stateExtras: { seed: options.seed },

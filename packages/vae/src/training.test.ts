@@ -23,7 +23,10 @@ describe.each(['wasm', 'cpu'] as const)('AutoencoderKL training on %s', (backend
       tf.dispose([terms.reconstruction, terms.kl, terms.elbo, terms.bitsPerDim]);
       return terms.loss;
     };
-    const { value, grads } = tf.variableGrads(lossFn, params.map(([, v]) => v));
+    const { value, grads } = tf.variableGrads(
+      lossFn,
+      params.map(([, v]) => v),
+    );
     const zero = params.filter(([, v]) => !(tf.tidy(() => tf.max(tf.abs(grads[v.name]!)).dataSync()[0]!) > 0)).map(([n]) => n);
     expect(zero).toEqual([]);
     tf.dispose([value, ...Object.values(grads)]);

@@ -3,7 +3,8 @@ import { demoOptions } from '../options/demo';
 
 export const demoCommand = defineCommand({
   command: 'demo',
-  describe: 'The main job on the embedded MNIST: train a VAE, its scaling factor, a latent DDPM; sample with DDPM and DDIM; write grids and the comparison report',
+  describe:
+    'The main job on the embedded MNIST: train a VAE, its scaling factor, a latent DDPM; sample with DDPM and DDIM; write grids and the comparison report',
   options: demoOptions,
   handler: async (args) => {
     const { demoJob } = await import('../jobs/demo-job');

@@ -9,7 +9,8 @@ export const trainCommand = defineCommand({
   options: trainOptions,
   handler: async (args) => {
     checkTrainingArgs(args);
-    if (args.space === 'latent' && !args.vae && !args.resume) throw new LdmError('INVALID_ARGUMENT', '--space latent needs --vae DIR (a folder written by ldm train-vae)');
+    if (args.space === 'latent' && !args.vae && !args.resume)
+      throw new LdmError('INVALID_ARGUMENT', '--space latent needs --vae DIR (a folder written by ldm train-vae)');
     const { trainDdpmJob } = await import('../jobs/train-ddpm-job');
     await trainDdpmJob(args);
   },

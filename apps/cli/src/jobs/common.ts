@@ -52,7 +52,8 @@ export async function buildWithModelConfig<M>(path: string | undefined, build: (
   try {
     return build(overrides);
   } catch (error) {
-    if (path && LdmError.isInstance(error) && error.code === 'INVALID_CONFIG') throw new LdmError('INVALID_CONFIG', `--model-config ${path}: ${error.message}`, { cause: error });
+    if (path && LdmError.isInstance(error) && error.code === 'INVALID_CONFIG')
+      throw new LdmError('INVALID_CONFIG', `--model-config ${path}: ${error.message}`, { cause: error });
     throw error;
   }
 }

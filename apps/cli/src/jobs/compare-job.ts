@@ -41,7 +41,12 @@ const TIMING_BATCH = 25;
  * one thread of this kind of machine for 15 minutes, scored with this FID on 1,000 DDIM-50 samples.
  */
 const FID_REFERENCES = [
-  { label: 'PyTorch/diffusers, same models, 300-step VAE + latent DDPM 7,548 steps × 64 with Min-SNR-γ 5 (15 min, 1 core), DDIM-50', fid: 159, fidFloor: 102, source: 'issue 14, ../shared/FACTS.md' },
+  {
+    label: 'PyTorch/diffusers, same models, 300-step VAE + latent DDPM 7,548 steps × 64 with Min-SNR-γ 5 (15 min, 1 core), DDIM-50',
+    fid: 159,
+    fidFloor: 102,
+    source: 'issue 14, ../shared/FACTS.md',
+  },
   { label: 'PyTorch/diffusers, same models and time, no Min-SNR (6,471 DDPM steps × 64), DDIM-50', fid: 183, fidFloor: 102, source: 'issue 14' },
 ];
 
@@ -136,7 +141,9 @@ export async function compareJob(args: CompareArgs): Promise<ComparisonResults> 
     const untrained = new DDPMPipeline({ unet, schedulerConfig: latent.schedulerConfig, sampleShape: [h, w, c] });
     const why = 'speed only: an untrained pixel UNet of the default size (no --pixel model given)';
     specs.push({ ...ddpmSpec(untrained, 'pixel', 'ddim', 50, 0), speedOnly: why });
-    notes.push(`pixel rows time an untrained pixel UNet (${unet.numParameters().toLocaleString('en-US')} parameters) for speed; pixel DDPM-1000 time is DDIM-50's per-step time × 1000`);
+    notes.push(
+      `pixel rows time an untrained pixel UNet (${unet.numParameters().toLocaleString('en-US')} parameters) for speed; pixel DDPM-1000 time is DDIM-50's per-step time × 1000`,
+    );
     untrainedPixel = untrained;
   }
 
@@ -163,7 +170,8 @@ export async function compareJob(args: CompareArgs): Promise<ComparisonResults> 
     times.sort((a, b) => a - b);
     const msPerSample = times[times.length >> 1]!;
     let quality: ReturnType<typeof sampleQuality> | undefined;
-    if (classifier && !spec.speedOnly) quality = sampleQuality(realForFid, { images: images.data, shape: images.shape }, classifier, { generator: new Generator(args.seed).split('fid') });
+    if (classifier && !spec.speedOnly)
+      quality = sampleQuality(realForFid, { images: images.data, shape: images.shape }, classifier, { generator: new Generator(args.seed).split('fid') });
     if (!spec.speedOnly) {
       // An untrained network's noise is not worth a picture.
       const gridPath = join(gridsDir, `${spec.name}.png`);
@@ -189,12 +197,24 @@ export async function compareJob(args: CompareArgs): Promise<ComparisonResults> 
       samples: quality?.n ?? count,
       ...(spec.speedOnly ? { notes: spec.speedOnly } : {}),
     });
-    log(`compare: ${spec.label}: ${msPerSample.toFixed(1)} ms/sample${quality ? `, FID ${quality.fid.toFixed(2)} (floor ${quality.fidFloor.toFixed(2)}), precision ${quality.precision.toFixed(2)}, recall ${quality.recall.toFixed(2)}` : ''}`);
+    log(
+      `compare: ${spec.label}: ${msPerSample.toFixed(1)} ms/sample${quality ? `, FID ${quality.fid.toFixed(2)} (floor ${quality.fidFloor.toFixed(2)}), precision ${quality.precision.toFixed(2)}, recall ${quality.recall.toFixed(2)}` : ''}`,
+    );
   }
   if (untrainedPixel) {
     const ddim50 = methods.find((m) => m.space === 'pixel' && m.sampler === 'ddim' && m.steps === 50);
     if (ddim50) {
-      methods.push({ ...ddim50, name: 'pixel-ddpm-1000', label: 'Pixel DDPM, 1000 steps (speed only, extrapolated)', sampler: 'ddpm', steps: 1000, eta: 1, nfe: 1000, msPerSample: (ddim50.msPerSample * 1000) / 50, notes: 'speed only: DDIM-50 per-step time × 1000 on an untrained pixel UNet' });
+      methods.push({
+        ...ddim50,
+        name: 'pixel-ddpm-1000',
+        label: 'Pixel DDPM, 1000 steps (speed only, extrapolated)',
+        sampler: 'ddpm',
+        steps: 1000,
+        eta: 1,
+        nfe: 1000,
+        msPerSample: (ddim50.msPerSample * 1000) / 50,
+        notes: 'speed only: DDIM-50 per-step time × 1000 on an untrained pixel UNet',
+      });
     }
     untrainedPixel.dispose();
   }
@@ -214,7 +234,9 @@ export async function compareJob(args: CompareArgs): Promise<ComparisonResults> 
       date: new Date().toISOString(),
       backend: backend.name,
       machine: describeMachine(),
-      commands: [`ldm compare --vae ${args.vae} --latent ${args.latent}${args.pixel ? ` --pixel ${args.pixel}` : ''}${args.generatorVae ? ` --generator-vae ${args.generatorVae}` : ''} --out ${args.out} -n ${args.n} --steps ${args.steps} --repeats ${args.repeats} --seed ${args.seed}${args.quick ? ' --quick' : ''}`],
+      commands: [
+        `ldm compare --vae ${args.vae} --latent ${args.latent}${args.pixel ? ` --pixel ${args.pixel}` : ''}${args.generatorVae ? ` --generator-vae ${args.generatorVae}` : ''} --out ${args.out} -n ${args.n} --steps ${args.steps} --repeats ${args.repeats} --seed ${args.seed}${args.quick ? ' --quick' : ''}`,
+      ],
       seeds: { sampling: args.seed, split: args.seed },
       dataset: `${train.name} (${heldOut.shape[0]} held-out images as the real set)`,
       timing: `median of ${args.repeats} repeats of ${TIMING_BATCH} samples per batch (1 repeat when a run takes over 30 s), after one untimed run of ${args.n}`,
@@ -251,7 +273,10 @@ function ddpmSpec(p: Pipeline, space: 'pixel' | 'latent', sampler: 'ddpm' | 'ddi
 }
 
 /** Posterior means of the training set, unscaled (the space the VAE's prior lives in). */
-function encodeMeans(vae: Awaited<ReturnType<typeof loadVae>>, data: { images: Float32Array; shape: [number, number, number, number] }): { data: Float32Array; n: number; dim: number } {
+function encodeMeans(
+  vae: Awaited<ReturnType<typeof loadVae>>,
+  data: { images: Float32Array; shape: [number, number, number, number] },
+): { data: Float32Array; n: number; dim: number } {
   const [n, h, w, c] = data.shape;
   const size = h * w * c;
   const parts: Float32Array[] = [];
@@ -279,4 +304,3 @@ function decodeLatents(vae: Awaited<ReturnType<typeof loadVae>>, z: Float32Array
   x.dispose();
   return out;
 }
-

@@ -135,9 +135,11 @@ export async function demoJob(args: DemoArgs): Promise<void> {
 
   // --full: a pixel DDPM given the latent DDPM's training wall-clock (its step count from a short timing probe).
   if (args.full && !(await exists(join(pixelDir, 'unet', 'config.json')))) {
-    log('--full: train a pixel DDPM for the latent DDPM\'s wall-clock');
+    log("--full: train a pixel DDPM for the latent DDPM's wall-clock");
     const latentStage = times.find((x) => x.stage === 'train-latent-ddpm');
-    const latentSeconds = latentStage ? Number(latentStage.detail?.seconds) : Number((await readJson<{ seconds: number }>(join(ddpmDir, 'training', 'summary.json'))).seconds);
+    const latentSeconds = latentStage
+      ? Number(latentStage.detail?.seconds)
+      : Number((await readJson<{ seconds: number }>(join(ddpmDir, 'training', 'summary.json'))).seconds);
     const pixelArgs = (out: string, steps: number): TrainArgs => ({
       backend: args.backend,
       space: 'pixel',
@@ -166,13 +168,24 @@ export async function demoJob(args: DemoArgs): Promise<void> {
       quiet: false,
     });
     const probeDir = await mkdtemp(join(tmpdir(), 'ldm-pixel-probe-'));
-    const probe = await trainDdpmJob({ ...pixelArgs(probeDir, PIXEL_PROBE_STEPS), sampleEvery: PIXEL_PROBE_STEPS + 1, checkpointEvery: PIXEL_PROBE_STEPS + 1, quiet: true });
+    const probe = await trainDdpmJob({
+      ...pixelArgs(probeDir, PIXEL_PROBE_STEPS),
+      sampleEvery: PIXEL_PROBE_STEPS + 1,
+      checkpointEvery: PIXEL_PROBE_STEPS + 1,
+      quiet: true,
+    });
     await rm(probeDir, { recursive: true, force: true });
     const pixelSteps = Math.max(PIXEL_PROBE_STEPS, Math.round((latentSeconds * probe.imagesPerSecond) / DEFAULTS.ddpm.batchSize));
-    process.stderr.write(`pixel DDPM: ${probe.imagesPerSecond.toFixed(1)} img/s in a ${PIXEL_PROBE_STEPS}-step probe; ${pixelSteps} steps ≈ the latent DDPM's ${latentSeconds.toFixed(0)} s\n`);
+    process.stderr.write(
+      `pixel DDPM: ${probe.imagesPerSecond.toFixed(1)} img/s in a ${PIXEL_PROBE_STEPS}-step probe; ${pixelSteps} steps ≈ the latent DDPM's ${latentSeconds.toFixed(0)} s\n`,
+    );
     const t = performance.now();
     const summary = await trainDdpmJob(pixelArgs(pixelDir, pixelSteps));
-    times.push({ stage: 'train-pixel-ddpm', seconds: (performance.now() - t) / 1000, detail: { ...summary, probeImagesPerSecond: probe.imagesPerSecond, latentSeconds } });
+    times.push({
+      stage: 'train-pixel-ddpm',
+      seconds: (performance.now() - t) / 1000,
+      detail: { ...summary, probeImagesPerSecond: probe.imagesPerSecond, latentSeconds },
+    });
     if (summary.interrupted) return;
   }
 
@@ -213,5 +226,7 @@ export async function demoJob(args: DemoArgs): Promise<void> {
 
   const summary = { backend: backend.name, quick: args.quick, seed: args.seed, stages: times, grids, totalSeconds: times.reduce((s, x) => s + x.seconds, 0) };
   await writeJson(join(args.out, 'summary.json'), summary);
-  process.stderr.write(`\ndemo finished in ${summary.totalSeconds.toFixed(0)} s: ${times.map((x) => `${x.stage} ${x.seconds.toFixed(0)} s`).join(', ')}\nresults in ${args.out} (report: ${join(args.out, 'report', 'index.html')})\n`);
+  process.stderr.write(
+    `\ndemo finished in ${summary.totalSeconds.toFixed(0)} s: ${times.map((x) => `${x.stage} ${x.seconds.toFixed(0)} s`).join(', ')}\nresults in ${args.out} (report: ${join(args.out, 'report', 'index.html')})\n`,
+  );
 }

@@ -69,7 +69,18 @@ export async function infoJob(args: InfoArgs): Promise<void> {
   if (info.index) lines.push(`  pipeline: ${JSON.stringify(info.index)}`);
   if (info.parameters !== undefined) lines.push(`  parameters: ${info.parameters.toLocaleString('en-US')}`);
   if (info.config) {
-    const keys = ['block_out_channels', 'layers_per_block', 'down_block_types', 'up_block_types', 'in_channels', 'out_channels', 'latent_channels', 'sample_size', 'scaling_factor', 'norm_num_groups'];
+    const keys = [
+      'block_out_channels',
+      'layers_per_block',
+      'down_block_types',
+      'up_block_types',
+      'in_channels',
+      'out_channels',
+      'latent_channels',
+      'sample_size',
+      'scaling_factor',
+      'norm_num_groups',
+    ];
     for (const k of keys) if (k in info.config) lines.push(`  ${k}: ${JSON.stringify(info.config[k])}`);
   }
   if (info.checkpoints) lines.push(`  checkpoints (steps): ${info.checkpoints.join(', ') || 'none'}`);

@@ -35,7 +35,8 @@ export async function nllJob(args: NllArgs): Promise<void> {
   const standaloneVae = isPipeline ? undefined : await loadVae(args.model, false);
   const { heldOut } = await loadSplit(args.data, DEFAULTS.heldOut, args.seed);
   const data = firstImages(heldOut, args.n);
-  if (data.shape[0] === 0) throw new LdmError('BAD_DATA', `--data ${args.data}: no held-out images to evaluate (the data set is too small for a ${DEFAULTS.heldOut} held-out split)`);
+  if (data.shape[0] === 0)
+    throw new LdmError('BAD_DATA', `--data ${args.data}: no held-out images to evaluate (the data set is too small for a ${DEFAULTS.heldOut} held-out split)`);
   const generator = new Generator(args.seed).split('nll');
   let sum = 0;
   let count = 0;
@@ -45,7 +46,12 @@ export async function nllJob(args: NllArgs): Promise<void> {
     for (let start = 0; start < data.shape[0]; start += args.batchSize) {
       const b = Math.min(args.batchSize, data.shape[0] - start);
       const size = data.shape[1] * data.shape[2] * data.shape[3];
-      const bpd = tf.tidy(() => tf.sum(vaeElbo(vae, tf.tensor4d(data.data.subarray(start * size, (start + b) * size), [b, data.shape[1], data.shape[2], data.shape[3]]), { generator }).bitsPerDim));
+      const bpd = tf.tidy(() =>
+        tf.sum(
+          vaeElbo(vae, tf.tensor4d(data.data.subarray(start * size, (start + b) * size), [b, data.shape[1], data.shape[2], data.shape[3]]), { generator })
+            .bitsPerDim,
+        ),
+      );
       sum += (await bpd.data())[0]!;
       bpd.dispose();
       count += b;
@@ -88,7 +94,10 @@ export async function nllJob(args: NllArgs): Promise<void> {
   }
   const bitsPerDim = sum / count;
   if (!Number.isFinite(bitsPerDim)) {
-    throw new LdmError('NUMERICAL_ERROR', `--model ${args.model}: the bound came out ${bitsPerDim} bits/dim over ${count} images; the model's outputs are not finite (diverged training?)`);
+    throw new LdmError(
+      'NUMERICAL_ERROR',
+      `--model ${args.model}: the bound came out ${bitsPerDim} bits/dim over ${count} images; the model's outputs are not finite (diverged training?)`,
+    );
   }
   process.stdout.write(`${bitsPerDim.toFixed(4)} bits/dim over ${count} held-out images: ${label}\n`);
 }

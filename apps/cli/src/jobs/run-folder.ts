@@ -72,9 +72,14 @@ async function takeLock(out: string, command: string): Promise<() => Promise<voi
       holder = undefined;
     }
     if (holder && holder.pid !== process.pid && processAlive(holder.pid)) {
-      throw new LdmError('INVALID_ARGUMENT', `--out ${out} is being written by another ldm ${holder.command} (pid ${holder.pid}, since ${holder.started}); wait for it to finish or choose another --out`);
+      throw new LdmError(
+        'INVALID_ARGUMENT',
+        `--out ${out} is being written by another ldm ${holder.command} (pid ${holder.pid}, since ${holder.started}); wait for it to finish or choose another --out`,
+      );
     }
-    process.stderr.write(`warning: --out ${out}: ${holder ? `process ${holder.pid} (ldm ${holder.command}), which left ${LOCK_NAME}, is no longer running` : `${LOCK_NAME} is unreadable`}; taking the folder over\n`);
+    process.stderr.write(
+      `warning: --out ${out}: ${holder ? `process ${holder.pid} (ldm ${holder.command}), which left ${LOCK_NAME}, is no longer running` : `${LOCK_NAME} is unreadable`}; taking the folder over\n`,
+    );
     await unlink(path).catch(() => {});
   }
   throw new LdmError('INVALID_ARGUMENT', `--out ${out}: could not take ${LOCK_NAME}; another process keeps creating it`);
@@ -95,7 +100,10 @@ export async function claimRunFolder(options: { out: string; runDir: string; com
       throw new LdmError('FILE_NOT_FOUND', `--resume: ${out} holds no training run to continue (no checkpoint in ${join(runDir, 'checkpoints')})`);
     }
   } else if (names.length > 0 && !force) {
-    throw new LdmError('INVALID_ARGUMENT', `--out ${out} already holds ${await describeContents(runDir, names)}; pass --resume to continue its run, --force to replace it, or choose another --out`);
+    throw new LdmError(
+      'INVALID_ARGUMENT',
+      `--out ${out} already holds ${await describeContents(runDir, names)}; pass --resume to continue its run, --force to replace it, or choose another --out`,
+    );
   }
   await mkdir(out, { recursive: true });
   const unlock = await takeLock(out, options.command);
@@ -133,7 +141,10 @@ export async function resumeOptions<A extends Record<string, unknown>>(runDir: s
   try {
     json = JSON.parse(await readFile(path, 'utf8'));
   } catch (error) {
-    throw new LdmError('CORRUPT_FILE', `--resume: ${path} ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'is missing' : 'is not valid JSON'}; the run's options are unknown`);
+    throw new LdmError(
+      'CORRUPT_FILE',
+      `--resume: ${path} ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'is missing' : 'is not valid JSON'}; the run's options are unknown`,
+    );
   }
   const run = parseWithSchema(RUN_SCHEMA, json, path, 'CORRUPT_FILE');
   if (run.command !== command) throw new LdmError('INVALID_ARGUMENT', `--resume: ${path} is a run of ldm ${run.command}, not ldm ${command}`);
@@ -155,7 +166,10 @@ export async function resumeOptions<A extends Record<string, unknown>>(runDir: s
     }
   }
   if (differing.length) {
-    throw new LdmError('INVALID_ARGUMENT', `--resume: ${differing.join(', ')} differ from the run in ${runDir}; leave them out to continue with the run's options, or start a new run with another --out`);
+    throw new LdmError(
+      'INVALID_ARGUMENT',
+      `--resume: ${differing.join(', ')} differ from the run in ${runDir}; leave them out to continue with the run's options, or start a new run with another --out`,
+    );
   }
   return merged as A;
 }

@@ -11,7 +11,8 @@ import { generateImages, loadVae, pipelineSpace, priorImages } from './samples';
 /** Samples go to a file or a folder of PNGs, never into a model or pipeline folder. */
 async function refuseModelFolderAsOutput(out: string): Promise<void> {
   for (const marker of ['config.json', MODEL_INDEX, 'training']) {
-    if (await exists(join(out, marker))) throw new LdmError('INVALID_ARGUMENT', `--out ${out} is a model or run folder (it holds ${marker}); write samples elsewhere`);
+    if (await exists(join(out, marker)))
+      throw new LdmError('INVALID_ARGUMENT', `--out ${out} is a model or run folder (it holds ${marker}); write samples elsewhere`);
   }
 }
 
@@ -59,7 +60,11 @@ export async function sampleJob(args: SampleArgs): Promise<void> {
     what = `${args.n} ${args.sampler.toUpperCase()} samples (${steps} steps${args.sampler === 'ddim' ? `, η = ${args.eta}` : ''}, ${pipelineSpace(pipeline)} space)`;
   }
   const bad = firstNonFinite(images.data);
-  if (bad >= 0) throw new LdmError('NUMERICAL_ERROR', `--model ${args.model}: sample value ${bad} is ${images.data[bad]}; the model's outputs are not finite, nothing written to ${args.out}`);
+  if (bad >= 0)
+    throw new LdmError(
+      'NUMERICAL_ERROR',
+      `--model ${args.model}: sample value ${bad} is ${images.data[bad]}; the model's outputs are not finite, nothing written to ${args.out}`,
+    );
   const where = await writeSamples(args.out, images);
   if (!args.quiet) process.stderr.write(`${what} in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${where}\n`);
 }

@@ -42,7 +42,10 @@ export async function loadVae(dir: string, requireScalingFactor = true): Promise
   vae.eval();
   if (requireScalingFactor && !(await readLatentStatistics(dir))) {
     vae.dispose();
-    throw new LdmError('INVALID_CONFIG', `VAE folder ${dir} has no measured scaling factor (latent_stats.json); a latent DDPM needs one: finish \`ldm train-vae\`, which measures it`);
+    throw new LdmError(
+      'INVALID_CONFIG',
+      `VAE folder ${dir} has no measured scaling factor (latent_stats.json); a latent DDPM needs one: finish \`ldm train-vae\`, which measures it`,
+    );
   }
   return vae;
 }

@@ -96,7 +96,11 @@ class Mlp extends Module {
 class ToyDenoiser extends Module {
   readonly net: Mlp;
 
-  constructor(generator: Generator, readonly embeddingDim: number = TOY_PANEL_DEFAULTS.timeEmbeddingDim, hidden: number = TOY_PANEL_DEFAULTS.hidden) {
+  constructor(
+    generator: Generator,
+    readonly embeddingDim: number = TOY_PANEL_DEFAULTS.timeEmbeddingDim,
+    hidden: number = TOY_PANEL_DEFAULTS.hidden,
+  ) {
     super();
     this.net = this.addModule('net', new Mlp([2 + embeddingDim, hidden, hidden, hidden, 2], generator));
   }
@@ -115,7 +119,10 @@ class ToyVae extends Module {
   readonly encoder: Mlp;
   readonly decoder: Mlp;
 
-  constructor(generator: Generator, readonly latentDim: number = TOY_PANEL_DEFAULTS.latentDim) {
+  constructor(
+    generator: Generator,
+    readonly latentDim: number = TOY_PANEL_DEFAULTS.latentDim,
+  ) {
     super();
     this.encoder = this.addModule('encoder', new Mlp([2, 64, 64, 2 * latentDim], generator.split('encoder')));
     this.decoder = this.addModule('decoder', new Mlp([latentDim, 64, 64, 2], generator.split('decoder')));
@@ -258,7 +265,9 @@ export async function buildToyPanel(options: ToyPanelOptions): Promise<ScatterPa
   const score = (name: ToyMethodName, points: number[]): void => {
     const q = toyQuality(points, real.points, density.means, modeRadius, evalGen.split(name));
     methods.push({ name, points, slicedWasserstein: q.slicedWasserstein, mmd: q.mmd, modeShares: q.modeShares, betweenModes: q.betweenModes });
-    onLog?.(`${name}: SW ${q.slicedWasserstein.toFixed(4)}, MMD ${q.mmd.toFixed(4)}, modes ${q.modesCovered}/${d.modes}, between ${(100 * q.betweenModes).toFixed(1)}%`);
+    onLog?.(
+      `${name}: SW ${q.slicedWasserstein.toFixed(4)}, MMD ${q.mmd.toFixed(4)}, modes ${q.modesCovered}/${d.modes}, between ${(100 * q.betweenModes).toFixed(1)}%`,
+    );
   };
   const timed = <T>(fn: () => T): [T, number] => {
     const start = performance.now();
@@ -292,11 +301,17 @@ export async function buildToyPanel(options: ToyPanelOptions): Promise<ScatterPa
   }
 
   // 2. DDPM (linear β, 1000 steps) and DDIM-50 with the trained ε-network; 3. DDIM-50 with the exact denoiser.
-  const schedulerOptions = { numTrainTimesteps: DEFAULTS.ddpm.numTrainTimesteps, betaSchedule: options.betaSchedule ?? d.betaSchedule, clipSample: false } as const;
+  const schedulerOptions = {
+    numTrainTimesteps: DEFAULTS.ddpm.numTrainTimesteps,
+    betaSchedule: options.betaSchedule ?? d.betaSchedule,
+    clipSample: false,
+  } as const;
   const ddpm = new DDPMScheduler(schedulerOptions);
   const ddim = new DDIMScheduler({ ...schedulerOptions, timestepSpacing: 'trailing' });
   ddim.setTimesteps(50);
-  const [{ model, loss: ddpmLoss }, ddpmSeconds] = await timedAsync(() => trainDenoiser(trainData.points, trainData.n, ddpmSteps, ddpm.schedule, root.split('ddpm'), options.ddpmLearningRate ?? d.ddpmLearningRate));
+  const [{ model, loss: ddpmLoss }, ddpmSeconds] = await timedAsync(() =>
+    trainDenoiser(trainData.points, trainData.n, ddpmSteps, ddpm.schedule, root.split('ddpm'), options.ddpmLearningRate ?? d.ddpmLearningRate),
+  );
   timings.ddpmTrainSeconds = ddpmSeconds;
   timings.ddpmLoss = ddpmLoss;
   onLog?.(`ddpm: ${ddpmSteps} steps in ${ddpmSeconds.toFixed(1)} s, ε-MSE ${ddpmLoss.toFixed(4)}`);

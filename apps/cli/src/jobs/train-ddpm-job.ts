@@ -46,7 +46,10 @@ async function cachedLatents(vaeDir: string, runDir: string, train: ImageDataset
       if (!quiet && process.stderr.isTTY) process.stderr.write(`\rencoding latents ${done}/${total}`);
     },
   });
-  if (!quiet) process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}encoded ${train.shape[0]} images to latents once, cached in ${cacheFile} (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+  if (!quiet)
+    process.stderr.write(
+      `${process.stderr.isTTY ? '\n' : ''}encoded ${train.shape[0]} images to latents once, cached in ${cacheFile} (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
+    );
   vae.dispose();
   await writeNpy(cacheFile, latents.images, latents.shape);
   await writeJson(keyFile, key);
@@ -77,7 +80,9 @@ async function trainDdpmInFolder(args: TrainArgs, runDir: string): Promise<Train
   const t0 = performance.now();
   if (args.space === 'latent' && !args.vae) throw new LdmError('INVALID_ARGUMENT', '--space latent needs --vae DIR (a folder written by ldm train-vae)');
   // A wrong --model-config is told before the backend starts and the data set is read.
-  await buildWithModelConfig(args.modelConfig, (overrides) => resolveUNetConfig({ ...args.space === 'latent' ? LATENT_UNET_CONFIG : PIXEL_UNET_CONFIG, ...overrides }));
+  await buildWithModelConfig(args.modelConfig, (overrides) =>
+    resolveUNetConfig({ ...(args.space === 'latent' ? LATENT_UNET_CONFIG : PIXEL_UNET_CONFIG), ...overrides }),
+  );
   await startBackend(args.backend, args.quiet);
   if (args.space === 'latent') await loadVae(args.vae!).then((v) => v.dispose());
 
@@ -87,7 +92,10 @@ async function trainDdpmInFolder(args: TrainArgs, runDir: string): Promise<Train
   const encodeSeconds = args.space === 'latent' ? (performance.now() - tEncode) / 1000 : 0;
   const [, h, w, c] = data.shape;
   const base = args.space === 'latent' ? LATENT_UNET_CONFIG : PIXEL_UNET_CONFIG;
-  const unet = await buildWithModelConfig(args.modelConfig, (overrides) => new UNet2DModel({ ...base, inChannels: c, outChannels: c, sampleSize: h, ...overrides }, new Generator(args.seed).split('init')));
+  const unet = await buildWithModelConfig(
+    args.modelConfig,
+    (overrides) => new UNet2DModel({ ...base, inChannels: c, outChannels: c, sampleSize: h, ...overrides }, new Generator(args.seed).split('init')),
+  );
   const schedulerOptions = {
     numTrainTimesteps: DEFAULTS.ddpm.numTrainTimesteps,
     betaSchedule: args.betaSchedule as 'linear',
@@ -96,7 +104,9 @@ async function trainDdpmInFolder(args: TrainArgs, runDir: string): Promise<Train
     clipSample: args.space === 'pixel',
   };
   if (!args.quiet) {
-    process.stderr.write(`unet (${args.space}): ${unet.numParameters().toLocaleString('en-US')} parameters, ${(unet.forwardFlops([h, w, c]) / 1e6).toFixed(1)} MFLOP per evaluation; training data ${data.shape[0]} × ${h}×${w}×${c}\n`);
+    process.stderr.write(
+      `unet (${args.space}): ${unet.numParameters().toLocaleString('en-US')} parameters, ${(unet.forwardFlops([h, w, c]) / 1e6).toFixed(1)} MFLOP per evaluation; training data ${data.shape[0]} × ${h}×${w}×${c}\n`,
+    );
   }
   // A resumed run's options are written back once it has run, so a run that fails to resume changes nothing.
   if (!args.resume) await writeRunOptions(runDir, 'train', args, trainOptions);
@@ -129,7 +139,9 @@ async function trainDdpmInFolder(args: TrainArgs, runDir: string): Promise<Train
     sampleEvery: args.sampleEvery,
     onSample: async (step) => {
       const schedulerConfig = scheduler.toConfig();
-      const pipeline = previewVae ? new LatentDiffusionPipeline({ vae: previewVae, unet, schedulerConfig }) : new DDPMPipeline({ unet, schedulerConfig, sampleShape: [h, w, c] });
+      const pipeline = previewVae
+        ? new LatentDiffusionPipeline({ vae: previewVae, unet, schedulerConfig })
+        : new DDPMPipeline({ unet, schedulerConfig, sampleShape: [h, w, c] });
       const images = generateImages(pipeline, { sampler: 'ddim', steps: 20, count: 16, batchSize: 16, seed: args.seed });
       await writeImageGrid(join(runDir, 'samples', `ddim20-${String(step).padStart(6, '0')}.png`), images, { nrow: 8, scale: 2 });
     },
@@ -149,14 +161,18 @@ async function trainDdpmInFolder(args: TrainArgs, runDir: string): Promise<Train
   };
   if (args.resume) await writeRunOptions(runDir, 'train', args, trainOptions);
   if (result.interrupted) {
-    process.stderr.write(`train: interrupted at step ${result.step}; continue with: ldm train --out ${args.out} --resume (the run's options are kept in ${join(runDir, 'run.json')})\n`);
+    process.stderr.write(
+      `train: interrupted at step ${result.step}; continue with: ldm train --out ${args.out} --resume (the run's options are kept in ${join(runDir, 'run.json')})\n`,
+    );
     process.exitCode = 130;
   } else {
     // The pipeline's UNet is the EMA of the weights, as diffusers' training script saves it.
     await withEma(result.ema, unet.parameters(), () => unet.save(join(args.out, 'unet')));
     await writeJson(join(runDir, 'summary.json'), summary);
     if (!args.quiet) {
-      process.stderr.write(`train: ${result.step} steps in ${summary.seconds.toFixed(0)} s (${summary.imagesPerSecond.toFixed(1)} img/s), final loss ${summary.loss.toFixed(4)}\nmodel folder: ${args.out} (sample with: ldm sample --model ${args.out})\n`);
+      process.stderr.write(
+        `train: ${result.step} steps in ${summary.seconds.toFixed(0)} s (${summary.imagesPerSecond.toFixed(1)} img/s), final loss ${summary.loss.toFixed(4)}\nmodel folder: ${args.out} (sample with: ldm sample --model ${args.out})\n`,
+      );
     }
   }
   result.ema.dispose();

@@ -38,9 +38,15 @@ async function trainVaeInFolder(args: TrainVaeArgs, runDir: string): Promise<Tra
   await startBackend(args.backend, args.quiet);
   const { train, heldOut } = await loadSplit(args.data, args.heldOut, args.seed, args.limit);
   const [, h, w, c] = train.shape;
-  const vae = await buildWithModelConfig(args.modelConfig, (overrides) => new AutoencoderKL({ ...DEFAULT_VAE_CONFIG, inChannels: c, outChannels: c, sampleSize: h, ...overrides }, new Generator(args.seed).split('init')));
+  const vae = await buildWithModelConfig(
+    args.modelConfig,
+    (overrides) =>
+      new AutoencoderKL({ ...DEFAULT_VAE_CONFIG, inChannels: c, outChannels: c, sampleSize: h, ...overrides }, new Generator(args.seed).split('init')),
+  );
   if (!args.quiet) {
-    process.stderr.write(`vae: ${vae.numParameters().toLocaleString('en-US')} parameters, ${(vae.forwardFlops([h, w, c]) / 1e6).toFixed(1)} MFLOP per image; data ${train.name}: ${train.shape[0]} train, ${heldOut.shape[0]} held out, ${h}×${w}×${c}\n`);
+    process.stderr.write(
+      `vae: ${vae.numParameters().toLocaleString('en-US')} parameters, ${(vae.forwardFlops([h, w, c]) / 1e6).toFixed(1)} MFLOP per image; data ${train.name}: ${train.shape[0]} train, ${heldOut.shape[0]} held out, ${h}×${w}×${c}\n`,
+    );
   }
   // A resumed run's options are written back once it has run, so a run that fails to resume changes nothing.
   if (!args.resume) await writeRunOptions(runDir, 'train-vae', args, trainVaeOptions);
@@ -84,7 +90,9 @@ async function trainVaeInFolder(args: TrainVaeArgs, runDir: string): Promise<Tra
   };
   if (args.resume) await writeRunOptions(runDir, 'train-vae', args, trainVaeOptions);
   if (result.interrupted) {
-    process.stderr.write(`train-vae: interrupted at step ${result.step}; continue with: ldm train-vae --out ${args.out} --resume (the run's options are kept in ${join(runDir, 'run.json')})\n`);
+    process.stderr.write(
+      `train-vae: interrupted at step ${result.step}; continue with: ldm train-vae --out ${args.out} --resume (the run's options are kept in ${join(runDir, 'run.json')})\n`,
+    );
     process.exitCode = 130;
     vae.dispose();
     return summary;

@@ -71,7 +71,12 @@ export function int(option: string, min: number, max: number) {
 
 /** A finite number in [min, max] (or (min, max] with `above`). */
 export function num(option: string, bounds: { min?: number; max?: number; above?: number }) {
-  const range = [bounds.above !== undefined ? `> ${bounds.above}` : bounds.min !== undefined ? `≥ ${bounds.min}` : '', bounds.max !== undefined ? `≤ ${bounds.max}` : ''].filter(Boolean).join(' and ');
+  const range = [
+    bounds.above !== undefined ? `> ${bounds.above}` : bounds.min !== undefined ? `≥ ${bounds.min}` : '',
+    bounds.max !== undefined ? `≤ ${bounds.max}` : '',
+  ]
+    .filter(Boolean)
+    .join(' and ');
   const expected = `expected a finite number${range ? ` ${range}` : ''}`;
   let schema = z.number(expected).refine(Number.isFinite, expected);
   if (bounds.min !== undefined) schema = schema.refine((v) => v >= bounds.min!, expected);
@@ -83,7 +88,14 @@ export function num(option: string, bounds: { min?: number; max?: number; above?
 /** Worker threads: at least 1, at most the machine's cores (more only contend and multiply memory). */
 export function threads(option: string) {
   const cores = availableParallelism();
-  return checked(option, z.number(`expected an integer in 1..${cores} (the machine's cores)`).int(`expected an integer in 1..${cores} (the machine's cores)`).min(1, `expected an integer in 1..${cores} (the machine's cores)`).max(cores, `expected at most ${cores}, the number of cores on this machine`));
+  return checked(
+    option,
+    z
+      .number(`expected an integer in 1..${cores} (the machine's cores)`)
+      .int(`expected an integer in 1..${cores} (the machine's cores)`)
+      .min(1, `expected an integer in 1..${cores} (the machine's cores)`)
+      .max(cores, `expected at most ${cores}, the number of cores on this machine`),
+  );
 }
 
 /** Paths under which a folder cannot be made: pseudo-filesystems (Node 20's recursive mkdir spins forever under /proc). */
@@ -108,7 +120,8 @@ export function outputPath(option: string) {
       }
     }
     const real = realpathSync(existing);
-    if (PSEUDO_FS.some((p) => real === p || real.startsWith(`${p}/`))) fail(option, `${value} is inside ${real.split('/').slice(0, 2).join('/')}, a system pseudo-filesystem; choose a folder on disk`);
+    if (PSEUDO_FS.some((p) => real === p || real.startsWith(`${p}/`)))
+      fail(option, `${value} is inside ${real.split('/').slice(0, 2).join('/')}, a system pseudo-filesystem; choose a folder on disk`);
     const info = statSync(existing);
     if (existing === full && info.isDirectory()) return value;
     if (existing !== full && !info.isDirectory()) fail(option, `${value}: ${existing} is a file, not a folder`);
@@ -159,7 +172,8 @@ export function jsonObjectFile(option: string) {
   return (value: unknown): string => {
     if (typeof value !== 'string' || value === '') fail(option, `expected a JSON file, got ${show(value)}`);
     const json = readJsonFile(option, value);
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) fail(option, `${value} must hold a JSON object, got ${show(json).slice(0, 40)}`, 'INVALID_CONFIG');
+    if (typeof json !== 'object' || json === null || Array.isArray(json))
+      fail(option, `${value} must hold a JSON object, got ${show(json).slice(0, 40)}`, 'INVALID_CONFIG');
     return value;
   };
 }
@@ -167,7 +181,8 @@ export function jsonObjectFile(option: string) {
 /** The --config file: a JSON object of options; remembered so errors can name it. */
 export function readConfigOption(path: string): Record<string, unknown> {
   const json = readJsonFile('config', path);
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) fail('config', `${path} must hold a JSON object of options, e.g. {"steps": 2000}`, 'INVALID_CONFIG');
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    fail('config', `${path} must hold a JSON object of options, e.g. {"steps": 2000}`, 'INVALID_CONFIG');
   source.config = { path, keys: new Set(Object.keys(json)) };
   return json as Record<string, unknown>;
 }
@@ -203,7 +218,9 @@ export function dataSpec(option: string) {
 /** Comma-separated integers in [min, max] (compare --steps). */
 export function intList(option: string, min: number, max: number) {
   return (value: unknown): number[] => {
-    const parts = String(value).split(',').map((s) => s.trim());
+    const parts = String(value)
+      .split(',')
+      .map((s) => s.trim());
     const numbers = parts.map(Number);
     if (parts.some((p) => p === '') || numbers.some((n) => !Number.isInteger(n) || n < min || n > max)) {
       fail(option, `expected integers in ${min}..${max} separated by commas, got ${show(value)}`);

@@ -19,9 +19,18 @@ export const trainingOptions = {
   'checkpoint-every': { type: 'number', describe: 'Write a checkpoint every N steps', coerce: int('checkpoint-every', 1, MAX_STEPS) },
   'sample-every': { type: 'number', coerce: int('sample-every', 0, MAX_STEPS) },
   'max-grad-norm': { type: 'number', describe: 'Clip gradients to this global norm (0: off)', coerce: num('max-grad-norm', { min: 0, max: 1e6 }) },
-  threads: { type: 'number', default: 1, describe: 'Worker threads for the gradients (data parallel, one wasm backend each; 1: in-process). Up to the number of cores and the batch size', coerce: threads('threads') },
+  threads: {
+    type: 'number',
+    default: 1,
+    describe: 'Worker threads for the gradients (data parallel, one wasm backend each; 1: in-process). Up to the number of cores and the batch size',
+    coerce: threads('threads'),
+  },
   limit: { type: 'number', describe: 'Use only the first N images of the dataset', coerce: int('limit', 1, 10_000_000) },
-  'model-config': { type: 'string', describe: 'JSON file of architecture options (diffusers config.json keys or camelCase) overriding the defaults', coerce: jsonObjectFile('model-config') },
+  'model-config': {
+    type: 'string',
+    describe: 'JSON file of architecture options (diffusers config.json keys or camelCase) overriding the defaults',
+    coerce: jsonObjectFile('model-config'),
+  },
   resume: { type: 'boolean', default: false, describe: 'Continue the run in --out from its last checkpoint, with its stored options' },
   force: { type: 'boolean', default: false, describe: 'Replace whatever --out holds (a model or run folder this command did not write)' },
   quiet: { type: 'boolean', default: false, describe: 'No progress output' },
@@ -30,7 +39,11 @@ export const trainingOptions = {
 /** Checks between options of a training command, before anything is loaded. */
 export function checkTrainingArgs(args: { threads: number; batchSize: number; resume: boolean; force: boolean }): void {
   if (args.threads > args.batchSize) {
-    throw new LdmError('INVALID_ARGUMENT', `--threads ${args.threads} is more than --batch-size ${args.batchSize}: each thread needs at least one image of the batch`);
+    throw new LdmError(
+      'INVALID_ARGUMENT',
+      `--threads ${args.threads} is more than --batch-size ${args.batchSize}: each thread needs at least one image of the batch`,
+    );
   }
-  if (args.resume && args.force) throw new LdmError('INVALID_ARGUMENT', '--resume and --force contradict each other: --resume continues the run in --out, --force replaces it');
+  if (args.resume && args.force)
+    throw new LdmError('INVALID_ARGUMENT', '--resume and --force contradict each other: --resume continues the run in --out, --force replaces it');
 }

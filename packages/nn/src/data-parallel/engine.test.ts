@@ -23,15 +23,26 @@ describe('DataParallelEngine', () => {
   });
 
   it('splits rows contiguously, larger shards first', () => {
-    expect(splitRows(5, 2)).toEqual([[0, 3], [3, 5]]);
-    expect(splitRows(4, 3)).toEqual([[0, 2], [2, 3], [3, 4]]);
+    expect(splitRows(5, 2)).toEqual([
+      [0, 3],
+      [3, 5],
+    ]);
+    expect(splitRows(4, 3)).toEqual([
+      [0, 2],
+      [2, 3],
+      [3, 4],
+    ]);
   });
 
   it('sums shard gradients into the full-batch gradient, follows the main weights, leaks nothing', async () => {
     const w = tf.variable(tf.tensor2d([0.1, -0.2, 0.3, 0.05, -0.4, 0.2], [3, 2]), true);
     const b = tf.variable(tf.tensor1d([0.01, -0.02]), true);
     const unused = tf.variable(tf.zeros([3]), true);
-    const params = new Map([['w', w], ['b', b], ['unused', unused]]);
+    const params = new Map([
+      ['w', w],
+      ['b', b],
+      ['unused', unused],
+    ]);
     const engine = await DataParallelEngine.create({ threads: 2, task, parameters: params });
     try {
       const before = tf.memory().numTensors;
@@ -67,7 +78,11 @@ describe('DataParallelEngine', () => {
   });
 
   it('reports a worker error, keeps working after it, and terminates cleanly', async () => {
-    const params = new Map([['w', tf.variable(tf.zeros([3, 2]), true)], ['b', tf.variable(tf.zeros([2]), true)], ['unused', tf.variable(tf.zeros([3]), true)]]);
+    const params = new Map([
+      ['w', tf.variable(tf.zeros([3, 2]), true)],
+      ['b', tf.variable(tf.zeros([2]), true)],
+      ['unused', tf.variable(tf.zeros([3]), true)],
+    ]);
     const engine = await DataParallelEngine.create({ threads: 2, task, parameters: params });
     expect(() => engine.computeGradients(shardsOf(4, 2), { fail: true })).toThrow(/worker 0: deliberate failure/);
     const out = engine.computeGradients(shardsOf(4, 2));

@@ -131,7 +131,11 @@ port.on('message', (message: ToWorker) => {
     start(message).then(
       () => post({ type: 'ready', metricNames }),
       (error: unknown) =>
-        post({ type: 'error', message: error instanceof Error ? error.message : String(error), ...(error instanceof Error && error.stack ? { stack: error.stack } : {}) }),
+        post({
+          type: 'error',
+          message: error instanceof Error ? error.message : String(error),
+          ...(error instanceof Error && error.stack ? { stack: error.stack } : {}),
+        }),
     );
   } else if (message.type === 'step') {
     try {

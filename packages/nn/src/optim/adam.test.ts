@@ -106,7 +106,12 @@ describe('Adam / AdamW against a float64 reference of PyTorch’s update', () =>
         expectClose(p.dataSync(), ref.params[k]!, 2e-6, `${label} ${k}`);
         // The update itself (not just the parameter) must be accurate: compare the change from init.
         const delta = Array.from(p.dataSync(), (x, i) => x - init[k]![i]!);
-        expectClose(delta, ref.params[k]!.map((x, i) => x - init[k]![i]!), 2e-5, `${label} Δ${k}`);
+        expectClose(
+          delta,
+          ref.params[k]!.map((x, i) => x - init[k]![i]!),
+          2e-5,
+          `${label} Δ${k}`,
+        );
       }
       expectClose(norms, ref.norms, 1e-6, 'norms');
       expect(opt.step).toBe(5);
@@ -148,7 +153,12 @@ describe('clipping by global norm', () => {
     const coef = 0.5 / (ref.norms[0]! + 1e-6);
     const state = opt.getState();
     const g = gradSteps[0]!['conv.weight']!;
-    expectClose(state.tensors.get('m.conv.weight')!.data, g.map((x) => 0.1 * x * coef), 1e-6, 'm');
+    expectClose(
+      state.tensors.get('m.conv.weight')!.data,
+      g.map((x) => 0.1 * x * coef),
+      1e-6,
+      'm',
+    );
     // And the clipped gradient vector has norm maxNorm (to the 1e-6 guard).
     let sq = 0;
     for (const k of Object.keys(SHAPES)) for (const x of state.tensors.get(`m.${k}`)!.data) sq += (x / 0.1) ** 2;
@@ -166,7 +176,12 @@ describe('clipping by global norm', () => {
     const opt = new Adam(params, { ...BASE, maxGradNorm: 100 });
     run(opt, gradSteps);
     const g = gradSteps[0]!['conv.bias']!;
-    expectClose(opt.getState().tensors.get('m.conv.bias')!.data, g.map((x) => 0.1 * x), 1e-6, 'm');
+    expectClose(
+      opt.getState().tensors.get('m.conv.bias')!.data,
+      g.map((x) => 0.1 * x),
+      1e-6,
+      'm',
+    );
     opt.dispose();
     tf.dispose([...params.values()]);
   });

@@ -67,8 +67,14 @@ export class Adam {
     this.decoupled = this.isDecoupled();
     this.params = new Map(params);
     for (const [name, p] of this.params) {
-      this.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
-      this.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+      this.m.set(
+        name,
+        tf.tidy(() => tf.variable(tf.zerosLike(p), false)),
+      );
+      this.v.set(
+        name,
+        tf.tidy(() => tf.variable(tf.zerosLike(p), false)),
+      );
     }
   }
 
@@ -169,7 +175,8 @@ export class Adam {
     if (missing.length || unexpected.length) {
       const parts = [];
       if (missing.length) parts.push(`missing: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ` (+${missing.length - 10} more)` : ''}`);
-      if (unexpected.length) parts.push(`unexpected: ${unexpected.slice(0, 10).join(', ')}${unexpected.length > 10 ? ` (+${unexpected.length - 10} more)` : ''}`);
+      if (unexpected.length)
+        parts.push(`unexpected: ${unexpected.slice(0, 10).join(', ')}${unexpected.length > 10 ? ` (+${unexpected.length - 10} more)` : ''}`);
       throw new LdmError('MISSING_KEYS', `optimizer state does not match the parameters: ${parts.join(' | ')}`);
     }
     for (const [key, record] of state.tensors) {

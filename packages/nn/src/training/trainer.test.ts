@@ -27,7 +27,17 @@ function setup(runDir: string | undefined, steps: number, extra: Partial<TrainOp
       metricNames: ['mae'],
       compute: (m, batch) => {
         const x = toTensor(batch.x!);
-        const target = tf.add(tf.matMul(x, tf.tensor2d([[1, -1], [2, 0], [0, 3]])), tf.mul(toTensor(batch.noise!), 0.1));
+        const target = tf.add(
+          tf.matMul(
+            x,
+            tf.tensor2d([
+              [1, -1],
+              [2, 0],
+              [0, 3],
+            ]),
+          ),
+          tf.mul(toTensor(batch.noise!), 0.1),
+        );
         const y = m.forward(x);
         return { loss: tf.mean(tf.squaredDifference(y, target)) as tf.Scalar, metrics: { mae: tf.mean(tf.abs(tf.sub(y, target))) as tf.Scalar } };
       },
@@ -128,7 +138,9 @@ describe('train (the training skeleton)', () => {
     } finally {
       stderr.mockRestore();
     }
-    expect(warnings.join('')).toMatch(/^warning: .*ckpt-0000006\/state\.json: "noiseGenerator\.counter" .*resuming from the previous checkpoint \(step 3\) instead\n$/);
+    expect(warnings.join('')).toMatch(
+      /^warning: .*ckpt-0000006\/state\.json: "noiseGenerator\.counter" .*resuming from the previous checkpoint \(step 3\) instead\n$/,
+    );
     expect(b.step).toBe(6);
     expect(values(second.model.parameters())).toEqual(values(whole.model.parameters()));
     b.ema!.dispose();

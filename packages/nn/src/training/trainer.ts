@@ -65,7 +65,8 @@ const present = z.custom<unknown>((v) => v !== undefined, 'missing');
 /** The schema of each key `state.json` holds beside the step: every resumable's, and each extra's by its type. */
 function stateKeys(resumables: Record<string, Resumable>, extras: Record<string, unknown>): Record<string, z.ZodType> {
   const keys: Record<string, z.ZodType> = {};
-  for (const [key, value] of Object.entries(extras)) keys[key] = typeof value === 'number' ? z.number().refine(Number.isFinite, 'expected a finite number') : present;
+  for (const [key, value] of Object.entries(extras))
+    keys[key] = typeof value === 'number' ? z.number().refine(Number.isFinite, 'expected a finite number') : present;
   for (const [key, r] of Object.entries(resumables)) keys[key] = r.stateSchema ?? present;
   return keys;
 }
@@ -134,7 +135,8 @@ export async function train<M extends TrainableModel>(options: TrainOptions<M>):
   const info = options.info ?? (() => null);
   const resumables = options.resumables ?? {};
   const { runDir, saveModel } = options;
-  if (runDir !== undefined && !(saveModel && options.loadModel)) throw new LdmError('INVALID_ARGUMENT', `${options.label}: a run with a folder needs saveModel and loadModel`);
+  if (runDir !== undefined && !(saveModel && options.loadModel))
+    throw new LdmError('INVALID_ARGUMENT', `${options.label}: a run with a folder needs saveModel and loadModel`);
 
   let startStep = 0;
   if (options.resume) {
@@ -170,7 +172,10 @@ export async function train<M extends TrainableModel>(options: TrainOptions<M>):
       const rows = batch[Object.keys(batch)[0]!]!.shape[0]!;
       const shards = splitRows(rows, engine.threads)
         .filter(([a, b]) => b > a)
-        .map(([a, b]) => ({ rows: b - a, inputs: Object.fromEntries(Object.entries(batch).map(([k, v]) => [k, sliceRows(v, a, b)])) as Record<string, ShardArray> }));
+        .map(([a, b]) => ({
+          rows: b - a,
+          inputs: Object.fromEntries(Object.entries(batch).map(([k, v]) => [k, sliceRows(v, a, b)])) as Record<string, ShardArray>,
+        }));
       const result = engine.computeGradients(shards, stepInfo);
       const out = tf.tidy(() => {
         const gradNorm = optimizer.applyGradients(result.grads, lr);
@@ -254,7 +259,8 @@ export interface TrainingReplicaConfig {
 
 async function startWorkers<M extends TrainableModel>(options: TrainOptions<M>, threads: number): Promise<DataParallelEngine> {
   const model = options.modelRecipe ?? options.model.recipe?.();
-  if (!model) throw new LdmError('INVALID_ARGUMENT', `${options.label}: threads > 1 needs a model a worker can rebuild (a recipe() method or the modelRecipe option)`);
+  if (!model)
+    throw new LdmError('INVALID_ARGUMENT', `${options.label}: threads > 1 needs a model a worker can rebuild (a recipe() method or the modelRecipe option)`);
   const loss = options.loss.recipe;
   if (!loss) throw new LdmError('INVALID_ARGUMENT', `${options.label}: threads > 1 needs a loss with a recipe (how a worker rebuilds it)`);
   const config: TrainingReplicaConfig = { model: JSON.parse(JSON.stringify(model)) as Recipe, loss };

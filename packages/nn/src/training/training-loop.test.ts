@@ -74,7 +74,10 @@ describe('runTrainingLoop', () => {
     expect(result.step).toBe(25);
     expect(saved).toEqual([10, 20, 25]);
     expect((await model.w.data())[0]).toBeCloseTo(3, 1);
-    const lines = (await readFile(join(runDir, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const lines = (await readFile(join(runDir, 'metrics.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.step)).toEqual([5, 10, 15, 20, 25]);
     expect(lines[4].loss).toBeLessThan(lines[0].loss);
     model.dispose();
