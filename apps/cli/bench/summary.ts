@@ -10,25 +10,31 @@
  * Rounds are interleaved (every path once per round, PyTorch included) and medians reported, so a
  * change in load hits every path alike; the CPU time other processes used during our timings is
  * measured from /proc/stat and printed: a figure taken on a busy machine says so.
- * Then sampling per sample on the native path: latent DDPM-1000 vs DDIM-50, latent vs pixel DDIM-50.
+ * Then the latent DDPM's whole training step as `ldm train` runs it (`trainDDPM`: loss with Min-SNR, clipping,
+ * Adam, EMA), in-process on 1 and 2 oneDNN threads and data parallel on 2 workers of one thread each: how
+ * the second core pays. Then sampling per sample on each native path: latent DDPM-1000 vs DDIM-50, latent
+ * vs pixel DDIM-50.
  *
- *   pnpm --filter @ldm/cli bench [--quick]      (or `pnpm bench` at the root)
+ *   pnpm --filter @ldm/cli bench [--quick] [--sections models,loop,sampling]      (or `pnpm bench` at the root)
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Generator, initBackend, loadOneDnn, oneDnnInfo, oneDnnUnavailableReason, randn, setKernelPath, setOneDnnThreads } from '@ldm/backend';
 import { DDIMScheduler } from '@ldm/ddim';
-import { DDPMScheduler, sample } from '@ldm/ddpm';
+import { DDPMScheduler, sample, trainDDPM } from '@ldm/ddpm';
 import { Adam } from '@ldm/nn';
 import { LATENT_UNET_CONFIG, PIXEL_UNET_CONFIG, UNet2DModel } from '@ldm/unet';
 import { AutoencoderKL, DEFAULT_VAE_CONFIG } from '@ldm/vae';
+import { DEFAULTS } from '../src/defaults';
 
 const quick = process.argv.includes('--quick');
+const sectionsArg = process.argv.indexOf('--sections');
+const sections = new Set(sectionsArg >= 0 ? (process.argv[sectionsArg + 1] ?? '').split(',') : ['models', 'loop', 'sampling']);
 const ROUNDS = quick ? 1 : 3;
 const STEPS = quick ? 3 : 8; // timed training steps per measurement, after WARMUP untimed ones
 const WARMUP = 3;
@@ -72,6 +78,21 @@ function timed<T>(fn: () => T): { value: T; seconds: number; cpuSeconds: number 
     timedSeconds += seconds;
   }
   return { value, seconds, cpuSeconds };
+}
+
+/** `timed` for async work (the training loop, whose workers' CPU time process.cpuUsage includes). */
+async function timedAsync<T>(fn: () => Promise<T>): Promise<T> {
+  const busy0 = systemBusySeconds();
+  const own0 = process.cpuUsage();
+  const t0 = performance.now();
+  const value = await fn();
+  const busy1 = systemBusySeconds();
+  const own = process.cpuUsage(own0);
+  if (busy0 !== undefined && busy1 !== undefined) {
+    otherCpuSeconds += Math.max(0, busy1 - busy0 - (own.user + own.system) / 1e6);
+    timedSeconds += (performance.now() - t0) / 1000;
+  }
+  return value;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -265,6 +286,54 @@ function samplingMs(
   return (timed(run).seconds * 1000) / count;
 }
 
+type LoopPath = 'in-process ×1' | 'in-process ×2' | '2 workers ×1';
+
+/**
+ * Training images/s of `trainDDPM` on the latent UNet: the steps after the first 10 (the worker start-up,
+ * kernel caches and the first checkpoint stay out), timed from the run's metrics.jsonl.
+ */
+async function trainingLoopImagesPerSecond(path: LoopPath, batchSize: number): Promise<number> {
+  setKernelPath('onednn');
+  setOneDnnThreads(path === 'in-process ×2' ? 2 : 1);
+  const runDir = await mkdtemp(join(tmpdir(), 'bench-loop-'));
+  const gen = new Generator(3);
+  const model = new UNet2DModel({ ...LATENT_UNET_CONFIG }, gen.split('init'));
+  const n = 2048;
+  const data = { name: 'bench-latents', images: gen.split('data').normal(n * 8 * 8 * 4), shape: [n, 8, 8, 4] as [number, number, number, number] };
+  const steps = quick ? 20 : 10 + 3 * STEPS;
+  try {
+    await timedAsync(() =>
+      trainDDPM({
+        model,
+        data,
+        runDir,
+        steps,
+        batchSize,
+        learningRate: 1e-3,
+        warmupSteps: 5,
+        minSnrGamma: 5,
+        maxGradNorm: 1,
+        seed: 0,
+        checkpointEvery: 10_000,
+        saveModel: async () => {},
+        loadModel: async () => {},
+        threads: path === '2 workers ×1' ? 2 : 1,
+        silent: true,
+      }),
+    );
+    const rows = (await readFile(join(runDir, 'metrics.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { step: number; time: string });
+    const from = rows.find((r) => r.step === 10)!;
+    const to = rows.at(-1)!;
+    return ((to.step - from.step) * batchSize) / ((Date.parse(to.time) - Date.parse(from.time)) / 1000);
+  } finally {
+    model.dispose();
+    await rm(runDir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const native = await loadOneDnn();
   await initBackend({ backend: native ? 'native' : 'wasm' });
@@ -277,7 +346,7 @@ async function main(): Promise<void> {
   ];
   const load0 = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
   const results: { name: string; batch: number; params: number; mflop: number; rows: Record<string, Measure> }[] = [];
-  for (const make of subjects) {
+  for (const make of sections.has('models') ? subjects : []) {
     const subject = make();
     process.stderr.write(`bench: ${subject.name}\n`);
     const rows: Record<string, Measure> = {};
@@ -302,19 +371,39 @@ async function main(): Promise<void> {
     subject.dispose();
   }
 
-  // Sampling, on the fastest path we have.
-  setPath(native ? 'native ×2' : 'wasm ×1');
-  const count = 16;
+  // The training loop as `ldm train` runs it: does the second core pay inside each op or as a second worker?
+  const loopPaths: LoopPath[] = ['in-process ×1', 'in-process ×2', '2 workers ×1'];
+  const loop: Record<string, number[]> = {};
+  if (native && sections.has('loop')) {
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const batch of [64, 128]) {
+        for (const path of loopPaths) {
+          const v = await trainingLoopImagesPerSecond(path, batch);
+          loop[`${batch} ${path}`] = [...(loop[`${batch} ${path}`] ?? []), v];
+          process.stderr.write(`  round ${round + 1} training loop B${batch} ${path}: ${v.toFixed(1)} img/s\n`);
+        }
+      }
+    }
+  }
+
+  // Sampling, on each native path (or wasm).
+  // `ldm sample`'s batch: per-sample time as a user meets it (the latent UNet's kernels are small, so batching pays more there).
+  const count = DEFAULTS.sample.batchSize;
   const gen = new Generator(2);
   const latentUnet = new UNet2DModel({ ...LATENT_UNET_CONFIG }, gen.split('l'));
   const pixelUnet = new UNet2DModel({ ...PIXEL_UNET_CONFIG }, gen.split('p'));
   const vae = new AutoencoderKL({ ...DEFAULT_VAE_CONFIG }, gen.split('v'));
   process.stderr.write('bench: sampling\n');
-  const sampling = {
-    'latent DDIM-50 (decode included)': samplingMs(latentUnet, vae, [8, 8, 4], 'ddim', 50, count),
-    'latent DDPM-1000 (decode included)': quick ? Number.NaN : samplingMs(latentUnet, vae, [8, 8, 4], 'ddpm', 1000, count),
-    'pixel DDIM-50': samplingMs(pixelUnet, undefined, [32, 32, 1], 'ddim', 50, count),
-  };
+  const samplingPaths: PathName[] = native ? ['native ×1', 'native ×2'] : ['wasm ×1'];
+  const samplingByPath: Record<string, Record<string, number>> = {};
+  for (const path of sections.has('sampling') ? samplingPaths : []) {
+    setPath(path);
+    samplingByPath[path] = {
+      'latent DDIM-50 (decode included)': samplingMs(latentUnet, vae, [8, 8, 4], 'ddim', 50, count),
+      'latent DDPM-1000 (decode included)': quick ? Number.NaN : samplingMs(latentUnet, vae, [8, 8, 4], 'ddpm', 1000, count),
+      'pixel DDIM-50': samplingMs(pixelUnet, undefined, [32, 32, 1], 'ddim', 50, count),
+    };
+  }
   tf.dispose([latentUnet, pixelUnet, vae].flatMap((m) => [...m.trainableParameters().values()]));
 
   // ------------------------------------------------------------------- the table
@@ -332,7 +421,7 @@ async function main(): Promise<void> {
   );
   const otherCores = timedSeconds > 0 ? otherCpuSeconds / timedSeconds : Number.NaN;
   lines.push(
-    `machine: load average ${load0} at the start; other processes used ${fmt(otherCores, 2)} cores on average while we timed${otherCores > 0.15 ? ' — NOT IDLE: absolute figures are low, compare the ratios within a round' : ' (idle)'}`,
+    `machine: load average ${load0} at the start; other processes used ${fmt(otherCores, 2)} cores on average while we timed${Number.isNaN(otherCores) ? ' (not measured)' : otherCores > 0.15 ? ' — NOT IDLE: absolute figures are low, compare the ratios within a round' : ' (idle)'}`,
   );
   lines.push('');
   lines.push('Wall-clock columns need an idle machine. The per-CPU-second columns (images per second of CPU time of the whole process,');
@@ -355,7 +444,7 @@ async function main(): Promise<void> {
     }
   }
   lines.push('');
-  const latent = results[0]!;
+  const latent = results[0];
   if (native) {
     for (const r of results) {
       lines.push(
@@ -363,19 +452,34 @@ async function main(): Promise<void> {
       );
     }
   }
-  lines.push('');
-  lines.push(`sampling on ${native ? 'native ×2' : 'wasm ×1'}, ms per sample (batch ${count}):`);
-  for (const [k, v] of Object.entries(sampling)) lines.push(`  ${k}: ${fmt(v, 2)}`);
-  lines.push(
-    `  DDPM-1000 / DDIM-50 (latent; target ≥ 18): ${fmt(sampling['latent DDPM-1000 (decode included)'] / sampling['latent DDIM-50 (decode included)'], 1)}`,
-  );
-  lines.push(`  pixel / latent DDIM-50 (target ≥ 8): ${fmt(sampling['pixel DDIM-50'] / sampling['latent DDIM-50 (decode included)'], 1)}`);
+  if (native && sections.has('loop')) {
+    lines.push('');
+    lines.push("The latent DDPM's training loop (`trainDDPM` as `ldm train` runs it: Min-SNR loss, clipping, Adam, EMA), images/s:");
+    lines.push('');
+    lines.push('| batch | in-process, 1 oneDNN thread | in-process, 2 oneDNN threads | 2 data-parallel workers × 1 thread | 2 workers / 1 thread |');
+    lines.push('| ---: | ---: | ---: | ---: | ---: |');
+    for (const batch of [64, 128]) {
+      const m = (p: LoopPath) => median(loop[`${batch} ${p}`] ?? []);
+      lines.push(
+        `| ${batch} | ${fmt(m('in-process ×1'))} | ${fmt(m('in-process ×2'))} | ${fmt(m('2 workers ×1'))} | ${fmt(m('2 workers ×1') / m('in-process ×1'), 2)} (target ≥ 1.8) |`,
+      );
+    }
+  }
+  for (const [path, sampling] of Object.entries(samplingByPath)) {
+    lines.push('');
+    lines.push(`sampling on ${path}, ms per sample (batch ${count}):`);
+    for (const [k, v] of Object.entries(sampling)) lines.push(`  ${k}: ${fmt(v, 2)}`);
+    lines.push(
+      `  DDPM-1000 / DDIM-50 (latent; target ≥ 18): ${fmt(sampling['latent DDPM-1000 (decode included)']! / sampling['latent DDIM-50 (decode included)']!, 1)}`,
+    );
+    lines.push(`  pixel / latent DDIM-50 (target ≥ 8): ${fmt(sampling['pixel DDIM-50']! / sampling['latent DDIM-50 (decode included)']!, 1)}`);
+  }
   process.stdout.write(`${lines.join('\n')}\n`);
   const resultsDir = join(here, 'results');
   await mkdir(resultsDir, { recursive: true });
   await writeFile(
     join(resultsDir, 'summary.json'),
-    `${JSON.stringify({ date: new Date().toISOString(), quick, native: info, otherCores, results, sampling, latentParams: latent.params }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), quick, native: info, otherCores, results, trainingLoop: loop, sampling: samplingByPath, latentParams: latent?.params }, null, 2)}\n`,
   );
 }
 

@@ -10,3 +10,4 @@ export { trainVAE, TRAIN_VAE_DEFAULTS } from './train';
 export type { TrainVAEOptions } from './train';
 export { computeLatentStatistics, encodeToLatents, saveVaeWithLatentStatistics, readLatentStatistics, LATENT_STATS_NAME } from './latents';
 export type { LatentStatistics } from './latents';
+export { channelStatistics, standardizeLatentChannels, standardizeLatentsOn } from './latent-standardization';

@@ -13,6 +13,8 @@ export interface LatentStatistics {
   std: number;
   /** Images the statistics were computed over. */
   count: number;
+  /** The per-channel standardization folded into the VAE's weights before these were measured, if any (latent-standardization.ts). */
+  standardizedChannels?: { mean: number[]; std: number[] };
 }
 
 /** Posterior means of every image, [n, h, w, latentChannels], unscaled, in batches. */
@@ -97,7 +99,17 @@ export async function saveVaeWithLatentStatistics(vae: AutoencoderKL, dir: strin
   const { join } = await import('node:path');
   await writeFileAtomic(
     join(dir, LATENT_STATS_NAME),
-    `${JSON.stringify({ scaling_factor: stats.scalingFactor, mean: stats.mean, std: stats.std, count: stats.count }, null, 2)}\n`,
+    `${JSON.stringify(
+      {
+        scaling_factor: stats.scalingFactor,
+        mean: stats.mean,
+        std: stats.std,
+        count: stats.count,
+        ...(stats.standardizedChannels ? { standardized_channels: stats.standardizedChannels } : {}),
+      },
+      null,
+      2,
+    )}\n`,
   );
 }
 
@@ -107,6 +119,7 @@ const LATENT_STATS_SCHEMA = z.object({
   mean: schemas.finite(),
   std: schemas.positive(),
   count: schemas.positiveInt(Number.MAX_SAFE_INTEGER),
+  standardized_channels: z.object({ mean: z.array(schemas.finite()), std: z.array(schemas.positive()) }).optional(),
 });
 
 /** Reads latent_stats.json of a VAE folder, or undefined when the scaling factor was never measured. */
@@ -127,5 +140,11 @@ export async function readLatentStatistics(dir: string): Promise<LatentStatistic
     throw new LdmError('CORRUPT_FILE', `${path} is not valid JSON`);
   }
   const j = parseWithSchema(LATENT_STATS_SCHEMA, json, path, 'CORRUPT_FILE');
-  return { scalingFactor: j.scaling_factor, mean: j.mean, std: j.std, count: j.count };
+  return {
+    scalingFactor: j.scaling_factor,
+    mean: j.mean,
+    std: j.std,
+    count: j.count,
+    ...(j.standardized_channels ? { standardizedChannels: j.standardized_channels } : {}),
+  };
 }

@@ -50,7 +50,7 @@ export async function demoJob(args: DemoArgs): Promise<void> {
   const times: StageTime[] = [];
   const log = (message: string) => process.stderr.write(`\n== ${message}\n`);
 
-  const trainVaeStage = async (dir: string, steps: number, klWeight: number, what: string): Promise<boolean> => {
+  const trainVaeStage = async (dir: string, steps: number, klWeight: number, latentNorm: 'channel' | 'global', what: string): Promise<boolean> => {
     const vaeArgs: TrainVaeArgs = {
       backend: args.backend,
       data: DEFAULTS.data,
@@ -59,6 +59,7 @@ export async function demoJob(args: DemoArgs): Promise<void> {
       batchSize: DEFAULTS.vae.batchSize,
       lr: DEFAULTS.vae.learningRate,
       klWeight,
+      latentNorm,
       klWarmup: Math.min(DEFAULTS.vae.klWarmupSteps, Math.floor(steps / 2)),
       heldOut: DEFAULTS.heldOut,
       checkpointEvery: Math.min(DEFAULTS.vae.checkpointEvery, steps),
@@ -84,7 +85,7 @@ export async function demoJob(args: DemoArgs): Promise<void> {
     log(`stage 1/4: VAE already trained in ${vaeDir}, skipped`);
   } else {
     log('stage 1/4: train the VAE, then measure its latent scaling factor');
-    if (!(await trainVaeStage(vaeDir, size.vaeSteps, DEFAULTS.vae.klWeight, 'train-vae'))) return;
+    if (!(await trainVaeStage(vaeDir, size.vaeSteps, DEFAULTS.vae.klWeight, DEFAULTS.vae.latentNorm, 'train-vae'))) return;
   }
 
   // 2. The latent DDPM.
@@ -130,7 +131,8 @@ export async function demoJob(args: DemoArgs): Promise<void> {
     log(`stage 3/4: generator VAE already trained in ${generatorDir}, skipped`);
   } else {
     log('stage 3/4: train a VAE as a generator (β = 1, the ELBO) for the single-step baseline');
-    if (!(await trainVaeStage(generatorDir, size.generatorVaeSteps, DEFAULTS.demo.generatorKlWeight, 'train-vae-generator'))) return;
+    // 'global': this VAE is judged by decoding its own N(0, I) prior; folding a standardization into it would move that prior.
+    if (!(await trainVaeStage(generatorDir, size.generatorVaeSteps, DEFAULTS.demo.generatorKlWeight, 'global', 'train-vae-generator'))) return;
   }
 
   // --full: a pixel DDPM given the latent DDPM's training wall-clock (its step count from a short timing probe).

@@ -2,7 +2,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
 import { Generator } from '@ldm/backend';
 import { writeImageGrid } from '@ldm/data';
-import { AutoencoderKL, computeLatentStatistics, DEFAULT_VAE_CONFIG, resolveVaeConfig, saveVaeWithLatentStatistics, trainVAE, vaeElbo } from '@ldm/vae';
+import {
+  AutoencoderKL,
+  computeLatentStatistics,
+  DEFAULT_VAE_CONFIG,
+  resolveVaeConfig,
+  saveVaeWithLatentStatistics,
+  standardizeLatentsOn,
+  trainVAE,
+  vaeElbo,
+} from '@ldm/vae';
 import { trainVaeOptions } from '../options/train-vae';
 import type { TrainVaeArgs } from '../options/train-vae';
 import { buildWithModelConfig, startBackend, writeJson } from './common';
@@ -97,9 +106,7 @@ async function trainVaeInFolder(args: TrainVaeArgs, runDir: string): Promise<Tra
     vae.dispose();
     return summary;
   }
-  const stats = computeLatentStatistics(vae, train, 256);
-  await saveVaeWithLatentStatistics(vae, args.out, stats);
-  summary.scalingFactor = stats.scalingFactor;
+  // The ELBO of the model as trained: the standardization below re-parametrizes the posterior against the same N(0, I) prior.
   if (heldOut.shape[0] > 0) {
     const eval_ = firstImages(heldOut, 256);
     const bpd = tf.tidy(() => {
@@ -109,6 +116,11 @@ async function trainVaeInFolder(args: TrainVaeArgs, runDir: string): Promise<Tra
     summary.heldOutBitsPerDim = (await bpd.data())[0]!;
     bpd.dispose();
   }
+  // Per-channel standardization first (folded into the weights), then the global factor of what remains (≈ 1).
+  const standardizedChannels = args.latentNorm === 'channel' ? standardizeLatentsOn(vae, train, 256) : undefined;
+  const stats = { ...computeLatentStatistics(vae, train, 256), ...(standardizedChannels ? { standardizedChannels } : {}) };
+  await saveVaeWithLatentStatistics(vae, args.out, stats);
+  summary.scalingFactor = stats.scalingFactor;
   await writeJson(join(runDir, 'summary.json'), summary);
   if (!args.quiet) {
     process.stderr.write(

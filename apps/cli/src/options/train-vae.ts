@@ -12,6 +12,13 @@ export const trainVaeOptions = {
   lr: { ...t.lr, default: DEFAULTS.vae.learningRate },
   'kl-weight': { type: 'number', default: DEFAULTS.vae.klWeight, describe: 'β, the weight of the KL term', coerce: num('kl-weight', { min: 0, max: 1e6 }) },
   'kl-warmup': { type: 'number', default: DEFAULTS.vae.klWarmupSteps, describe: 'Steps over which β ramps up from 0', coerce: int('kl-warmup', 0, 10_000_000) },
+  'latent-norm': {
+    type: 'string',
+    choices: ['channel', 'global'] as const,
+    default: DEFAULTS.vae.latentNorm,
+    describe:
+      'How latents get unit variance for diffusion: channel = each channel standardized (folded into quant_conv/post_quant_conv, so the folder stays a plain diffusers AutoencoderKL), global = one scaling_factor',
+  },
   'held-out': { ...t['held-out'], default: DEFAULTS.heldOut },
   'checkpoint-every': { ...t['checkpoint-every'], default: DEFAULTS.vae.checkpointEvery },
   'sample-every': { ...t['sample-every'], default: DEFAULTS.vae.sampleEvery, describe: 'Write a reconstruction grid every N steps (0: never)' },
