@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { join } from 'node:path';
 import { LdmError } from '@ldm/backend';
+import { joinLocation } from '@ldm/nn';
 import { UNet2DModel } from '@ldm/unet';
 import { readSchedulerConfig, schedulerClassOf, writeSchedulerConfig } from './folder-parts';
 import { runDiffusion } from './generate';
@@ -39,18 +39,18 @@ export class DDPMPipeline {
     return [size, size, this.unet.config.inChannels];
   }
 
-  /** Loads a folder `ldm train --space pixel` or diffusers' `DDPMPipeline.save_pretrained` wrote (and the older format). */
+  /** Loads a folder `ldm train --space pixel` or diffusers' `DDPMPipeline.save_pretrained` wrote (and the older format): a directory, or an http(s) URL (fetch; the only kind in a browser). */
   static async fromPretrained(dir: string): Promise<DDPMPipeline> {
     const index = await readModelIndex(dir);
     if (index.kind !== 'pixel') {
-      throw new LdmError('INVALID_CONFIG', `${join(dir, MODEL_INDEX)}: a latent pipeline (LDMPipeline); load it with LatentDiffusionPipeline.fromPretrained`);
+      throw new LdmError('INVALID_CONFIG', `${joinLocation(dir, MODEL_INDEX)}: a latent pipeline (LDMPipeline); load it with LatentDiffusionPipeline.fromPretrained`);
     }
     return loadPixel(dir, index);
   }
 
   /** Writes diffusers' DDPMPipeline folder: model_index.json, unet/, scheduler/. */
   async save(dir: string): Promise<void> {
-    await this.unet.save(join(dir, 'unet'));
+    await this.unet.save(joinLocation(dir, 'unet'));
     await writeSchedulerConfig(dir, this.schedulerConfig);
     await writeModelIndex(dir, modelIndexJson('pixel', schedulerClassOf(this.schedulerConfig), this.extras));
   }
@@ -76,7 +76,7 @@ export class DDPMPipeline {
 /** @internal shared with loadPipeline. */
 export async function loadPixel(dir: string, index: ModelIndex): Promise<DDPMPipeline> {
   const schedulerConfig = await readSchedulerConfig(dir);
-  const unet = await UNet2DModel.fromPretrained(join(dir, 'unet'));
+  const unet = await UNet2DModel.fromPretrained(joinLocation(dir, 'unet'));
   unet.eval();
   const data = index.format === 'legacy' ? index.json.data : index.json._ldm?.data;
   return new DDPMPipeline({
