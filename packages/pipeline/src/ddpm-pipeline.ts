@@ -3,8 +3,8 @@ import { LdmError } from '@ldm/backend';
 import { joinLocation } from '@ldm/nn';
 import { UNet2DModel } from '@ldm/unet';
 import { readSchedulerConfig, schedulerClassOf, writeSchedulerConfig } from './folder-parts';
-import { runDiffusion } from './generate';
-import type { GenerateOptions, GenerateResult } from './generate';
+import { runDiffusion, runDiffusionAsync } from './generate';
+import type { DiffusionParts, GenerateAsyncOptions, GenerateOptions, GenerateResult } from './generate';
 import type { PipelineExtras } from './latent-diffusion-pipeline';
 import { MODEL_INDEX, modelIndexJson, readModelIndex, writeModelIndex } from './model-index';
 import type { ModelIndex } from './model-index';
@@ -55,17 +55,27 @@ export class DDPMPipeline {
     await writeModelIndex(dir, modelIndexJson('pixel', schedulerClassOf(this.schedulerConfig), this.extras));
   }
 
+  /** What runDiffusion needs of this pipeline: the UNet as denoiser, its scheduler config and how x_0 becomes an image. */
+  private diffusionParts(): DiffusionParts {
+    return {
+      denoiser: (x, t) => this.unet.forward(x as tf.Tensor4D, t),
+      schedulerConfig: this.schedulerConfig,
+      sampleShape: this.sampleShape,
+      toImage: (x0) => tf.clipByValue(x0, -1, 1),
+    };
+  }
+
   /** Samples images with DDPM or DDIM: NHWC in [0, 1]. */
   generate(options: GenerateOptions = {}): GenerateResult {
-    return runDiffusion(
-      {
-        denoiser: (x, t) => this.unet.forward(x as tf.Tensor4D, t),
-        schedulerConfig: this.schedulerConfig,
-        sampleShape: this.sampleShape,
-        toImage: (x0) => tf.clipByValue(x0, -1, 1),
-      },
-      options,
-    );
+    return runDiffusion(this.diffusionParts(), options);
+  }
+
+  /**
+   * The same images as `generate` (same seed, same steps), handing control back after every step and
+   * calling `onPreview` with the images as they denoise: for a web page, whose main thread must repaint.
+   */
+  generateAsync(options: GenerateAsyncOptions = {}): Promise<GenerateResult> {
+    return runDiffusionAsync(this.diffusionParts(), options);
   }
 
   dispose(): void {

@@ -4,8 +4,8 @@ import { joinLocation } from '@ldm/nn';
 import { UNet2DModel } from '@ldm/unet';
 import type { AutoencoderKL, LatentStatistics } from '@ldm/vae';
 import { loadVaeFolder, readSchedulerConfig, resolveRelative, saveVaeFolder, schedulerClassOf, writeSchedulerConfig } from './folder-parts';
-import { concatBatches, runDiffusion, toUnitRange } from './generate';
-import type { GenerateOptions, GenerateResult } from './generate';
+import { concatBatches, runDiffusion, runDiffusionAsync, toUnitRange } from './generate';
+import type { DiffusionParts, GenerateAsyncOptions, GenerateOptions, GenerateResult } from './generate';
 import { MODEL_INDEX, modelIndexJson, readModelIndex, writeModelIndex } from './model-index';
 import type { ModelIndex } from './model-index';
 
@@ -109,17 +109,27 @@ export class LatentDiffusionPipeline {
     await writeModelIndex(dir, modelIndexJson('latent', schedulerClassOf(this.schedulerConfig), this.extras));
   }
 
+  /** What runDiffusion needs of this pipeline: the UNet as denoiser, its scheduler config and how x_0 becomes an image. */
+  private diffusionParts(): DiffusionParts {
+    return {
+      denoiser: (x, t) => this.unet.forward(x as tf.Tensor4D, t),
+      schedulerConfig: this.schedulerConfig,
+      sampleShape: this.sampleShape,
+      toImage: (x0) => tf.clipByValue(this.vae.decodeLatents(x0), -1, 1),
+    };
+  }
+
   /** Samples latents with DDPM or DDIM and decodes them: NHWC images in [0, 1]. */
   generate(options: GenerateOptions = {}): GenerateResult {
-    return runDiffusion(
-      {
-        denoiser: (x, t) => this.unet.forward(x as tf.Tensor4D, t),
-        schedulerConfig: this.schedulerConfig,
-        sampleShape: this.sampleShape,
-        toImage: (x0) => tf.clipByValue(this.vae.decodeLatents(x0), -1, 1),
-      },
-      options,
-    );
+    return runDiffusion(this.diffusionParts(), options);
+  }
+
+  /**
+   * The same images as `generate` (same seed, same steps), handing control back after every step and
+   * calling `onPreview` with the images as they denoise: for a web page, whose main thread must repaint.
+   */
+  generateAsync(options: GenerateAsyncOptions = {}): Promise<GenerateResult> {
+    return runDiffusionAsync(this.diffusionParts(), options);
   }
 
   /** Single-step sampling from the VAE's prior (no diffusion), for comparison. */
