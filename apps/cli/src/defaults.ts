@@ -62,4 +62,6 @@ export const DEFAULTS = {
     batchSize: 64,
     out: 'samples.png',
   },
+  /** `ldm serve`: loopback only unless --host says otherwise. The page's own defaults are the sample ones above. */
+  serve: { host: '127.0.0.1', port: 8080, backend: 'wasm' as 'wasm' | 'webgl' | 'cpu' },
 } as const;
