@@ -586,7 +586,12 @@ cases.push(
     args: (f, dir) => ['serve', '--model', f.latent, '--port', String(busyPorts.get(dir)!.port)],
     names: (_f, dir) => `--port ${busyPorts.get(dir)!.port}: already in use`,
   },
-  { cls: 'raw error', name: 'serve --host not of this machine', args: (f) => ['serve', '--model', f.latent, '--port', '0', '--host', '192.0.2.1'], names: opt('--host') },
+  {
+    cls: 'raw error',
+    name: 'serve --host not of this machine',
+    args: (f) => ['serve', '--model', f.latent, '--port', '0', '--host', '192.0.2.1'],
+    names: opt('--host'),
+  },
   { cls: 'raw error', name: 'serve --host not an address', args: (f) => ['serve', '--model', f.latent, '--host', 'a b'], names: opt('--host') },
 );
 

@@ -51,7 +51,11 @@ try {
   console.log('page, page.js, wasm and model files: 200; paths out of the folder: 404');
 
   const reference = join(mkdtempSync(join(tmpdir(), 'ldm-serve-ref-')), 'ref.npy');
-  const sampled = spawnSync(ldm, ['sample', '--model', model, '--backend', 'wasm', '--sampler', 'ddim', '--steps', '10', '-n', '4', '--seed', '0', '--out', reference, '--quiet'], { encoding: 'utf8' });
+  const sampled = spawnSync(
+    ldm,
+    ['sample', '--model', model, '--backend', 'wasm', '--sampler', 'ddim', '--steps', '10', '-n', '4', '--seed', '0', '--out', reference, '--quiet'],
+    { encoding: 'utf8' },
+  );
   if (sampled.status !== 0) fail(`ldm sample: ${sampled.stderr}`);
   const bytes = readFileSync(reference);
   const expected = new Float32Array(bytes.buffer.slice(bytes.byteOffset + 10 + bytes.readUInt16LE(8)));
@@ -76,7 +80,9 @@ try {
     for (let i = 0; i < expected.length; i++) maxDiff = Math.max(maxDiff, Math.abs(result.images[i] - expected[i]));
     if (!(maxDiff < 1e-4)) fail(`the page's samples differ from ldm sample --backend wasm by up to ${maxDiff}`);
     await page.screenshot({ path: screenshot, fullPage: true });
-    console.log(`4 DDIM-10 samples in Chromium: max |Δ| vs ldm sample --backend wasm = ${maxDiff.toExponential(2)}, ${result.msPerSample.toFixed(0)} ms per sample; screenshot ${screenshot}`);
+    console.log(
+      `4 DDIM-10 samples in Chromium: max |Δ| vs ldm sample --backend wasm = ${maxDiff.toExponential(2)}, ${result.msPerSample.toFixed(0)} ms per sample; screenshot ${screenshot}`,
+    );
   } finally {
     await context.close();
   }

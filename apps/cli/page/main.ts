@@ -171,7 +171,9 @@ async function generate(): Promise<void> {
         progress.value = done / total;
         status.textContent = `${label}: step ${done} / ${total} on ${info.name}`;
       },
-      ...(settings.preview ? { onPreview: async (images: tf.Tensor4D, start: number) => drawGrid(await images.data(), images.shape, settings.count, start) } : {}),
+      ...(settings.preview
+        ? { onPreview: async (images: tf.Tensor4D, start: number) => drawGrid(await images.data(), images.shape, settings.count, start) }
+        : {}),
       pause: yieldToPage,
     });
     const data = await result.images.data();

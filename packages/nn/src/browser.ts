@@ -40,7 +40,15 @@ export { Upsample2D, upsampleNearest2x } from './upsample';
 export { UNetMidBlock2D } from './mid-block';
 export type { MidBlockOptions } from './mid-block';
 export { toTorchStateDict, loadTorchStateDict, firstNonFinite } from './torch-layout';
-export { readModelFolder, writeModelFolder, loadModelFolderInto, loadPretrained, checkConfigAgainstWeights, CONFIG_NAME, WEIGHTS_NAME } from './model-folder-browser';
+export {
+  readModelFolder,
+  writeModelFolder,
+  loadModelFolderInto,
+  loadPretrained,
+  checkConfigAgainstWeights,
+  CONFIG_NAME,
+  WEIGHTS_NAME,
+} from './model-folder-browser';
 export { buildPretrained, readModelFolderFromUrl } from './model-folder-core';
 export { isUrl } from './location';
 export { joinLocation, resolveLocation, readLocationText, readLocationBytes } from './location-browser';

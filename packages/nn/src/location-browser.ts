@@ -3,7 +3,8 @@ import { LdmError } from '@ldm/backend';
 import { fetchBytes, fetchText, isUrl, joinUrl } from './location';
 
 function urlOnly(location: string): string {
-  if (!isUrl(location)) throw new LdmError('INVALID_ARGUMENT', `${location}: in a browser a folder is an http(s) URL (e.g. new URL('model/', location.href).href)`);
+  if (!isUrl(location))
+    throw new LdmError('INVALID_ARGUMENT', `${location}: in a browser a folder is an http(s) URL (e.g. new URL('model/', location.href).href)`);
   return location;
 }
 

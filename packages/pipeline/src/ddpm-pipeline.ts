@@ -43,7 +43,10 @@ export class DDPMPipeline {
   static async fromPretrained(dir: string): Promise<DDPMPipeline> {
     const index = await readModelIndex(dir);
     if (index.kind !== 'pixel') {
-      throw new LdmError('INVALID_CONFIG', `${joinLocation(dir, MODEL_INDEX)}: a latent pipeline (LDMPipeline); load it with LatentDiffusionPipeline.fromPretrained`);
+      throw new LdmError(
+        'INVALID_CONFIG',
+        `${joinLocation(dir, MODEL_INDEX)}: a latent pipeline (LDMPipeline); load it with LatentDiffusionPipeline.fromPretrained`,
+      );
     }
     return loadPixel(dir, index);
   }

@@ -96,7 +96,10 @@ export class LatentDiffusionPipeline {
   static async fromPretrained(dir: string): Promise<LatentDiffusionPipeline> {
     const index = await readModelIndex(dir);
     if (index.kind !== 'latent') {
-      throw new LdmError('INVALID_CONFIG', `${joinLocation(dir, MODEL_INDEX)}: a pixel-space pipeline (DDPMPipeline); load it with DDPMPipeline.fromPretrained`);
+      throw new LdmError(
+        'INVALID_CONFIG',
+        `${joinLocation(dir, MODEL_INDEX)}: a pixel-space pipeline (DDPMPipeline); load it with DDPMPipeline.fromPretrained`,
+      );
     }
     return loadLatent(dir, index);
   }

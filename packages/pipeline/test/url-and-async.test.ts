@@ -35,7 +35,9 @@ function serveFolder(root: string): Promise<{ server: Server; url: string; reque
       res.end('not found');
     }
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests })),
+  );
 }
 
 describe('pipelines from a URL, and generateAsync', () => {
@@ -80,7 +82,9 @@ describe('pipelines from a URL, and generateAsync', () => {
   });
 
   it('a URL that is not a pipeline folder is a one-line error naming model_index.json', async () => {
-    await expect(LatentDiffusionPipeline.fromPretrained(`${served.url}/nothing-here`)).rejects.toThrow(/nothing-here is not a pipeline folder: model_index\.json is missing/);
+    await expect(LatentDiffusionPipeline.fromPretrained(`${served.url}/nothing-here`)).rejects.toThrow(
+      /nothing-here is not a pipeline folder: model_index\.json is missing/,
+    );
   });
 
   it('generateAsync gives the same images as generate, previews as it denoises, pauses every step and leaks no tensor', async () => {

@@ -7,7 +7,8 @@ import { createServeServer } from '../serve/server';
 
 /** Why listen failed, in one line naming the option. */
 function listenError(error: NodeJS.ErrnoException, args: ServeArgs): LdmError {
-  if (error.code === 'EADDRINUSE') return new LdmError('INVALID_ARGUMENT', `--port ${args.port}: already in use on ${args.host}; pick another (or --port 0 for any free one)`);
+  if (error.code === 'EADDRINUSE')
+    return new LdmError('INVALID_ARGUMENT', `--port ${args.port}: already in use on ${args.host}; pick another (or --port 0 for any free one)`);
   if (error.code === 'EACCES') return new LdmError('INVALID_ARGUMENT', `--port ${args.port}: not allowed on ${args.host} (ports below 1024 need privileges)`);
   if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN') {
     return new LdmError('INVALID_ARGUMENT', `--host ${args.host}: not an address of this machine (${error.code})`);

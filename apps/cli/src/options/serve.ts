@@ -5,7 +5,12 @@ import type { GlobalArgs } from './global';
 import type { ArgsOf } from './types';
 
 export const serveOptions = {
-  model: { type: 'string', demandOption: true, describe: 'A pipeline folder (ldm train: model_index.json, unet/, scheduler/, vqvae/)', coerce: existingFolder('model') },
+  model: {
+    type: 'string',
+    demandOption: true,
+    describe: 'A pipeline folder (ldm train: model_index.json, unet/, scheduler/, vqvae/)',
+    coerce: existingFolder('model'),
+  },
   port: { type: 'number', default: DEFAULTS.serve.port, describe: 'TCP port (0: any free port)', coerce: int('port', 0, 65535) },
   host: {
     type: 'string',
