@@ -22,6 +22,13 @@ function listenError(error: NodeJS.ErrnoException, args: ServeArgs): LdmError {
  */
 export async function serveJob(args: ServeArgs): Promise<void> {
   const index = await readModelIndex(args.model);
+  if (index.format === 'legacy' && index.kind === 'latent') {
+    // Its VAE is a path outside the folder, which the server does not serve (only the folder's own files).
+    throw new LdmError(
+      'INVALID_ARGUMENT',
+      `--model ${args.model}: an older pipeline folder whose VAE lies outside it (${index.json.vae}); convert it with LatentDiffusionPipeline.fromPretrained(dir) then save(newDir), or retrain with ldm train`,
+    );
+  }
   const page = await loadPageAssets();
   const server = createServeServer({ modelDir: args.model, page, wasmDir: wasmDirectory(), host: args.host });
   await new Promise<void>((resolve, reject) => {
