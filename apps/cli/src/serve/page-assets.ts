@@ -21,17 +21,14 @@ export function wasmDirectory(): string {
 }
 
 /**
- * The page: index.html, page.js, page.js.map. The built CLI has page.js in dist/page/ (beside this
+ * The page: index.html, page.js (and page.js.map from sources). The built CLI has page.js in dist/page/ (beside this
  * module's chunk); run from sources (no dist/page), it is bundled now from apps/cli/page/main.ts.
  */
 export async function loadPageAssets(): Promise<Map<string, Asset>> {
   const built = fileURLToPath(new URL('./page/', import.meta.url));
   let files: Map<string, Uint8Array>;
   if (existsSync(join(built, 'page.js'))) {
-    files = new Map([
-      ['page.js', await readFile(join(built, 'page.js'))],
-      ['page.js.map', await readFile(join(built, 'page.js.map'))],
-    ]);
+    files = new Map([['page.js', await readFile(join(built, 'page.js'))]]);
   } else {
     files = await buildPage({ entry: fileURLToPath(new URL('../../page/main.ts', import.meta.url)), fromSources: true });
   }

@@ -14,7 +14,7 @@ import { resolveInside } from './safe-path';
 export interface ServeConfig {
   /** The pipeline folder served under /model/. */
   modelDir: string;
-  /** index.html, page.js, page.js.map. */
+  /** index.html, page.js (page.js.map when bundled from sources). */
   page: ReadonlyMap<string, Asset>;
   /** Where the tfjs wasm binaries are. */
   wasmDir: string;
@@ -82,7 +82,8 @@ export async function handle(config: ServeConfig, req: IncomingMessage, res: Ser
   const raw = (req.url ?? '/').split(/[?#]/)[0]!;
   const notFound = () => send(res, 404, 'not found\n', COMMON_HEADERS);
   if (raw === '/' || raw === '/index.html') return sendAsset(req, res, config.page.get('index.html')!);
-  if (raw === '/page.js' || raw === '/page.js.map') return sendAsset(req, res, config.page.get(raw.slice(1))!);
+  const asset = raw === '/page.js' || raw === '/page.js.map' ? config.page.get(raw.slice(1)) : undefined;
+  if (asset) return sendAsset(req, res, asset);
   if (raw.startsWith('/wasm/')) {
     const name = raw.slice('/wasm/'.length);
     if (!(WASM_FILES as readonly string[]).includes(name)) return notFound();
