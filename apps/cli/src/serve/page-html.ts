@@ -16,7 +16,7 @@ export const PAGE_HTML = `<!doctype html>
   button { font: inherit; padding: .3rem 1rem; }
   progress { width: 100%; height: .8rem; }
   #samples { margin-top: 1rem; min-height: 4rem; }
-  #samples canvas { image-rendering: pixelated; border: 1px solid #ddd; background: #000; }
+  #samples canvas { image-rendering: pixelated; border: 1px solid #ddd; background: #888; }
   #samples[data-status="error"] .message { color: #b00020; font-weight: 600; }
   #timing, #status { font-family: ui-monospace, monospace; font-size: .85rem; }
 </style>
