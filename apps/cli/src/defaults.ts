@@ -62,6 +62,6 @@ export const DEFAULTS = {
     batchSize: 64,
     out: 'samples.png',
   },
-  /** `ldm serve`: loopback only unless --host says otherwise. The page's own defaults are the sample ones above. */
-  serve: { host: '127.0.0.1', port: 8080, backend: 'wasm' as 'wasm' | 'webgl' | 'cpu' },
+  /** `ldm serve`: loopback only unless --host says otherwise. The page samples with wasm unless its form says otherwise. */
+  serve: { host: '127.0.0.1', port: 8080 },
 } as const;
