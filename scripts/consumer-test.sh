@@ -42,6 +42,9 @@ step "ldm binary: --help, demo --quick"
 test -f "$app/demo/report/index.html"
 test -f "$app/demo/latent-ddpm/vqvae/config.json"
 
+step "the packages in a browser bundle (esbuild, platform browser: their browser builds)"
+node browser-bundle.mjs "$root"
+
 step "ldm serve: the built page on the demo folder, in headless Chromium"
 mkdir -p "$root/apps/cli/test-artifacts"
 node serve-browser.mjs "$app/node_modules/.bin/ldm" "$app/demo/latent-ddpm" "$root" "$root/apps/cli/test-artifacts/serve-demo.png"
