@@ -592,6 +592,12 @@ cases.push(
     args: (f) => ['serve', '--model', f.latent, '--port', '0', '--host', '192.0.2.1'],
     names: opt('--host'),
   },
+  {
+    cls: 'raw error',
+    name: 'serve --backend native (needs Node)',
+    args: (f) => ['serve', '--model', f.latent, '--backend', 'native'],
+    names: opt('--backend'),
+  },
   { cls: 'raw error', name: 'serve --host not an address', args: (f) => ['serve', '--model', f.latent, '--host', 'a b'], names: opt('--host') },
 );
 

@@ -108,6 +108,8 @@ describe('ldm serve over HTTP', () => {
       expect(res.headers.get('content-type'), path).toContain(type);
     }
     expect(await (await fetch(`${base}model/model_index.json`)).text()).toBe(await readFile(join(model, 'model_index.json'), 'utf8'));
+    // --backend auto: the page starts on wasm, the backend `ldm sample --backend wasm` matches.
+    expect(await (await fetch(base)).text()).toContain('<option value="wasm" selected>');
   });
 
   it('answers 404 to every path outside the page and the folder: .., %2e%2e, absolute paths, symlinks leading out, hidden files', async () => {
@@ -221,6 +223,17 @@ describe('ldm serve in headless Chromium', () => {
     } finally {
       await context.close();
     }
+  });
+});
+
+describe('ldm serve stops cleanly', () => {
+  it('Ctrl-C (SIGINT) closes the server and ends with one line, exit code 0', async () => {
+    server.kill('SIGINT');
+    const result = await serverDone;
+    expect(result.code).toBe(0);
+    expect(result.stderr.trim().split('\n').at(-1)).toBe('stopped (SIGINT)');
+    expect(result.stderr).not.toMatch(/error|Error/);
+    await expect(fetch(base)).rejects.toThrow();
   });
 });
 

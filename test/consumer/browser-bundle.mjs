@@ -41,4 +41,6 @@ if (nodeOnly.length > 0) {
   process.exit(1);
 }
 const ldm = inputs.filter((p) => p.includes('@ldm/')).map((p) => p.replace(/.*node_modules\//, ''));
-console.log(`browser bundle of the installed packages: ${(result.outputFiles[0].contents.length / 1e6).toFixed(1)} MB, ${inputs.length} modules; @ldm files: ${ldm.join(', ')}`);
+console.log(
+  `browser bundle of the installed packages: ${(result.outputFiles[0].contents.length / 1e6).toFixed(1)} MB, ${inputs.length} modules; @ldm files: ${ldm.join(', ')}`,
+);

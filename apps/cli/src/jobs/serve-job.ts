@@ -3,6 +3,8 @@ import { LdmError } from '@ldm/backend';
 import { readModelIndex } from '@ldm/pipeline';
 import type { ServeArgs } from '../options/serve';
 import { loadPageAssets, wasmDirectory } from '../serve/page-assets';
+import { PAGE_BACKENDS } from '../serve/page-html';
+import type { PageBackend } from '../serve/page-html';
 import { createServeServer } from '../serve/server';
 
 /** Why listen failed, in one line naming the option. */
@@ -21,6 +23,11 @@ function listenError(error: NodeJS.ErrnoException, args: ServeArgs): LdmError {
  * until Ctrl-C / SIGTERM, which close the server and end with one line.
  */
 export async function serveJob(args: ServeArgs): Promise<void> {
+  // --backend picks the page's starting backend; auto is wasm (what `ldm sample --backend wasm` matches).
+  const backend = args.backend === 'auto' ? 'wasm' : args.backend;
+  if (!(PAGE_BACKENDS as readonly string[]).includes(backend)) {
+    throw new LdmError('INVALID_ARGUMENT', `--backend ${backend}: needs Node; the page runs in a browser on ${PAGE_BACKENDS.join(', ')}`);
+  }
   const index = await readModelIndex(args.model);
   if (index.format === 'legacy' && index.kind === 'latent') {
     // Its VAE is a path outside the folder, which the server does not serve (only the folder's own files).
@@ -29,7 +36,7 @@ export async function serveJob(args: ServeArgs): Promise<void> {
       `--model ${args.model}: an older pipeline folder whose VAE lies outside it (${index.json.vae}); convert it with LatentDiffusionPipeline.fromPretrained(dir) then save(newDir), or retrain with ldm train`,
     );
   }
-  const page = await loadPageAssets();
+  const page = await loadPageAssets(backend as PageBackend);
   const server = createServeServer({ modelDir: args.model, page, wasmDir: wasmDirectory(), host: args.host });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, args)));

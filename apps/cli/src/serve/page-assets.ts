@@ -5,7 +5,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildPage } from './page-build';
-import { PAGE_HTML } from './page-html';
+import { pageHtml } from './page-html';
+import type { PageBackend } from './page-html';
 
 export interface Asset {
   body: Uint8Array;
@@ -23,8 +24,9 @@ export function wasmDirectory(): string {
 /**
  * The page: index.html, page.js (and page.js.map from sources). The built CLI has page.js in dist/page/ (beside this
  * module's chunk); run from sources (no dist/page), it is bundled now from apps/cli/page/main.ts.
+ * `backend` is the one the page's form starts with.
  */
-export async function loadPageAssets(): Promise<Map<string, Asset>> {
+export async function loadPageAssets(backend: PageBackend): Promise<Map<string, Asset>> {
   const built = fileURLToPath(new URL('./page/', import.meta.url));
   let files: Map<string, Uint8Array>;
   if (existsSync(join(built, 'page.js'))) {
@@ -32,7 +34,7 @@ export async function loadPageAssets(): Promise<Map<string, Asset>> {
   } else {
     files = await buildPage({ entry: fileURLToPath(new URL('../../page/main.ts', import.meta.url)), fromSources: true });
   }
-  const assets = new Map<string, Asset>([['index.html', { body: new TextEncoder().encode(PAGE_HTML), type: 'text/html; charset=utf-8' }]]);
+  const assets = new Map<string, Asset>([['index.html', { body: new TextEncoder().encode(pageHtml(backend)), type: 'text/html; charset=utf-8' }]]);
   for (const [name, body] of files) assets.set(name, { body, type: name.endsWith('.map') ? 'application/json' : 'text/javascript; charset=utf-8' });
   return assets;
 }

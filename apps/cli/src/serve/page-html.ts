@@ -1,5 +1,14 @@
 /* The page `ldm serve` answers at /: a form, the grid, and page.js (apps/cli/page/main.ts) doing the work in the browser. */
-export const PAGE_HTML = `<!doctype html>
+
+/** The backends the page offers; the first is what `ldm sample --backend wasm` matches. */
+export const PAGE_BACKENDS = ['wasm', 'webgl', 'cpu'] as const;
+export type PageBackend = (typeof PAGE_BACKENDS)[number];
+
+const backendOptions = (selected: PageBackend) =>
+  PAGE_BACKENDS.map((b) => `<option value="${b}"${b === selected ? ' selected' : ''}>${b === 'webgl' ? 'WebGL' : b}</option>`).join('');
+
+/** The page, with `backend` preselected in its form. */
+export const pageHtml = (backend: PageBackend) => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -30,7 +39,7 @@ export const PAGE_HTML = `<!doctype html>
   <label>η (DDIM) <input name="eta" type="number" min="0" max="1" step="0.1" value="0"></label>
   <label>count <input name="count" type="number" min="1" max="256" value="16"></label>
   <label>seed <input name="seed" type="number" min="0" step="1" value="0"></label>
-  <label>backend <select name="backend"><option value="wasm">wasm</option><option value="webgl">WebGL</option><option value="cpu">cpu</option></select></label>
+  <label>backend <select name="backend">${backendOptions(backend)}</select></label>
   <button id="generate" type="submit">Generate</button>
 </form>
 <progress id="progress" max="1" value="0"></progress>
