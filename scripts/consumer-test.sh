@@ -2,7 +2,7 @@
 # The packages as another repository gets them: build, pack every package, install the tarballs with
 # npm into projects outside the workspace, and run there in plain Node (no @ldm/source, no tsx):
 # ESM and CJS scripts, a strict nodenext `tsc`, every package README's example, the installed `ldm`
-# binary, and a host app's own error after initBackend. Prints the install sizes. Any failure exits 1.
+# binary (and `ldm serve`'s page in headless Chromium), and a host app's own error after initBackend. Prints the install sizes. Any failure exits 1.
 #   bash scripts/consumer-test.sh            (KEEP=1 keeps the temporary folder)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -43,6 +43,13 @@ test -f "$app/demo/report/index.html"
 test -f "$app/demo/latent-ddpm/vqvae/config.json"
 # auto picks the native kernels where the addon built (the wasm path alone is checked by the scripts below).
 if [[ "${LDM_REQUIRE_ONEDNN:-0}" == 1 ]]; then grep -q '"backend": "native"' "$app/demo/summary.json" || { echo "demo --quick did not run on native"; exit 1; }; fi
+
+step "the packages in a browser bundle (esbuild, platform browser: their browser builds)"
+node browser-bundle.mjs "$root"
+
+step "ldm serve: the built page on the demo folder, in headless Chromium"
+mkdir -p "$root/apps/cli/test-artifacts"
+node serve-browser.mjs "$app/node_modules/.bin/ldm" "$app/demo/latent-ddpm" "$root" "$root/apps/cli/test-artifacts/serve-demo.png"
 
 step "native kernels: @ldm/onednn built by its install script where oneDNN is present"
 node --input-type=module -e "import { initBackend } from '@ldm/backend'; const info = await initBackend(); console.log('auto: ' + info.name + ' (' + info.kernels + ')'); if (process.env.LDM_REQUIRE_ONEDNN === '1' && info.name !== 'native') process.exit(1);"

@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { Server } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -558,6 +560,47 @@ const cases: Case[] = [
   },
 ];
 
+/** Ports held open by the busy-port case (its own listener, closed after the suite), by case folder. */
+const busyPorts = new Map<string, { server: Server; port: number }>();
+
+// 6. `ldm serve`: a wrong folder, port or host answers in one line before anything listens.
+const SERVE = ['serve', '--model', '$LATENT'];
+cases.push(
+  ...['70000', '-1', '1.5', 'abc'].map((v) => badNumber('raw error', SERVE, 'port', v)),
+  { cls: 'raw error', name: 'serve without --model', args: () => ['serve'], names: opt('--model') },
+  { cls: 'raw error', name: 'serve --model missing', args: (_f, dir) => ['serve', '--model', join(dir, 'nope')], names: opt('--model') },
+  {
+    cls: 'raw error',
+    name: 'serve --model a VAE folder (not a pipeline)',
+    args: (f) => ['serve', '--model', f.vae, '--port', '0'],
+    names: (f) => `${f.vae} is not a pipeline folder: model_index.json is missing`,
+  },
+  {
+    cls: 'raw error',
+    name: 'serve --port already in use',
+    setup: async (_f, dir) => {
+      const server = createServer();
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      busyPorts.set(dir, { server, port: (server.address() as { port: number }).port });
+    },
+    args: (f, dir) => ['serve', '--model', f.latent, '--port', String(busyPorts.get(dir)!.port)],
+    names: (_f, dir) => `--port ${busyPorts.get(dir)!.port}: already in use`,
+  },
+  {
+    cls: 'raw error',
+    name: 'serve --host not of this machine',
+    args: (f) => ['serve', '--model', f.latent, '--port', '0', '--host', '192.0.2.1'],
+    names: opt('--host'),
+  },
+  {
+    cls: 'raw error',
+    name: 'serve --backend native (needs Node)',
+    args: (f) => ['serve', '--model', f.latent, '--backend', 'native'],
+    names: opt('--backend'),
+  },
+  { cls: 'raw error', name: 'serve --host not an address', args: (f) => ['serve', '--model', f.latent, '--host', 'a b'], names: opt('--host') },
+);
+
 const EXPECTED_MINIMUM = 100;
 const durations: number[] = [];
 
@@ -640,6 +683,7 @@ afterAll(async () => {
     process.stderr.write(
       `bad-input case times: median ${sorted[sorted.length >> 1]!.toFixed(1)} s, max ${sorted.at(-1)!.toFixed(1)} s over ${sorted.length} cases\n`,
     );
+  for (const { server } of busyPorts.values()) server.close();
   // No case changed the shared fixtures either.
   expect(await hashTree(f.root)).toBe(fixturesHash);
   await rm(f.root, { recursive: true, force: true });

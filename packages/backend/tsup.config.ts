@@ -37,7 +37,7 @@ const gradientsWithoutUmbrella: Plugin = {
 
 export default defineConfig({
   // errors: LdmError alone, for the CLI's option checks, which answer before tfjs is loaded.
-  entry: ['src/index.ts', 'src/errors.ts'],
+  entry: ['src/index.ts', 'src/errors.ts', 'src/browser.ts'],
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

@@ -2,7 +2,7 @@ import { defineConfig } from 'tsup';
 import { strictBuild } from '../../scripts/tsup-strict';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  entry: ['src/index.ts', 'src/browser.ts'],
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

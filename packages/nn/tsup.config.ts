@@ -3,9 +3,9 @@ import { strictBuild } from '../../scripts/tsup-strict';
 
 export default defineConfig({
   // The data-parallel worker is its own entry: the engine starts it from dist/data-parallel-worker.js.
-  entry: { index: 'src/index.ts', 'data-parallel-worker': 'src/data-parallel/worker.ts' },
+  entry: { index: 'src/index.ts', browser: 'src/browser.ts', 'data-parallel-worker': 'src/data-parallel/worker.ts' },
   format: ['esm', 'cjs'],
-  dts: { entry: { index: 'src/index.ts' } },
+  dts: { entry: { index: 'src/index.ts', browser: 'src/browser.ts' } },
   sourcemap: true,
   clean: true,
   target: 'node20',

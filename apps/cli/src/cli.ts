@@ -5,6 +5,16 @@ import { commands } from './commands';
 import { readConfigOption, setParseSource } from './options/check';
 import { globalOptions } from './options/global';
 
+/** yargs' "Missing required argument: model" names the option as it is typed: "--model: required, not given". */
+function namedOptions(message: string): string {
+  const missing = /^Missing required arguments?: (.+)$/.exec(message);
+  if (!missing) return message;
+  return `${missing[1]!
+    .split(', ')
+    .map((name) => `--${name}`)
+    .join(', ')}: required, not given`;
+}
+
 /** Builds the `ldm` command line. Handlers load tfjs lazily, so `--help` stays instant. */
 export function buildCli(argv: string[]): Argv {
   setParseSource(argv);
@@ -24,7 +34,7 @@ export function buildCli(argv: string[]): Argv {
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((message, error) => {
       // yargs' own messages (choices, unknown arguments) span lines; the CLI answers on one.
-      throw error ?? new LdmError('INVALID_ARGUMENT', message.replace(/\s*\n\s*/g, ' '));
+      throw error ?? new LdmError('INVALID_ARGUMENT', namedOptions(message.replace(/\s*\n\s*/g, ' ')));
     });
   return cli.command(commands);
 }

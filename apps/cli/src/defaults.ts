@@ -67,4 +67,6 @@ export const DEFAULTS = {
     batchSize: 64,
     out: 'samples.png',
   },
+  /** `ldm serve`: loopback only unless --host says otherwise. The page samples with wasm unless its form says otherwise. */
+  serve: { host: '127.0.0.1', port: 8080 },
 } as const;

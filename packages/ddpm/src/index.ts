@@ -22,8 +22,8 @@ export type { DiffusionLossOptions, DenoisingModel, DdpmLossConfig } from './los
 export { SchedulerBase } from './scheduler-base';
 export type { Scheduler, StepOptions, StepOutput } from './scheduler-base';
 export { DDPMScheduler } from './ddpm-scheduler';
-export { sample } from './sample';
-export type { Denoiser, SampleOptions, SampleProgress } from './sample';
+export { sample, sampleStepwise } from './sample';
+export type { Denoiser, SampleOptions, SampleProgress, SampleState } from './sample';
 export { gaussianMixtureDenoiser, gaussianMixtureLogDensity } from './gaussian-mixture';
 export type { GaussianMixture } from './gaussian-mixture';
 export { variationalBound } from './vlb';

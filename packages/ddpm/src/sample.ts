@@ -26,11 +26,18 @@ export interface SampleOptions {
   initialNoise?: tf.Tensor;
 }
 
+/** Where the reverse process is after a step: what `sampleStepwise` yields. */
+export interface SampleState extends SampleProgress {
+  /** x after this step; owned by the sampler (read it, do not dispose it). */
+  x: tf.Tensor;
+}
+
 /**
- * Runs the reverse process over `scheduler.timesteps` from Gaussian noise (or `initialNoise`) and returns x_0
- * (the caller owns it). Each step runs in tf.tidy and nothing is read back to the host inside the loop.
+ * The reverse process one step at a time: the same computation as `sample` (same noise, same order),
+ * yielding after every step so a caller can show progress or hand control back to a web page's event
+ * loop. Returns x_0 (the caller owns it); x is disposed if the caller stops early or a step throws.
  */
-export function sample(options: SampleOptions): tf.Tensor {
+export function* sampleStepwise(options: SampleOptions): Iterator<SampleState, tf.Tensor, undefined> {
   const { denoiser, scheduler, shape, eta, onStep, initialNoise } = options;
   if (options.generator !== undefined && options.seed !== undefined) {
     throw new LdmError('INVALID_ARGUMENT', 'sample: pass either generator or seed, not both');
@@ -50,6 +57,7 @@ export function sample(options: SampleOptions): tf.Tensor {
   }
   const timesteps = scheduler.timesteps;
   const total = timesteps.length;
+  let finished = false;
   try {
     for (let i = 0; i < total; i++) {
       const t = timesteps[i] as number;
@@ -62,10 +70,23 @@ export function sample(options: SampleOptions): tf.Tensor {
       current.dispose();
       x = next;
       onStep?.({ step: i, total, t });
+      yield { step: i, total, t, x };
     }
-  } catch (error) {
-    x.dispose();
-    throw error;
+    finished = true;
+    return x;
+  } finally {
+    if (!finished) x.dispose();
   }
-  return x;
+}
+
+/**
+ * Runs the reverse process over `scheduler.timesteps` from Gaussian noise (or `initialNoise`) and returns x_0
+ * (the caller owns it). Each step runs in tf.tidy and nothing is read back to the host inside the loop.
+ */
+export function sample(options: SampleOptions): tf.Tensor {
+  const steps = sampleStepwise(options);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
 }

@@ -28,7 +28,8 @@ export type {
   TrainingReplicaConfig,
   CheckpointState,
 } from './training';
-export { parseSafetensors, serializeSafetensors, readSafetensorsFile, writeSafetensorsFile, MAX_HEADER_BYTES } from './safetensors';
+export { parseSafetensors, serializeSafetensors, MAX_HEADER_BYTES } from './safetensors';
+export { readSafetensorsFile, writeSafetensorsFile } from './safetensors-file';
 export type { SafetensorsDtype, TensorRecord, SafetensorsFile } from './safetensors';
 // writeFileAtomic lives in @ldm/backend (data needs it too); re-exported here for nn's users.
 export { writeFileAtomic } from '@ldm/backend';
@@ -53,6 +54,9 @@ export { UNetMidBlock2D } from './mid-block';
 export type { MidBlockOptions } from './mid-block';
 export { toTorchStateDict, loadTorchStateDict, firstNonFinite } from './torch-layout';
 export { readModelFolder, writeModelFolder, loadModelFolderInto, loadPretrained, checkConfigAgainstWeights, CONFIG_NAME, WEIGHTS_NAME } from './model-folder';
+export { buildPretrained, readModelFolderFromUrl } from './model-folder-core';
+export { isUrl } from './location';
+export { joinLocation, resolveLocation, readLocationText, readLocationBytes } from './location-node';
 export type { ModelFolder } from './model-folder';
 export { camelToSnake, snakeToCamel, resolveConfig, toDiffusersJson } from './diffusers-config';
 export { Adam, AdamW, ADAM_DEFAULTS, ADAMW_DEFAULT_WEIGHT_DECAY } from './optim/adam';

@@ -1,22 +1,22 @@
+/* Model folders in Node: on disk, or over HTTP when the folder is an http(s) URL (model-folder-core.ts). */
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LdmError, writeFileAtomic } from '@ldm/backend';
-import { readSafetensorsFile, writeSafetensorsFile } from './safetensors';
-import type { TensorRecord } from './safetensors';
+import { isUrl } from './location';
+import { joinLocation } from './location-node';
+import { CONFIG_NAME, WEIGHTS_NAME, buildPretrained, parseModelConfig, readModelFolderFromUrl } from './model-folder-core';
+import type { ModelFolder } from './model-folder-core';
 import type { Module } from './module';
+import type { TensorRecord } from './safetensors';
+import { readSafetensorsFile, writeSafetensorsFile } from './safetensors-file';
 import { loadTorchStateDict } from './torch-layout';
 
-/** diffusers' file names inside a model folder. */
-export const CONFIG_NAME = 'config.json';
-export const WEIGHTS_NAME = 'diffusion_pytorch_model.safetensors';
+export { CONFIG_NAME, WEIGHTS_NAME, checkConfigAgainstWeights } from './model-folder-core';
+export type { ModelFolder } from './model-folder-core';
 
-export interface ModelFolder {
-  config: Record<string, unknown>;
-  tensors: Map<string, TensorRecord>;
-}
-
-/** Reads a diffusers model folder (`config.json` + `diffusion_pytorch_model.safetensors`). */
+/** Reads a diffusers model folder (`config.json` + `diffusion_pytorch_model.safetensors`): a directory or an http(s) URL. */
 export async function readModelFolder(dir: string): Promise<ModelFolder> {
+  if (isUrl(dir)) return readModelFolderFromUrl(dir);
   const info = await stat(dir).catch(() => null);
   if (!info?.isDirectory()) {
     throw new LdmError('FILE_NOT_FOUND', `model folder '${dir}' does not exist (expected a directory with ${CONFIG_NAME} and ${WEIGHTS_NAME})`);
@@ -29,19 +29,11 @@ export async function readModelFolder(dir: string): Promise<ModelFolder> {
   } catch {
     throw new LdmError('FILE_NOT_FOUND', `${configPath} not found: a model folder needs ${CONFIG_NAME} and ${WEIGHTS_NAME}`);
   }
-  let config: unknown;
-  try {
-    config = JSON.parse(text);
-  } catch (e) {
-    throw new LdmError('CORRUPT_FILE', `${configPath} is not valid JSON: ${(e as Error).message}`);
-  }
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
-    throw new LdmError('CORRUPT_FILE', `${configPath} must hold a JSON object`);
-  }
+  const config = parseModelConfig(text, configPath);
   const exists = await stat(weightsPath).catch(() => null);
   if (!exists) throw new LdmError('FILE_NOT_FOUND', `${weightsPath} not found: a model folder needs ${WEIGHTS_NAME}`);
   const { tensors } = await readSafetensorsFile(weightsPath);
-  return { config: config as Record<string, unknown>, tensors };
+  return { config, tensors };
 }
 
 /**
@@ -57,51 +49,11 @@ export async function writeModelFolder(dir: string, config: Record<string, unkno
 /** Copies the weights of the model folder `dir` into `model` (torch layout, transposed on the way in). */
 export async function loadModelFolderInto(model: Module, dir: string): Promise<void> {
   const { tensors } = await readModelFolder(dir);
-  loadTorchStateDict(model, tensors, { source: join(dir, WEIGHTS_NAME) });
+  loadTorchStateDict(model, tensors, { source: joinLocation(dir, WEIGHTS_NAME) });
 }
 
 /**
- * Compares the sizes a config asks for with the tensors its weights file holds, before the model is
- * built: a config.json edited to 4096 channels beside a small weights file would otherwise allocate
- * gigabytes and then fail on every key. UNet2DModel and AutoencoderKL's encoder share diffusers'
- * layout (`conv_in`, `down_blocks.<i>.resnets.<j>`); `blocksPrefix` is where it sits ('' or 'encoder.').
- */
-export function checkConfigAgainstWeights(
-  config: Record<string, unknown>,
-  tensors: ReadonlyMap<string, TensorRecord>,
-  blocksPrefix: string,
-  where: string,
-): void {
-  const convIn = tensors.get(`${blocksPrefix}conv_in.weight`);
-  if (!convIn) return;
-  const fail = (key: string, expected: unknown, found: unknown) => {
-    throw new LdmError('SHAPE_MISMATCH', `${where}: "${key}" is ${JSON.stringify(expected)} but the weights file holds ${JSON.stringify(found)}`);
-  };
-  const channels = config.block_out_channels ?? config.blockOutChannels;
-  const levels = new Set<number>();
-  const resnets = new Set<number>();
-  const pattern = new RegExp(`^${blocksPrefix.replace('.', '\\.')}down_blocks\\.(\\d+)\\.resnets\\.(\\d+)\\.`);
-  for (const name of tensors.keys()) {
-    const m = pattern.exec(name);
-    if (!m) continue;
-    levels.add(Number(m[1]));
-    if (m[1] === '0') resnets.add(Number(m[2]));
-  }
-  if (Array.isArray(channels)) {
-    if (levels.size && channels.length !== levels.size) fail('block_out_channels', channels, `${levels.size} levels`);
-    const widths = [...levels].sort((a, b) => a - b).map((i) => tensors.get(`${blocksPrefix}down_blocks.${i}.resnets.0.conv1.weight`)?.shape[0]);
-    if (widths.every((w) => w !== undefined) && widths.some((w, i) => w !== channels[i])) fail('block_out_channels', channels, widths);
-  }
-  const inChannels = config.in_channels ?? config.inChannels;
-  if (typeof inChannels === 'number' && convIn.shape[1] !== inChannels) fail('in_channels', inChannels, convIn.shape[1]);
-  const layers = config.layers_per_block ?? config.layersPerBlock;
-  if (typeof layers === 'number' && resnets.size && resnets.size !== layers) fail('layers_per_block', layers, resnets.size);
-}
-
-/**
- * Builds the model a diffusers folder holds: checks `_class_name`, checks the config's sizes against
- * the weights file (`blocksPrefix`, see checkConfigAgainstWeights), constructs from config.json with
- * `build`, loads the weights, and frees the model again if they do not fit. A config error names the file.
+ * Builds the model a diffusers folder (a directory or an http(s) URL) holds: see buildPretrained.
  */
 export async function loadPretrained<M extends Module>(
   dir: string,
@@ -109,24 +61,6 @@ export async function loadPretrained<M extends Module>(
   build: (config: Record<string, unknown>) => M,
   blocksPrefix?: string,
 ): Promise<M> {
-  const { config, tensors } = await readModelFolder(dir);
-  const configPath = join(dir, CONFIG_NAME);
-  if (config._class_name !== undefined && config._class_name !== className) {
-    throw new LdmError('INVALID_CONFIG', `${configPath}: _class_name is '${String(config._class_name)}', expected '${className}'`);
-  }
-  if (blocksPrefix !== undefined) checkConfigAgainstWeights(config, tensors, blocksPrefix, configPath);
-  let model: M;
-  try {
-    model = build(config);
-  } catch (e) {
-    if (LdmError.isInstance(e) && e.code === 'INVALID_CONFIG') throw new LdmError('INVALID_CONFIG', `${configPath}: ${e.message}`, { cause: e });
-    throw e;
-  }
-  try {
-    loadTorchStateDict(model, tensors, { source: join(dir, WEIGHTS_NAME) });
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  return model;
+  const folder = await readModelFolder(dir);
+  return buildPretrained(folder, { configPath: joinLocation(dir, CONFIG_NAME), weightsPath: joinLocation(dir, WEIGHTS_NAME) }, className, build, blocksPrefix);
 }

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Generator, LdmError } from '@ldm/backend';
 import { bf16BitsToFloat, f16BitsToFloat, floatToBf16Bits, floatToF16Bits } from './half-float';
-import { parseSafetensors, readSafetensorsFile, serializeSafetensors, writeSafetensorsFile, type TensorRecord } from './safetensors';
+import { parseSafetensors, serializeSafetensors, type TensorRecord } from './safetensors';
+import { readSafetensorsFile, writeSafetensorsFile } from './safetensors-file';
 import { writeFileAtomic } from '@ldm/backend';
 import { VECTORS } from '../../../test/vectors';
 

@@ -1,19 +1,18 @@
 /* Reading and writing the parts of a pipeline folder: the scheduler config and a VAE subfolder. */
-import { mkdir, readFile } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
 import { LdmError } from '@ldm/backend';
-import { writeFileAtomic } from '@ldm/nn';
+import { joinLocation, readLocationText, resolveLocation, writeFileAtomic } from '@ldm/nn';
 import { AutoencoderKL, readLatentStatistics, saveVaeWithLatentStatistics } from '@ldm/vae';
 import type { LatentStatistics } from '@ldm/vae';
 import { DIFFUSERS_VERSION } from './model-index';
 
-export const SCHEDULER_CONFIG = join('scheduler', 'scheduler_config.json');
+/** Where a pipeline folder (a directory or an http(s) URL) keeps its scheduler config. */
+const schedulerConfigOf = (dir: string) => joinLocation(dir, 'scheduler', 'scheduler_config.json');
 
 export async function readSchedulerConfig(dir: string): Promise<Record<string, unknown>> {
-  const path = join(dir, SCHEDULER_CONFIG);
+  const path = schedulerConfigOf(dir);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readLocationText(path);
   } catch {
     throw new LdmError('FILE_NOT_FOUND', `${path} not found: a pipeline folder needs its scheduler config`);
   }
@@ -33,15 +32,15 @@ export function schedulerClassOf(config: Record<string, unknown>): 'DDPMSchedule
 }
 
 export async function writeSchedulerConfig(dir: string, config: Record<string, unknown>): Promise<void> {
-  const path = join(dir, SCHEDULER_CONFIG);
-  await mkdir(join(dir, 'scheduler'), { recursive: true });
+  const path = schedulerConfigOf(dir);
   const { _class_name, _diffusers_version, ...rest } = config;
   const json = { _class_name: _class_name ?? 'DDPMScheduler', _diffusers_version: _diffusers_version ?? DIFFUSERS_VERSION, ...rest };
-  await writeFileAtomic(path, `${JSON.stringify(json, null, 2)}\n`);
+  await writeFileAtomic(path, `${JSON.stringify(json, null, 2)}\n`, { mkdir: true });
 }
 
+/** A path a model_index.json names, relative to its folder unless absolute (or a URL). */
 export function resolveRelative(base: string, path: string): string {
-  return isAbsolute(path) ? path : resolve(base, path);
+  return resolveLocation(base, path);
 }
 
 /** A VAE folder and its measured latent statistics (undefined in a folder diffusers wrote). */

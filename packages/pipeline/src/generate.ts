@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Generator, LdmError } from '@ldm/backend';
 import { DDIMScheduler } from '@ldm/ddim';
-import { DDPMScheduler, sample } from '@ldm/ddpm';
+import { DDPMScheduler, sampleStepwise } from '@ldm/ddpm';
 import type { Scheduler } from '@ldm/ddpm';
 
 export type SamplerName = 'ddpm' | 'ddim';
@@ -23,6 +23,18 @@ export interface GenerateOptions {
   latents?: tf.Tensor4D;
   /** Called after every denoising step: UNet evaluations done so far and in total. */
   onStep?: (done: number, total: number) => void;
+}
+
+export interface GenerateAsyncOptions extends GenerateOptions {
+  /**
+   * Called every `previewEvery` steps with the images of the batch being denoised as they stand (x_t
+   * through the decoder, NHWC in [0, 1]) and the index of its first image; disposed after it returns.
+   */
+  onPreview?: (images: tf.Tensor4D, start: number) => void | Promise<void>;
+  /** Steps between previews (default: a tenth of the steps). */
+  previewEvery?: number;
+  /** Awaited after every step, so a web page repaints and stays responsive (default: a macrotask). */
+  pause?: () => Promise<void>;
 }
 
 export interface GenerateResult {
@@ -66,11 +78,22 @@ export interface DiffusionParts {
   toImage: (x0: tf.Tensor4D) => tf.Tensor4D;
 }
 
+/** Where a generation is: yielded by `diffusionStepwise` after every step. */
+interface DiffusionState {
+  done: number;
+  total: number;
+  /** x_t of the batch being denoised (owned by the sampler). */
+  x: tf.Tensor;
+  /** Index of the batch's first image. */
+  start: number;
+}
+
 /**
  * Algorithm 2 (or DDIM) in batches from one generator split 'sample', so a seed gives the same images
- * as `ldm sample` always did; x_T is drawn from it unless `latents` is given.
+ * as `ldm sample` always did; x_T is drawn from it unless `latents` is given. Yields after every step
+ * (generate and generateAsync run the same steps).
  */
-export function runDiffusion(parts: DiffusionParts, options: GenerateOptions): GenerateResult {
+function* diffusionStepwise(parts: DiffusionParts, options: GenerateOptions): Iterator<DiffusionState, GenerateResult, undefined> {
   const sampler = options.sampler ?? GENERATE_DEFAULTS.sampler;
   if (sampler !== 'ddpm' && sampler !== 'ddim') throw new LdmError('INVALID_ARGUMENT', `generate: sampler must be 'ddpm' or 'ddim', got ${String(sampler)}`);
   const [h, w, c] = parts.sampleShape;
@@ -95,15 +118,31 @@ export function runDiffusion(parts: DiffusionParts, options: GenerateOptions): G
       const initialNoise = latents ? tf.slice(latents, [start, 0, 0, 0], [b, h, w, c]) : undefined;
       let x0: tf.Tensor;
       try {
-        x0 = sample({
+        const batch = sampleStepwise({
           denoiser: parts.denoiser,
           scheduler,
           shape: [b, h, w, c],
           generator,
           eta,
           ...(initialNoise ? { initialNoise } : {}),
-          onStep: () => options.onStep?.(++done, total),
+          onStep: () => {
+            done++;
+            options.onStep?.(done, total);
+          },
         });
+        try {
+          for (;;) {
+            const r = batch.next();
+            if (r.done) {
+              x0 = r.value;
+              break;
+            }
+            yield { done, total, x: r.value.x, start };
+          }
+        } finally {
+          // Stopped early (the caller returned or threw): the sampler disposes its x_t.
+          batch.return?.(undefined as never);
+        }
       } finally {
         initialNoise?.dispose();
       }
@@ -114,6 +153,46 @@ export function runDiffusion(parts: DiffusionParts, options: GenerateOptions): G
   } catch (error) {
     for (const c of chunks) c.dispose();
     throw error;
+  } finally {
+    // A caller that stops early (generator return) leaves no batch behind either.
+    if (chunks.length > 0 && done < total) for (const c of chunks) if (!c.isDisposed) c.dispose();
   }
   return { images: concatBatches(chunks) };
+}
+
+/** Runs the whole generation at once (synchronous: Node, tests). */
+export function runDiffusion(parts: DiffusionParts, options: GenerateOptions): GenerateResult {
+  const steps = diffusionStepwise(parts, options);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+const macrotask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+/** The same generation as runDiffusion, handing control back after every step and showing previews. */
+export async function runDiffusionAsync(parts: DiffusionParts, options: GenerateAsyncOptions): Promise<GenerateResult> {
+  const pause = options.pause ?? macrotask;
+  const steps = diffusionStepwise(parts, options);
+  let every = options.previewEvery;
+  try {
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+      const { done, total, x, start } = r.value;
+      every ??= Math.max(1, Math.round(total / 10));
+      if (options.onPreview && (done % every === 0 || done === total)) {
+        const preview = tf.tidy(() => toUnitRange(parts.toImage(x as tf.Tensor4D)));
+        try {
+          await options.onPreview(preview, start);
+        } finally {
+          preview.dispose();
+        }
+      }
+      await pause();
+    }
+  } finally {
+    steps.return?.(undefined as never);
+  }
 }

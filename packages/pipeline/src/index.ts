@@ -5,7 +5,7 @@ export type { DDPMParts } from './ddpm-pipeline';
 export { loadPipeline, isLatentPipeline } from './load-pipeline';
 export type { Pipeline } from './load-pipeline';
 export { GENERATE_DEFAULTS, makeScheduler } from './generate';
-export type { GenerateOptions, GenerateResult, SamplerName } from './generate';
+export type { GenerateOptions, GenerateAsyncOptions, GenerateResult, SamplerName } from './generate';
 export { MODEL_INDEX, DIFFUSERS_VERSION, readModelIndex, parseModelIndex, modelIndexJson, writeModelIndex } from './model-index';
 export type { ModelIndex, LdmModelIndex, DdpmModelIndex, LegacyModelIndex } from './model-index';
 export { readSchedulerConfig, writeSchedulerConfig, loadVaeFolder, saveVaeFolder } from './folder-parts';

@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { join } from 'node:path';
 import { Generator, LdmError } from '@ldm/backend';
+import { joinLocation } from '@ldm/nn';
 import { UNet2DModel } from '@ldm/unet';
 import type { AutoencoderKL, LatentStatistics } from '@ldm/vae';
 import { loadVaeFolder, readSchedulerConfig, resolveRelative, saveVaeFolder, schedulerClassOf, writeSchedulerConfig } from './folder-parts';
-import { concatBatches, runDiffusion, toUnitRange } from './generate';
-import type { GenerateOptions, GenerateResult } from './generate';
+import { concatBatches, runDiffusion, runDiffusionAsync, toUnitRange } from './generate';
+import type { DiffusionParts, GenerateAsyncOptions, GenerateOptions, GenerateResult } from './generate';
 import { MODEL_INDEX, modelIndexJson, readModelIndex, writeModelIndex } from './model-index';
 import type { ModelIndex } from './model-index';
 
@@ -90,35 +90,49 @@ export class LatentDiffusionPipeline {
 
   /**
    * Loads a folder `ldm train --space latent` or diffusers' `LDMPipeline.save_pretrained` wrote (and the
-   * project's older format, whose VAE is a relative path).
+   * project's older format, whose VAE is a relative path): a directory, or an http(s) URL of one (read
+   * with fetch; in a browser, where @ldm/nn's browser build is loaded, the only kind).
    */
   static async fromPretrained(dir: string): Promise<LatentDiffusionPipeline> {
     const index = await readModelIndex(dir);
     if (index.kind !== 'latent') {
-      throw new LdmError('INVALID_CONFIG', `${join(dir, MODEL_INDEX)}: a pixel-space pipeline (DDPMPipeline); load it with DDPMPipeline.fromPretrained`);
+      throw new LdmError(
+        'INVALID_CONFIG',
+        `${joinLocation(dir, MODEL_INDEX)}: a pixel-space pipeline (DDPMPipeline); load it with DDPMPipeline.fromPretrained`,
+      );
     }
     return loadLatent(dir, index);
   }
 
   /** Writes diffusers' LDMPipeline folder: model_index.json, vqvae/ (with latent_stats.json), unet/, scheduler/. */
   async save(dir: string): Promise<void> {
-    await saveVaeFolder(this.vae, join(dir, 'vqvae'), this.latentStatistics);
-    await this.unet.save(join(dir, 'unet'));
+    await saveVaeFolder(this.vae, joinLocation(dir, 'vqvae'), this.latentStatistics);
+    await this.unet.save(joinLocation(dir, 'unet'));
     await writeSchedulerConfig(dir, this.schedulerConfig);
     await writeModelIndex(dir, modelIndexJson('latent', schedulerClassOf(this.schedulerConfig), this.extras));
   }
 
+  /** What runDiffusion needs of this pipeline: the UNet as denoiser, its scheduler config and how x_0 becomes an image. */
+  private diffusionParts(): DiffusionParts {
+    return {
+      denoiser: (x, t) => this.unet.forward(x as tf.Tensor4D, t),
+      schedulerConfig: this.schedulerConfig,
+      sampleShape: this.sampleShape,
+      toImage: (x0) => tf.clipByValue(this.vae.decodeLatents(x0), -1, 1),
+    };
+  }
+
   /** Samples latents with DDPM or DDIM and decodes them: NHWC images in [0, 1]. */
   generate(options: GenerateOptions = {}): GenerateResult {
-    return runDiffusion(
-      {
-        denoiser: (x, t) => this.unet.forward(x as tf.Tensor4D, t),
-        schedulerConfig: this.schedulerConfig,
-        sampleShape: this.sampleShape,
-        toImage: (x0) => tf.clipByValue(this.vae.decodeLatents(x0), -1, 1),
-      },
-      options,
-    );
+    return runDiffusion(this.diffusionParts(), options);
+  }
+
+  /**
+   * The same images as `generate` (same seed, same steps), handing control back after every step and
+   * calling `onPreview` with the images as they denoise: for a web page, whose main thread must repaint.
+   */
+  generateAsync(options: GenerateAsyncOptions = {}): Promise<GenerateResult> {
+    return runDiffusionAsync(this.diffusionParts(), options);
   }
 
   /** Single-step sampling from the VAE's prior (no diffusion), for comparison. */
@@ -135,12 +149,12 @@ export class LatentDiffusionPipeline {
 
 /** @internal shared with loadPipeline. */
 export async function loadLatent(dir: string, index: ModelIndex): Promise<LatentDiffusionPipeline> {
-  const vaeDir = index.format === 'legacy' ? resolveRelative(dir, index.json.vae!) : join(dir, 'vqvae');
+  const vaeDir = index.format === 'legacy' ? resolveRelative(dir, index.json.vae!) : joinLocation(dir, 'vqvae');
   const schedulerConfig = await readSchedulerConfig(dir);
   const { vae, stats } = await loadVaeFolder(vaeDir);
   let unet: UNet2DModel;
   try {
-    unet = await UNet2DModel.fromPretrained(join(dir, 'unet'));
+    unet = await UNet2DModel.fromPretrained(joinLocation(dir, 'unet'));
   } catch (error) {
     vae.dispose();
     throw error;

@@ -7,11 +7,9 @@
  *
  * Folders written before this format (`space`, `sample_shape`, `vae` as a relative path) still load.
  */
-import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { z } from 'zod';
 import { LdmError } from '@ldm/backend';
-import { writeFileAtomic } from '@ldm/nn';
+import { joinLocation, readLocationText, writeFileAtomic } from '@ldm/nn';
 
 export const MODEL_INDEX = 'model_index.json';
 
@@ -98,12 +96,12 @@ export function parseModelIndex(json: unknown, path: string): ModelIndex {
   throw new LdmError('INVALID_CONFIG', `${path}: key "_class_name": expected "LDMPipeline" or "DDPMPipeline", got ${JSON.stringify(className)}`);
 }
 
-/** Reads and checks `dir/model_index.json`; a missing folder or file is a one-line error naming it. */
+/** Reads and checks `dir/model_index.json` (a directory or an http(s) URL); a missing folder or file is a one-line error naming it. */
 export async function readModelIndex(dir: string): Promise<ModelIndex> {
-  const path = join(dir, MODEL_INDEX);
+  const path = joinLocation(dir, MODEL_INDEX);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readLocationText(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
@@ -136,6 +134,5 @@ export function modelIndexJson(
 }
 
 export async function writeModelIndex(dir: string, index: LdmModelIndex | DdpmModelIndex): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  await writeFileAtomic(join(dir, MODEL_INDEX), `${JSON.stringify(index, null, 2)}\n`);
+  await writeFileAtomic(joinLocation(dir, MODEL_INDEX), `${JSON.stringify(index, null, 2)}\n`, { mkdir: true });
 }

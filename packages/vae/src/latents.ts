@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { LdmError } from '@ldm/backend';
-import { parseWithSchema, schemas } from '@ldm/nn';
+import { joinLocation, parseWithSchema, readLocationText, schemas, toTorchStateDict, writeFileAtomic, writeModelFolder } from '@ldm/nn';
 import type { ImageDataset } from '@ldm/data';
 import type { AutoencoderKL } from './autoencoder-kl';
 
@@ -94,11 +94,9 @@ export const LATENT_STATS_NAME = 'latent_stats.json';
 
 /** Saves the VAE as a diffusers folder whose config carries the measured scaling factor, plus latent_stats.json. */
 export async function saveVaeWithLatentStatistics(vae: AutoencoderKL, dir: string, stats: LatentStatistics): Promise<void> {
-  const { writeModelFolder, toTorchStateDict, writeFileAtomic } = await import('@ldm/nn');
   await writeModelFolder(dir, { ...vae.toConfig(), scaling_factor: stats.scalingFactor }, toTorchStateDict(vae));
-  const { join } = await import('node:path');
   await writeFileAtomic(
-    join(dir, LATENT_STATS_NAME),
+    joinLocation(dir, LATENT_STATS_NAME),
     `${JSON.stringify(
       {
         scaling_factor: stats.scalingFactor,
@@ -122,17 +120,15 @@ const LATENT_STATS_SCHEMA = z.object({
   standardized_channels: z.object({ mean: z.array(schemas.finite()), std: z.array(schemas.positive()) }).optional(),
 });
 
-/** Reads latent_stats.json of a VAE folder, or undefined when the scaling factor was never measured. */
+/** Reads latent_stats.json of a VAE folder (a directory or an http(s) URL), or undefined when the scaling factor was never measured. */
 export async function readLatentStatistics(dir: string): Promise<LatentStatistics | undefined> {
-  const { readFile } = await import('node:fs/promises');
-  const { join } = await import('node:path');
+  const path = joinLocation(dir, LATENT_STATS_NAME);
   let text: string;
   try {
-    text = await readFile(join(dir, LATENT_STATS_NAME), 'utf8');
+    text = await readLocationText(path);
   } catch {
     return undefined;
   }
-  const path = join(dir, LATENT_STATS_NAME);
   let json: unknown;
   try {
     json = JSON.parse(text);

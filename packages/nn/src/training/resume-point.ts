@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { LdmError } from '@ldm/backend';
 import { parseWithSchema, schemas } from '../schema';
-import { readSafetensorsFile } from '../safetensors';
+import { readSafetensorsFile } from '../safetensors-file';
 import type { CheckpointStore } from './checkpoint-store';
 
 const uint32 = z.number().int().min(0).max(0xffffffff);

@@ -10,7 +10,7 @@ import type { EmaOptions } from '../ema';
 import { learningRateAt } from '../lr-schedule';
 import type { LearningRateSchedule } from '../lr-schedule';
 import { Adam } from '../optim/adam';
-import { readSafetensorsFile, writeSafetensorsFile } from '../safetensors';
+import { readSafetensorsFile, writeSafetensorsFile } from '../safetensors-file';
 import { CheckpointStore } from './checkpoint-store';
 import { readResumePoint } from './resume-point';
 import { runTrainingLoop } from './training-loop';
@@ -310,7 +310,5 @@ export async function withEma<T>(ema: EMA, params: ReadonlyMap<string, tf.Variab
   }
 }
 
-/** A ShardArray as a tensor (inside `loss.compute`). */
-export function toTensor(array: ShardArray): tf.Tensor {
-  return tf.tensor(array.data, array.shape, array.data instanceof Int32Array ? 'int32' : 'float32');
-}
+// toTensor is its own module (shard-tensor.ts): losses use it in the browser build too.
+export { toTensor } from '../shard-tensor';
