@@ -34,7 +34,11 @@ export const backendLadder: readonly ConcreteBackendName[] = ['tensorflow-gpu', 
 export interface BackendOptions {
   /** Which backend to start; `auto` takes the first that works of tensorflow-gpu, tensorflow, wasm, cpu. Default `auto`. */
   backend?: BackendName;
-  /** Threads the native (oneDNN) kernels use inside each op. Default: every core. */
+  /**
+   * Threads the native (oneDNN) kernels use inside each op. Default 1 (or OMP_NUM_THREADS when set): on the
+   * default models a second thread inside each op measured no faster, mostly slower (idle, `pnpm bench`:
+   * latent DDPM training loop B64 339 img/s on 1 thread, 310 on 2; the UNets' per-op work is too small to split).
+   */
   threads?: number;
 }
 
@@ -110,7 +114,8 @@ async function startOneDnn(threads: number | undefined): Promise<void> {
   if (!(await loadOneDnn())) throw new Error(oneDnnUnavailableReason() ?? 'the @ldm/onednn addon did not load');
   await startBundled('wasm');
   installOneDnnKernels();
-  if (threads !== undefined) setOneDnnThreads(threads);
+  const fromEnv = Number(typeof process !== 'undefined' ? process.env.OMP_NUM_THREADS : undefined);
+  setOneDnnThreads(threads ?? (Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : 1));
   setKernelPath('onednn');
 }
 

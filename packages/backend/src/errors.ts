@@ -31,4 +31,5 @@ export type LdmErrorCode =
   | 'CORRUPT_FILE'
   | 'MISSING_KEYS'
   | 'BAD_DATA'
-  | 'NUMERICAL_ERROR';
+  | 'NUMERICAL_ERROR'
+  | 'STAGE_FAILED';

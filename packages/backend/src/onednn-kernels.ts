@@ -94,7 +94,7 @@ export function setKernelPath(next: KernelPath): void {
   path = next;
 }
 
-/** Threads oneDNN uses inside each op (OpenMP); default: every core. */
+/** Threads oneDNN uses inside each op (OpenMP); initBackend sets 1 unless told otherwise (see BackendOptions.threads). */
 export function setOneDnnThreads(n: number): void {
   binding?.setThreads(n);
 }

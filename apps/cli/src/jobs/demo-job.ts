@@ -8,9 +8,11 @@ import { DEFAULTS } from '../defaults';
 import { exists, readJson, startBackend, writeJson } from './common';
 import { trainDdpmJob } from './train-ddpm-job';
 import { trainVaeJob } from './train-vae-job';
+import { startBackgroundCommand } from './background-command';
+import type { BackgroundCommand } from './background-command';
 
 /**
- * Sizes of the demo: the full run (about 15 minutes on 2 idle cores; the recipe is DEFAULTS.demo) and
+ * Sizes of the demo: the full run (about 17 minutes on 2 idle cores, measured; the recipe is DEFAULTS.demo) and
  * `--quick` (about a minute, for tests). `--full` adds a pixel DDPM trained for the latent DDPM's wall-clock.
  */
 export const DEMO_SIZES = {
@@ -80,155 +82,225 @@ export async function demoJob(args: DemoArgs): Promise<void> {
     return !summary.interrupted;
   };
 
-  // 1. The VAE for diffusion (small KL weight) and its scaling factor.
-  if (await exists(join(vaeDir, 'latent_stats.json'))) {
-    log(`stage 1/4: VAE already trained in ${vaeDir}, skipped`);
-  } else {
-    log('stage 1/4: train the VAE, then measure its latent scaling factor');
-    if (!(await trainVaeStage(vaeDir, size.vaeSteps, DEFAULTS.vae.klWeight, DEFAULTS.vae.latentNorm, 'train-vae'))) return;
-  }
-
-  // 2. The latent DDPM.
-  if (await exists(join(ddpmDir, 'unet', 'config.json'))) {
-    log(`stage 2/4: latent DDPM already trained in ${ddpmDir}, skipped`);
-  } else {
-    log('stage 2/4: train the DDPM in the VAE latent space');
-    const ddpmArgs: TrainArgs = {
-      backend: args.backend,
-      space: 'latent',
-      vae: vaeDir,
-      data: DEFAULTS.data,
-      out: ddpmDir,
-      steps: size.ddpmSteps,
-      batchSize: DEFAULTS.ddpm.batchSize,
-      lr: DEFAULTS.demo.ddpmLearningRate,
-      minSnrGamma: DEFAULTS.demo.minSnrGamma,
-      warmup: Math.min(DEFAULTS.ddpm.warmupSteps, Math.floor(size.ddpmSteps / 4)),
-      emaDecay: DEFAULTS.ddpm.emaMaxDecay,
-      predictionType: DEFAULTS.ddpm.predictionType,
-      betaSchedule: DEFAULTS.ddpm.betaSchedule,
-      heldOut: DEFAULTS.heldOut,
-      checkpointEvery: Math.min(DEFAULTS.ddpm.checkpointEvery, size.ddpmSteps),
-      sampleEvery: Math.min(DEFAULTS.ddpm.sampleEvery, size.ddpmSteps),
-      maxGradNorm: DEFAULTS.ddpm.maxGradNorm,
-      seed: args.seed,
-      threads: args.threads,
-      limit: size.limit,
-      resume: args.resume && (await exists(join(ddpmDir, 'training', 'checkpoints'))),
-      force: false,
-      modelConfig: undefined,
-      verbose: args.verbose,
-      quiet: false,
-    };
-    const t = performance.now();
-    const summary = await trainDdpmJob(ddpmArgs);
-    times.push({ stage: 'train-latent-ddpm', seconds: (performance.now() - t) / 1000, detail: { ...summary } });
-    if (summary.interrupted) return;
-  }
-
-  // 3. The fair single-step baseline: a VAE trained as a generator (β = 1), as long as the diffusion VAE.
+  // 3 starts first, in a child process on the second core: the fair single-step baseline, a VAE trained as a
+  // generator (β = 1), as long as the diffusion VAE. It needs nothing from stages 1–2, and the native kernels
+  // run one thread per process (a second thread inside each op did not pay on these models).
+  const t0 = performance.now();
+  let generator: { stage: BackgroundCommand; started: number } | undefined;
   if (await exists(join(generatorDir, 'latent_stats.json'))) {
     log(`stage 3/4: generator VAE already trained in ${generatorDir}, skipped`);
   } else {
-    log('stage 3/4: train a VAE as a generator (β = 1, the ELBO) for the single-step baseline');
-    // 'global': this VAE is judged by decoding its own N(0, I) prior; folding a standardization into it would move that prior.
-    if (!(await trainVaeStage(generatorDir, size.generatorVaeSteps, DEFAULTS.demo.generatorKlWeight, 'global', 'train-vae-generator'))) return;
+    const steps = size.generatorVaeSteps;
+    const logPath = join(args.out, 'logs', 'train-vae-generator.log');
+    log(`stage 3/4 (beside stages 1–2, in a child process): train a VAE as a generator (β = 1, the ELBO) for the single-step baseline; log: ${logPath}`);
+    const cliArgs = [
+      'train-vae',
+      '--backend',
+      args.backend,
+      '--data',
+      DEFAULTS.data,
+      '--out',
+      generatorDir,
+      '--steps',
+      String(steps),
+      '--batch-size',
+      String(DEFAULTS.vae.batchSize),
+      '--lr',
+      String(DEFAULTS.vae.learningRate),
+      '--kl-weight',
+      String(DEFAULTS.demo.generatorKlWeight),
+      // 'global': this VAE is judged by decoding its own N(0, I) prior; folding a standardization into it would move that prior.
+      '--latent-norm',
+      'global',
+      '--kl-warmup',
+      String(Math.min(DEFAULTS.vae.klWarmupSteps, Math.floor(steps / 2))),
+      '--held-out',
+      String(DEFAULTS.heldOut),
+      '--checkpoint-every',
+      String(Math.min(DEFAULTS.vae.checkpointEvery, steps)),
+      '--sample-every',
+      String(Math.min(DEFAULTS.vae.sampleEvery, steps)),
+      '--max-grad-norm',
+      String(DEFAULTS.vae.maxGradNorm),
+      '--seed',
+      String(args.seed),
+      '--quiet',
+      ...(size.limit ? ['--limit', String(size.limit)] : []),
+      ...(args.resume && (await exists(join(generatorDir, 'training', 'checkpoints'))) ? ['--resume'] : []),
+    ];
+    generator = { stage: await startBackgroundCommand(cliArgs, logPath), started: performance.now() };
   }
-
-  // --full: a pixel DDPM given the latent DDPM's training wall-clock (its step count from a short timing probe).
-  if (args.full && !(await exists(join(pixelDir, 'unet', 'config.json')))) {
-    log("--full: train a pixel DDPM for the latent DDPM's wall-clock");
-    const latentStage = times.find((x) => x.stage === 'train-latent-ddpm');
-    const latentSeconds = latentStage
-      ? Number(latentStage.detail?.seconds)
-      : Number((await readJson<{ seconds: number }>(join(ddpmDir, 'training', 'summary.json'))).seconds);
-    const pixelArgs = (out: string, steps: number): TrainArgs => ({
-      backend: args.backend,
-      space: 'pixel',
-      vae: undefined,
-      data: DEFAULTS.data,
-      out,
-      steps,
-      batchSize: DEFAULTS.ddpm.batchSize,
-      lr: DEFAULTS.demo.ddpmLearningRate,
-      minSnrGamma: DEFAULTS.demo.minSnrGamma,
-      warmup: Math.min(DEFAULTS.ddpm.warmupSteps, Math.floor(steps / 4)),
-      emaDecay: DEFAULTS.ddpm.emaMaxDecay,
-      predictionType: DEFAULTS.ddpm.predictionType,
-      betaSchedule: DEFAULTS.ddpm.betaSchedule,
-      heldOut: DEFAULTS.heldOut,
-      checkpointEvery: Math.min(DEFAULTS.ddpm.checkpointEvery, steps),
-      sampleEvery: Math.min(DEFAULTS.ddpm.sampleEvery, steps),
-      maxGradNorm: DEFAULTS.ddpm.maxGradNorm,
-      seed: args.seed,
-      threads: args.threads,
-      limit: size.limit,
-      resume: false,
-      force: false,
-      modelConfig: undefined,
-      verbose: args.verbose,
-      quiet: false,
-    });
-    const probeDir = await mkdtemp(join(tmpdir(), 'ldm-pixel-probe-'));
-    const probe = await trainDdpmJob({
-      ...pixelArgs(probeDir, PIXEL_PROBE_STEPS),
-      sampleEvery: PIXEL_PROBE_STEPS + 1,
-      checkpointEvery: PIXEL_PROBE_STEPS + 1,
-      quiet: true,
-    });
-    await rm(probeDir, { recursive: true, force: true });
-    const pixelSteps = Math.max(PIXEL_PROBE_STEPS, Math.round((latentSeconds * probe.imagesPerSecond) / DEFAULTS.ddpm.batchSize));
-    process.stderr.write(
-      `pixel DDPM: ${probe.imagesPerSecond.toFixed(1)} img/s in a ${PIXEL_PROBE_STEPS}-step probe; ${pixelSteps} steps ≈ the latent DDPM's ${latentSeconds.toFixed(0)} s\n`,
-    );
-    const t = performance.now();
-    const summary = await trainDdpmJob(pixelArgs(pixelDir, pixelSteps));
+  // Records stage 3 once its child has finished; throws (one line, naming its log) if it failed.
+  const finishGenerator = async (): Promise<void> => {
+    if (!generator) return;
+    const { stage, started } = generator;
+    generator = undefined;
+    await stage.done;
+    const detail = await readJson<{ seconds: number } & Record<string, unknown>>(join(generatorDir, 'training', 'summary.json'));
+    // Its own training time (it ran beside stages 1–2), and when this process had it back.
     times.push({
-      stage: 'train-pixel-ddpm',
-      seconds: (performance.now() - t) / 1000,
-      detail: { ...summary, probeImagesPerSecond: probe.imagesPerSecond, latentSeconds },
+      stage: 'train-vae-generator',
+      seconds: detail.seconds,
+      detail: { ...detail, concurrent: true, waitedSeconds: (performance.now() - started) / 1000 },
     });
-    if (summary.interrupted) return;
+  };
+  try {
+    await mainStages();
+  } finally {
+    // Interrupted or failed before stage 4: stop the child (it checkpoints) and wait for it.
+    if (generator) {
+      generator.stage.stop();
+      await generator.stage.done.catch(() => {});
+    }
   }
 
-  // 4. The comparison report; its samples (the first 64 of each method) are the demo's grids, not drawn twice.
-  log('stage 4/4: sample with every method (DDPM, DDIM, single-step VAE decoding, baselines), compare them, write the report');
-  const t = performance.now();
-  const { compareJob } = await import('./compare-job');
-  await compareJob({
-    backend: args.backend,
-    vae: vaeDir,
-    latent: ddpmDir,
-    generatorVae: generatorDir,
-    pixel: args.full ? pixelDir : undefined,
-    out: join(args.out, 'report'),
-    n: size.compareCount,
-    steps: size.compareSteps.split(',').map(Number),
-    repeats: args.quick ? 1 : 3,
-    seed: args.seed,
-    quick: args.quick,
-    limit: size.limit,
-    verbose: args.verbose,
-  });
-  times.push({ stage: 'compare', seconds: (performance.now() - t) / 1000, detail: { samplesPerMethod: size.compareCount } });
-  const grids: Record<string, string> = {};
-  for (const [name, method] of [
-    [`latent-ddpm-${size.ddpmSamplingSteps}`, `latent-ddpm-${size.ddpmSamplingSteps}`],
-    ['latent-ddim-50', 'latent-ddim-50'],
-    ['vae-decode', 'vae-1'],
-    ['vae-generator-decode', 'vae-generator-1'],
-    ...(args.full ? [['pixel-ddim-50', 'pixel-ddim-50'] as const] : []),
-  ] as const) {
-    const source = join(args.out, 'report', 'grid-sources', `${method}.png`);
-    if (!(await exists(source))) continue;
-    grids[name] = join(args.out, 'samples', `${name}.png`);
-    await mkdir(dirname(grids[name]!), { recursive: true });
-    await copyFile(source, grids[name]!);
-  }
+  async function mainStages(): Promise<void> {
+    // 1. The VAE for diffusion (small KL weight) and its scaling factor.
+    if (await exists(join(vaeDir, 'latent_stats.json'))) {
+      log(`stage 1/4: VAE already trained in ${vaeDir}, skipped`);
+    } else {
+      log('stage 1/4: train the VAE, then measure its latent scaling factor');
+      if (!(await trainVaeStage(vaeDir, size.vaeSteps, DEFAULTS.vae.klWeight, DEFAULTS.vae.latentNorm, 'train-vae'))) return;
+    }
 
-  const summary = { backend: backend.name, quick: args.quick, seed: args.seed, stages: times, grids, totalSeconds: times.reduce((s, x) => s + x.seconds, 0) };
-  await writeJson(join(args.out, 'summary.json'), summary);
-  process.stderr.write(
-    `\ndemo finished in ${summary.totalSeconds.toFixed(0)} s: ${times.map((x) => `${x.stage} ${x.seconds.toFixed(0)} s`).join(', ')}\nresults in ${args.out} (report: ${join(args.out, 'report', 'index.html')})\n`,
-  );
+    // 2. The latent DDPM.
+    if (await exists(join(ddpmDir, 'unet', 'config.json'))) {
+      log(`stage 2/4: latent DDPM already trained in ${ddpmDir}, skipped`);
+    } else {
+      log('stage 2/4: train the DDPM in the VAE latent space');
+      const ddpmArgs: TrainArgs = {
+        backend: args.backend,
+        space: 'latent',
+        vae: vaeDir,
+        data: DEFAULTS.data,
+        out: ddpmDir,
+        steps: size.ddpmSteps,
+        batchSize: DEFAULTS.ddpm.batchSize,
+        lr: DEFAULTS.demo.ddpmLearningRate,
+        minSnrGamma: DEFAULTS.demo.minSnrGamma,
+        warmup: Math.min(DEFAULTS.ddpm.warmupSteps, Math.floor(size.ddpmSteps / 4)),
+        emaDecay: DEFAULTS.ddpm.emaMaxDecay,
+        predictionType: DEFAULTS.ddpm.predictionType,
+        betaSchedule: DEFAULTS.ddpm.betaSchedule,
+        heldOut: DEFAULTS.heldOut,
+        checkpointEvery: Math.min(DEFAULTS.ddpm.checkpointEvery, size.ddpmSteps),
+        sampleEvery: Math.min(DEFAULTS.ddpm.sampleEvery, size.ddpmSteps),
+        maxGradNorm: DEFAULTS.ddpm.maxGradNorm,
+        seed: args.seed,
+        threads: args.threads,
+        limit: size.limit,
+        resume: args.resume && (await exists(join(ddpmDir, 'training', 'checkpoints'))),
+        force: false,
+        modelConfig: undefined,
+        verbose: args.verbose,
+        quiet: false,
+      };
+      const t = performance.now();
+      const summary = await trainDdpmJob(ddpmArgs);
+      times.push({ stage: 'train-latent-ddpm', seconds: (performance.now() - t) / 1000, detail: { ...summary } });
+      if (summary.interrupted) return;
+    }
+
+    // 3. Wait for the generator VAE (started first, beside stages 1–2).
+    if (generator) log('stage 3/4: waiting for the generator VAE to finish');
+    await finishGenerator();
+
+    // --full: a pixel DDPM given the latent DDPM's training wall-clock (its step count from a short timing probe).
+    if (args.full && !(await exists(join(pixelDir, 'unet', 'config.json')))) {
+      log("--full: train a pixel DDPM for the latent DDPM's wall-clock");
+      const latentStage = times.find((x) => x.stage === 'train-latent-ddpm');
+      const latentSeconds = latentStage
+        ? Number(latentStage.detail?.seconds)
+        : Number((await readJson<{ seconds: number }>(join(ddpmDir, 'training', 'summary.json'))).seconds);
+      const pixelArgs = (out: string, steps: number): TrainArgs => ({
+        backend: args.backend,
+        space: 'pixel',
+        vae: undefined,
+        data: DEFAULTS.data,
+        out,
+        steps,
+        batchSize: DEFAULTS.ddpm.batchSize,
+        lr: DEFAULTS.demo.ddpmLearningRate,
+        minSnrGamma: DEFAULTS.demo.minSnrGamma,
+        warmup: Math.min(DEFAULTS.ddpm.warmupSteps, Math.floor(steps / 4)),
+        emaDecay: DEFAULTS.ddpm.emaMaxDecay,
+        predictionType: DEFAULTS.ddpm.predictionType,
+        betaSchedule: DEFAULTS.ddpm.betaSchedule,
+        heldOut: DEFAULTS.heldOut,
+        checkpointEvery: Math.min(DEFAULTS.ddpm.checkpointEvery, steps),
+        sampleEvery: Math.min(DEFAULTS.ddpm.sampleEvery, steps),
+        maxGradNorm: DEFAULTS.ddpm.maxGradNorm,
+        seed: args.seed,
+        threads: args.threads,
+        limit: size.limit,
+        resume: false,
+        force: false,
+        modelConfig: undefined,
+        verbose: args.verbose,
+        quiet: false,
+      });
+      const probeDir = await mkdtemp(join(tmpdir(), 'ldm-pixel-probe-'));
+      const probe = await trainDdpmJob({
+        ...pixelArgs(probeDir, PIXEL_PROBE_STEPS),
+        sampleEvery: PIXEL_PROBE_STEPS + 1,
+        checkpointEvery: PIXEL_PROBE_STEPS + 1,
+        quiet: true,
+      });
+      await rm(probeDir, { recursive: true, force: true });
+      const pixelSteps = Math.max(PIXEL_PROBE_STEPS, Math.round((latentSeconds * probe.imagesPerSecond) / DEFAULTS.ddpm.batchSize));
+      process.stderr.write(
+        `pixel DDPM: ${probe.imagesPerSecond.toFixed(1)} img/s in a ${PIXEL_PROBE_STEPS}-step probe; ${pixelSteps} steps ≈ the latent DDPM's ${latentSeconds.toFixed(0)} s\n`,
+      );
+      const t = performance.now();
+      const summary = await trainDdpmJob(pixelArgs(pixelDir, pixelSteps));
+      times.push({
+        stage: 'train-pixel-ddpm',
+        seconds: (performance.now() - t) / 1000,
+        detail: { ...summary, probeImagesPerSecond: probe.imagesPerSecond, latentSeconds },
+      });
+      if (summary.interrupted) return;
+    }
+
+    // 4. The comparison report; its samples (the first 64 of each method) are the demo's grids, not drawn twice.
+    log('stage 4/4: sample with every method (DDPM, DDIM, single-step VAE decoding, baselines), compare them, write the report');
+    const t = performance.now();
+    const { compareJob } = await import('./compare-job');
+    await compareJob({
+      backend: args.backend,
+      vae: vaeDir,
+      latent: ddpmDir,
+      generatorVae: generatorDir,
+      pixel: args.full ? pixelDir : undefined,
+      out: join(args.out, 'report'),
+      n: size.compareCount,
+      steps: size.compareSteps.split(',').map(Number),
+      repeats: args.quick ? 1 : 3,
+      seed: args.seed,
+      quick: args.quick,
+      limit: size.limit,
+      verbose: args.verbose,
+    });
+    times.push({ stage: 'compare', seconds: (performance.now() - t) / 1000, detail: { samplesPerMethod: size.compareCount } });
+    const grids: Record<string, string> = {};
+    for (const [name, method] of [
+      [`latent-ddpm-${size.ddpmSamplingSteps}`, `latent-ddpm-${size.ddpmSamplingSteps}`],
+      ['latent-ddim-50', 'latent-ddim-50'],
+      ['vae-decode', 'vae-1'],
+      ['vae-generator-decode', 'vae-generator-1'],
+      ...(args.full ? [['pixel-ddim-50', 'pixel-ddim-50'] as const] : []),
+    ] as const) {
+      const source = join(args.out, 'report', 'grid-sources', `${method}.png`);
+      if (!(await exists(source))) continue;
+      grids[name] = join(args.out, 'samples', `${name}.png`);
+      await mkdir(dirname(grids[name]!), { recursive: true });
+      await copyFile(source, grids[name]!);
+    }
+
+    // Wall-clock: stage 3 ran beside stages 1–2, so the stages' times add up to more.
+    const summary = { backend: backend.name, quick: args.quick, seed: args.seed, stages: times, grids, totalSeconds: (performance.now() - t0) / 1000 };
+    await writeJson(join(args.out, 'summary.json'), summary);
+    process.stderr.write(
+      `\ndemo finished in ${summary.totalSeconds.toFixed(0)} s: ${times.map((x) => `${x.stage} ${x.seconds.toFixed(0)} s`).join(', ')}\nresults in ${args.out} (report: ${join(args.out, 'report', 'index.html')})\n`,
+    );
+  }
 }
