@@ -1,13 +1,6 @@
-export { AutoencoderKL } from './autoencoder-kl';
-export { DiagonalGaussian } from './posterior';
-export { vaeElbo, vaeLoss } from './elbo';
-export type { ElboOptions, ElboTerms, VaeLossConfig } from './elbo';
-export { AUTOENCODER_KL_DEFAULTS, DEFAULT_VAE_CONFIG, VAE_NORM_EPS, resolveVaeConfig, vaeConfigToDiffusers } from './config';
-export type { AutoencoderKLConfig, AutoencoderKLConfigInput, ActivationTrace } from './config';
-export { Encoder, DownEncoderBlock2D } from './encoder';
-export { Decoder, UpDecoderBlock2D } from './decoder';
+// Everything the browser build has (the model, loading, latent statistics), plus what needs Node: training and
+// the per-channel standardization measured over a training set.
+export * from './browser';
 export { trainVAE, TRAIN_VAE_DEFAULTS } from './train';
 export type { TrainVAEOptions } from './train';
-export { computeLatentStatistics, encodeToLatents, saveVaeWithLatentStatistics, readLatentStatistics, LATENT_STATS_NAME } from './latents';
-export type { LatentStatistics } from './latents';
 export { channelStatistics, standardizeLatentChannels, standardizeLatentsOn } from './latent-standardization';
