@@ -31,6 +31,7 @@ import { Adam } from '@ldm/nn';
 import { LATENT_UNET_CONFIG, PIXEL_UNET_CONFIG, UNet2DModel } from '@ldm/unet';
 import { AutoencoderKL, DEFAULT_VAE_CONFIG } from '@ldm/vae';
 import { DEFAULTS } from '../src/defaults';
+import { cpuStealSeconds } from '../src/jobs/cpu-steal';
 
 const quick = process.argv.includes('--quick');
 const sectionsArg = process.argv.indexOf('--sections');
@@ -56,16 +57,19 @@ const clockTicks = 100; // USER_HZ on Linux
 function systemBusySeconds(): number | undefined {
   try {
     const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const idle = cpu[3]! + (cpu[4] ?? 0);
-    return (cpu.reduce((a, b) => a + b, 0) - idle) / clockTicks;
+    // idle, iowait and steal (the hypervisor running other guests) are not work of any process here.
+    const notBusy = cpu[3]! + (cpu[4] ?? 0) + (cpu[7] ?? 0);
+    return (cpu.reduce((a, b) => a + b, 0) - notBusy) / clockTicks;
   } catch {
     return undefined;
   }
 }
 let otherCpuSeconds = 0;
+let stolenSeconds = 0;
 let timedSeconds = 0;
 function timed<T>(fn: () => T): { value: T; seconds: number; cpuSeconds: number } {
   const busy0 = systemBusySeconds();
+  const steal0 = cpuStealSeconds();
   const own0 = process.cpuUsage();
   const t0 = performance.now();
   const value = fn();
@@ -75,6 +79,7 @@ function timed<T>(fn: () => T): { value: T; seconds: number; cpuSeconds: number 
   const cpuSeconds = (own.user + own.system) / 1e6;
   if (busy0 !== undefined && busy1 !== undefined) {
     otherCpuSeconds += Math.max(0, busy1 - busy0 - cpuSeconds);
+    stolenSeconds += Math.max(0, (cpuStealSeconds() ?? 0) - (steal0 ?? 0));
     timedSeconds += seconds;
   }
   return { value, seconds, cpuSeconds };
@@ -420,8 +425,10 @@ async function main(): Promise<void> {
       : `PyTorch: ${torchMissing}`,
   );
   const otherCores = timedSeconds > 0 ? otherCpuSeconds / timedSeconds : Number.NaN;
+  const stolenCores = timedSeconds > 0 ? stolenSeconds / timedSeconds : Number.NaN;
+  const busy = otherCores > 0.15 || stolenCores > 0.05;
   lines.push(
-    `machine: load average ${load0} at the start; other processes used ${fmt(otherCores, 2)} cores on average while we timed${Number.isNaN(otherCores) ? ' (not measured)' : otherCores > 0.15 ? ' — NOT IDLE: absolute figures are low, compare the ratios within a round' : ' (idle)'}`,
+    `machine: load average ${load0} at the start; other processes used ${fmt(otherCores, 2)} cores and the hypervisor took ${fmt(stolenCores, 2)} (CPU steal) on average while we timed${Number.isNaN(otherCores) ? ' (not measured)' : busy ? ' — NOT IDLE: absolute figures are low, compare the ratios within a round' : ' (idle)'}`,
   );
   lines.push('');
   lines.push('Wall-clock columns need an idle machine. The per-CPU-second columns (images per second of CPU time of the whole process,');
@@ -479,7 +486,7 @@ async function main(): Promise<void> {
   await mkdir(resultsDir, { recursive: true });
   await writeFile(
     join(resultsDir, 'summary.json'),
-    `${JSON.stringify({ date: new Date().toISOString(), quick, native: info, otherCores, results, trainingLoop: loop, sampling: samplingByPath, latentParams: latent?.params }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), quick, native: info, otherCores, stolenCores, results, trainingLoop: loop, sampling: samplingByPath, latentParams: latent?.params }, null, 2)}\n`,
   );
 }
 

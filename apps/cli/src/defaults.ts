@@ -47,14 +47,20 @@ export const DEFAULTS = {
     vaeSteps: 300,
     /**
      * The single-step baseline trained as a generator (β = 1, the primer's ELBO). It trains in a child process on
-     * the second core beside the diffusion VAE and the latent DDPM, for about their time together (1,800 × 32 at
-     * ~95 img/s ≈ 610 s against ≈ 690 s), so the comparison is at equal training time per model.
+     * the second core beside the diffusion VAE and the latent DDPM, for about two thirds of their time together
+     * (1,200 × 32 at ~95 img/s ≈ 400 s against ≈ 600 s): the two cores share memory bandwidth, so while it runs the
+     * latent DDPM trains about 19 % slower (measured: 378 → 305 img/s), and a longer run would cost the DDPM steps.
      */
-    generatorVaeSteps: 1800,
+    generatorVaeSteps: 1200,
     generatorKlWeight: 1,
-    ddpmSteps: 2800,
+    ddpmSteps: 2600,
     ddpmLearningRate: 3e-3,
     minSnrGamma: 5 as number | undefined,
+    /**
+     * v-prediction (Salimans & Ho 2022) rather than ε: at the same 2,800 steps, DDIM-50 FID 198 against 235 at n = 1,000,
+     * and DDIM-50 (η = 0) 198 against DDPM-1000 200 (apps/cli/README.md, row 8).
+     */
+    predictionType: 'v_prediction' as 'epsilon' | 'v_prediction' | 'sample',
     /**
      * Samples per method in the report. The report's DDPM-1000 row costs 1,000 UNet calls a sample, so 100 keeps
      * the report within the budget; FID at n = 100 sits higher than at issue 14's n = 500 (compare the floors).
