@@ -76,6 +76,7 @@ const cases: Case[] = [
   badNumber('silent wrong result', VAE, 'kl-warmup', '-1'),
   { cls: 'silent wrong result', name: 'train --steps given twice', args: () => [...TRAIN, '--steps', '3', '--steps', '4'], names: opt('--steps') },
   { cls: 'silent wrong result', name: 'train --prediction-type foo', args: () => [...TRAIN, '--prediction-type', 'foo'], names: opt('prediction-type') },
+  { cls: 'silent wrong result', name: 'train-vae --latent-norm pixel', args: () => [...VAE, '--latent-norm', 'pixel'], names: opt('latent-norm') },
   { cls: 'silent wrong result', name: 'train --beta-schedule cosine', args: () => [...TRAIN, '--beta-schedule', 'cosine'], names: opt('beta-schedule') },
   { cls: 'silent wrong result', name: 'train --space voxel', args: () => ['train', '--space', 'voxel'], names: opt('space') },
   { cls: 'silent wrong result', name: 'train --frobnicate', args: () => [...TRAIN, '--frobnicate', '3'], names: opt('frobnicate') },

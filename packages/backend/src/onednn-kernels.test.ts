@@ -156,4 +156,19 @@ describe.skipIf(!built)('oneDNN kernels match the wasm kernels', () => {
     expect(kernelPath()).toBe('onednn');
     expect(info.kernels).toMatch(/^oneDNN \d+\.\d+\.\d+ \(\w+, 1 thread\)/);
   });
+
+  it('runs one oneDNN thread unless asked: OMP_NUM_THREADS, then the threads option, override it', async () => {
+    const saved = process.env.OMP_NUM_THREADS;
+    try {
+      delete process.env.OMP_NUM_THREADS;
+      expect((await initBackend({ backend: 'native' })).kernels).toMatch(/\(\w+, 1 thread\)/);
+      process.env.OMP_NUM_THREADS = '2';
+      expect((await initBackend({ backend: 'native' })).kernels).toMatch(/\(\w+, 2 threads\)/);
+      expect((await initBackend({ backend: 'native', threads: 1 })).kernels).toMatch(/\(\w+, 1 thread\)/);
+    } finally {
+      if (saved === undefined) delete process.env.OMP_NUM_THREADS;
+      else process.env.OMP_NUM_THREADS = saved;
+      await initBackend({ backend: 'native', threads: 1 });
+    }
+  });
 });

@@ -225,14 +225,15 @@ describe('fitDiagonalGmm', () => {
     for (let c = 0; c < 3; c++) expect(floored.variances[c * dim]).toBeCloseTo(1e-4, 10);
   });
 
-  it('one EM iteration at the compare job’s size (9000 × 256, k = 10) takes well under a second', () => {
+  // Its speed is not asserted here (a timed test fails on a busy machine, not on slow code); `ldm compare` logs the fit.
+  it('fits at the compare job’s size (9000 × 256, k = 10): finite, and EM never lowers the log-likelihood', () => {
     const n = 9000;
     const d = 256;
     const x = new Generator(31).normal(n * d);
-    const start = performance.now();
-    const fit = fitDiagonalGmm(x, n, d, { components: 10, iterations: 2, generator: new Generator(32) });
-    const perIteration = (performance.now() - start) / 3; // init + 2 iterations ≈ 3 E-steps + 2 M-steps
+    const fit = fitDiagonalGmm(x, n, d, { components: 10, iterations: 3, generator: new Generator(32) });
+    expect(fit.logLikelihood.length).toBeGreaterThanOrEqual(3);
     expect(fit.logLikelihood.every(Number.isFinite)).toBe(true);
-    expect(perIteration).toBeLessThan(1000);
+    for (let i = 1; i < fit.logLikelihood.length; i++)
+      expect(fit.logLikelihood[i]!).toBeGreaterThanOrEqual(fit.logLikelihood[i - 1]! - 1e-6 * Math.abs(fit.logLikelihood[i - 1]!));
   });
 });
