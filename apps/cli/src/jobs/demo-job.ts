@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { DemoArgs } from '../options/demo';
 import type { TrainArgs } from '../options/train';
+import { trainVaeOptions } from '../options/train-vae';
 import type { TrainVaeArgs } from '../options/train-vae';
+import { globalOptions } from '../options/global';
+import { commandLine } from '../options/command-line';
 import { DEFAULTS } from '../defaults';
 import { exists, readJson, startBackend, writeJson } from './common';
 import { trainDdpmJob } from './train-ddpm-job';
@@ -53,30 +56,33 @@ export async function demoJob(args: DemoArgs): Promise<void> {
   const times: StageTime[] = [];
   const log = (message: string) => process.stderr.write(`\n== ${message}\n`);
 
+  // The arguments of both VAE stages: stage 1 trains in this process, stage 3 in a child from the same arguments.
+  const vaeStageArgs = async (dir: string, steps: number, klWeight: number, latentNorm: 'channel' | 'global', quiet: boolean): Promise<TrainVaeArgs> => ({
+    backend: args.backend,
+    data: DEFAULTS.data,
+    out: dir,
+    steps,
+    batchSize: DEFAULTS.vae.batchSize,
+    lr: DEFAULTS.vae.learningRate,
+    klWeight,
+    latentNorm,
+    klWarmup: Math.min(DEFAULTS.vae.klWarmupSteps, Math.floor(steps / 2)),
+    heldOut: DEFAULTS.heldOut,
+    checkpointEvery: Math.min(DEFAULTS.vae.checkpointEvery, steps),
+    sampleEvery: Math.min(DEFAULTS.vae.sampleEvery, steps),
+    maxGradNorm: DEFAULTS.vae.maxGradNorm,
+    seed: args.seed,
+    threads: args.threads,
+    limit: size.limit,
+    resume: args.resume && (await exists(join(dir, 'training', 'checkpoints'))),
+    force: false,
+    modelConfig: undefined,
+    verbose: args.verbose,
+    quiet,
+  });
+
   const trainVaeStage = async (dir: string, steps: number, klWeight: number, latentNorm: 'channel' | 'global', what: string): Promise<boolean> => {
-    const vaeArgs: TrainVaeArgs = {
-      backend: args.backend,
-      data: DEFAULTS.data,
-      out: dir,
-      steps,
-      batchSize: DEFAULTS.vae.batchSize,
-      lr: DEFAULTS.vae.learningRate,
-      klWeight,
-      latentNorm,
-      klWarmup: Math.min(DEFAULTS.vae.klWarmupSteps, Math.floor(steps / 2)),
-      heldOut: DEFAULTS.heldOut,
-      checkpointEvery: Math.min(DEFAULTS.vae.checkpointEvery, steps),
-      sampleEvery: Math.min(DEFAULTS.vae.sampleEvery, steps),
-      maxGradNorm: DEFAULTS.vae.maxGradNorm,
-      seed: args.seed,
-      threads: args.threads,
-      limit: size.limit,
-      resume: args.resume && (await exists(join(dir, 'training', 'checkpoints'))),
-      force: false,
-      modelConfig: undefined,
-      verbose: args.verbose,
-      quiet: false,
-    };
+    const vaeArgs = await vaeStageArgs(dir, steps, klWeight, latentNorm, false);
     const t = performance.now();
     const summary = await trainVaeJob(vaeArgs);
     times.push({ stage: what, seconds: (performance.now() - t) / 1000, detail: { ...summary } });
@@ -84,7 +90,7 @@ export async function demoJob(args: DemoArgs): Promise<void> {
   };
 
   // 3 starts first, in a child process on the second core: the fair single-step baseline, a VAE trained as a
-  // generator (β = 1), as long as the diffusion VAE. It needs nothing from stages 1–2, and the native kernels
+  // generator (β = 1), for about two thirds of stages 1–2's time. It needs nothing from stages 1–2, and the native kernels
   // run one thread per process (a second thread inside each op did not pay on these models).
   const t0 = performance.now();
   const steal0 = cpuStealSeconds();
@@ -95,41 +101,10 @@ export async function demoJob(args: DemoArgs): Promise<void> {
     const steps = size.generatorVaeSteps;
     const logPath = join(args.out, 'logs', 'train-vae-generator.log');
     log(`stage 3/4 (beside stages 1–2, in a child process): train a VAE as a generator (β = 1, the ELBO) for the single-step baseline; log: ${logPath}`);
-    const cliArgs = [
-      'train-vae',
-      '--backend',
-      args.backend,
-      '--data',
-      DEFAULTS.data,
-      '--out',
-      generatorDir,
-      '--steps',
-      String(steps),
-      '--batch-size',
-      String(DEFAULTS.vae.batchSize),
-      '--lr',
-      String(DEFAULTS.vae.learningRate),
-      '--kl-weight',
-      String(DEFAULTS.demo.generatorKlWeight),
-      // 'global': this VAE is judged by decoding its own N(0, I) prior; folding a standardization into it would move that prior.
-      '--latent-norm',
-      'global',
-      '--kl-warmup',
-      String(Math.min(DEFAULTS.vae.klWarmupSteps, Math.floor(steps / 2))),
-      '--held-out',
-      String(DEFAULTS.heldOut),
-      '--checkpoint-every',
-      String(Math.min(DEFAULTS.vae.checkpointEvery, steps)),
-      '--sample-every',
-      String(Math.min(DEFAULTS.vae.sampleEvery, steps)),
-      '--max-grad-norm',
-      String(DEFAULTS.vae.maxGradNorm),
-      '--seed',
-      String(args.seed),
-      '--quiet',
-      ...(size.limit ? ['--limit', String(size.limit)] : []),
-      ...(args.resume && (await exists(join(generatorDir, 'training', 'checkpoints'))) ? ['--resume'] : []),
-    ];
+    // 'global': this VAE is judged by decoding its own N(0, I) prior; folding a standardization into it would move that prior.
+    // One thread: it runs beside stages 1–2 on the other core.
+    const generatorArgs = { ...(await vaeStageArgs(generatorDir, steps, DEFAULTS.demo.generatorKlWeight, 'global', true)), threads: 1 };
+    const cliArgs = commandLine('train-vae', { ...globalOptions, ...trainVaeOptions }, generatorArgs);
     generator = { stage: await startBackgroundCommand(cliArgs, logPath), started: performance.now() };
   }
   // Records stage 3 once its child has finished; throws (one line, naming its log) if it failed.
@@ -308,10 +283,10 @@ export async function demoJob(args: DemoArgs): Promise<void> {
       cpuStolenCores === undefined
         ? ''
         : cpuStolenCores > 0.05
-          ? `; the hypervisor took ${cpuStolenCores.toFixed(2)} cores on average (CPU steal): on an idle host it runs faster`
-          : '; no CPU steal';
+          ? `\nthe hypervisor took ${cpuStolenCores.toFixed(2)} cores on average (CPU steal in /proc/stat), so an idle host runs it faster`
+          : '';
     process.stderr.write(
-      `\ndemo finished in ${totalSeconds.toFixed(0)} s${steal}: ${times.map((x) => `${x.stage} ${x.seconds.toFixed(0)} s`).join(', ')}\nresults in ${args.out} (report: ${join(args.out, 'report', 'index.html')})\n`,
+      `\ndemo finished in ${totalSeconds.toFixed(0)} s (${times.map((x) => `${x.stage} ${x.seconds.toFixed(0)} s`).join(', ')})${steal}\nresults in ${args.out} (report: ${join(args.out, 'report', 'index.html')})\n`,
     );
   }
 }
