@@ -31,7 +31,7 @@ import { Adam } from '@ldm/nn';
 import { LATENT_UNET_CONFIG, PIXEL_UNET_CONFIG, UNet2DModel } from '@ldm/unet';
 import { AutoencoderKL, DEFAULT_VAE_CONFIG } from '@ldm/vae';
 import { DEFAULTS } from '../src/defaults';
-import { cpuStealSeconds } from '../src/jobs/cpu-steal';
+import { cpuSeconds as machineCpuSeconds } from '../src/jobs/cpu-steal';
 
 const quick = process.argv.includes('--quick');
 const sectionsArg = process.argv.indexOf('--sections');
@@ -53,33 +53,21 @@ interface Measure {
 // ---------------------------------------------------------------------------------------------
 // Load other processes put on the machine while we time: busy CPU from /proc/stat minus our own.
 
-const clockTicks = 100; // USER_HZ on Linux
-function systemBusySeconds(): number | undefined {
-  try {
-    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    // idle, iowait and steal (the hypervisor running other guests) are not work of any process here.
-    const notBusy = cpu[3]! + (cpu[4] ?? 0) + (cpu[7] ?? 0);
-    return (cpu.reduce((a, b) => a + b, 0) - notBusy) / clockTicks;
-  } catch {
-    return undefined;
-  }
-}
 let otherCpuSeconds = 0;
 let stolenSeconds = 0;
 let timedSeconds = 0;
 function timed<T>(fn: () => T): { value: T; seconds: number; cpuSeconds: number } {
-  const busy0 = systemBusySeconds();
-  const steal0 = cpuStealSeconds();
+  const machine0 = machineCpuSeconds();
   const own0 = process.cpuUsage();
   const t0 = performance.now();
   const value = fn();
   const seconds = (performance.now() - t0) / 1000;
-  const busy1 = systemBusySeconds();
+  const machine1 = machineCpuSeconds();
   const own = process.cpuUsage(own0);
   const cpuSeconds = (own.user + own.system) / 1e6;
-  if (busy0 !== undefined && busy1 !== undefined) {
-    otherCpuSeconds += Math.max(0, busy1 - busy0 - cpuSeconds);
-    stolenSeconds += Math.max(0, (cpuStealSeconds() ?? 0) - (steal0 ?? 0));
+  if (machine0 && machine1) {
+    otherCpuSeconds += Math.max(0, machine1.busy - machine0.busy - cpuSeconds);
+    stolenSeconds += Math.max(0, machine1.steal - machine0.steal);
     timedSeconds += seconds;
   }
   return { value, seconds, cpuSeconds };
@@ -87,14 +75,15 @@ function timed<T>(fn: () => T): { value: T; seconds: number; cpuSeconds: number 
 
 /** `timed` for async work (the training loop, whose workers' CPU time process.cpuUsage includes). */
 async function timedAsync<T>(fn: () => Promise<T>): Promise<T> {
-  const busy0 = systemBusySeconds();
+  const machine0 = machineCpuSeconds();
   const own0 = process.cpuUsage();
   const t0 = performance.now();
   const value = await fn();
-  const busy1 = systemBusySeconds();
+  const machine1 = machineCpuSeconds();
   const own = process.cpuUsage(own0);
-  if (busy0 !== undefined && busy1 !== undefined) {
-    otherCpuSeconds += Math.max(0, busy1 - busy0 - (own.user + own.system) / 1e6);
+  if (machine0 && machine1) {
+    otherCpuSeconds += Math.max(0, machine1.busy - machine0.busy - (own.user + own.system) / 1e6);
+    stolenSeconds += Math.max(0, machine1.steal - machine0.steal);
     timedSeconds += (performance.now() - t0) / 1000;
   }
   return value;

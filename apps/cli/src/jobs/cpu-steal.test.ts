@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { cpuStealSeconds, stolenCores } from './cpu-steal';
+import { cpuSeconds, cpuStealSeconds, stolenCores } from './cpu-steal';
 
 describe('cpu steal', () => {
   it.runIf(existsSync('/proc/stat'))("reads the steal column of /proc/stat's cpu line (USER_HZ ticks → seconds)", () => {
@@ -10,6 +10,12 @@ describe('cpu steal', () => {
     expect(before[0]).toBe('cpu');
     expect(seconds).toBeGreaterThanOrEqual(Number(before[8]) / 100);
     expect(seconds).toBeLessThanOrEqual(Number(after[8]) / 100);
+    // busy leaves out idle, iowait and steal: it is at most the total less those, read before and after.
+    const { busy } = cpuSeconds()!;
+    const notBusy = (f: string[]) => (Number(f[4]) + Number(f[5]) + Number(f[8])) / 100;
+    const total = (f: string[]) => f.slice(1).reduce((a, b) => a + Number(b), 0) / 100;
+    expect(busy).toBeGreaterThanOrEqual(total(before) - notBusy(before) - 1e-6);
+    expect(busy).toBeLessThanOrEqual(total(after) - notBusy(after) + 1e-6);
   });
 
   it('is undefined without a start reading or a span, never negative', () => {

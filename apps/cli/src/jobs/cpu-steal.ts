@@ -7,10 +7,20 @@ import { readFileSync } from 'node:fs';
  * Undefined where /proc/stat is missing (not Linux).
  */
 export function cpuStealSeconds(): number | undefined {
+  return cpuSeconds()?.steal;
+}
+
+/**
+ * The machine's CPU time from /proc/stat's first line, in seconds summed over every CPU: `busy` is what processes
+ * ran (everything but idle, iowait and steal), `steal` what the hypervisor gave to other guests. Undefined off Linux.
+ */
+export function cpuSeconds(): { busy: number; steal: number } | undefined {
   try {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/);
-    const steal = Number(fields[8]);
-    return Number.isFinite(steal) ? steal / 100 : undefined;
+    const ticks = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const [idle = 0, iowait = 0, steal = Number.NaN] = [ticks[3], ticks[4], ticks[7]];
+    if (!ticks.every(Number.isFinite) || !Number.isFinite(steal)) return undefined;
+    const total = ticks.reduce((a, b) => a + b, 0);
+    return { busy: (total - idle - iowait - steal) / 100, steal: steal / 100 };
   } catch {
     return undefined;
   }
