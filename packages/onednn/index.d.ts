@@ -22,20 +22,18 @@ export interface OneDnnBinding {
   ): void;
   siluForward(heap: ArrayBuffer, size: number, x: number, y: number): void;
   siluBackward(heap: ArrayBuffer, size: number, dy: number, x: number, dx: number): void;
-  /** attrs: [beta1, beta2, epsilon, coupledWeightDecay, decoupledDecay, stepSize, biasCorrection2Sqrt]; clip: offset of a float32 scalar or −1. */
-  adamStep(
-    heap: ArrayBuffer,
-    size: number,
-    attrs: Float64Array,
-    p: number,
-    g: number,
-    m: number,
-    v: number,
-    clip: number,
-    pOut: number,
-    mOut: number,
-    vOut: number,
-  ): void;
+  /**
+   * One Adam/AdamW step of many parameters. tensors: per parameter [size, p, g, m, v, pOut, mOut, vOut] (byte offsets);
+   * attrs: [beta1, beta2, epsilon, coupledWeightDecay, decoupledDecay, stepSize, biasCorrection2Sqrt]; clip: offset of a
+   * float32 scalar that scales every gradient, or −1.
+   */
+  adamSteps(heap: ArrayBuffer, tensors: Float64Array, attrs: Float64Array, clip: number): void;
+  /** Writes √(Σ x²) over every tensor (per tensor [size, offset]; float64 accumulation) as one float32 at `out`. */
+  globalNorm(heap: ArrayBuffer, tensors: Float64Array, out: number): void;
+  /** s′ = s − (s − p)·oneMinusDecay for every tensor (per tensor [size, s, p, sOut]). */
+  emaUpdate(heap: ArrayBuffer, tensors: Float64Array, oneMinusDecay: number): void;
+  /** out = a + b for [rows, cols] float32; b is [rows, cols] or, with bRows = 1, one row added to every row. */
+  addRows(heap: ArrayBuffer, rows: number, cols: number, bRows: number, a: number, b: number, out: number): void;
   /** Sums [rows, cols] over rows into [cols] (float64 accumulation). */
   sumLeading(heap: ArrayBuffer, rows: number, cols: number, x: number, y: number): void;
   /** dst[r·dstStride + k] = src[r·srcStride + k] for r < rows, k < run (float32 elements; offsets in bytes). */

@@ -88,3 +88,21 @@ describe('initBackend', () => {
     await expect(initBackend({ backend: 'webgpu' as never })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 });
+
+describe('Identity on wasm', () => {
+  it('shares the buffer instead of copying it: a clone outlives its source, gradients through saved tensors hold', async () => {
+    await initBackend({ backend: 'wasm' });
+    const backend = tf.engine().backend as unknown as { refCount(dataId: object): number };
+    const x = tf.tensor([1, 2, 3]);
+    const y = x.clone();
+    expect(y.dataId).toBe(x.dataId);
+    expect(backend.refCount(x.dataId)).toBe(2);
+    x.dispose();
+    expect(backend.refCount(y.dataId)).toBe(1);
+    expect([...y.dataSync()]).toEqual([1, 2, 3]);
+    // The engine clones what a gradient saves (here x for d(x²)/dx = 2x): the result must not change.
+    const dx = tf.grad((a: tf.Tensor) => tf.sum(tf.square(a)))(y);
+    expect([...dx.dataSync()]).toEqual([2, 4, 6]);
+    tf.dispose([y, dx]);
+  });
+});

@@ -56,15 +56,33 @@ export interface AdamStepAttrs {
   biasCorrection2Sqrt: number;
 }
 
-/** One Adam update of one parameter in one kernel: returns [p′, m′, v′]. `clip` scales the gradient (global-norm clipping). */
-export function adamStepFused(
-  p: tf.Tensor,
-  g: tf.Tensor,
-  m: tf.Tensor,
-  v: tf.Tensor,
+/** One Adam step of every parameter in one kernel: returns [p′, m′, v′] per parameter. `clip` scales every gradient (global-norm clipping). */
+export function adamStepsFused(
+  params: readonly { p: tf.Tensor; g: tf.Tensor; m: tf.Tensor; v: tf.Tensor }[],
   clip: tf.Scalar | undefined,
   attrs: AdamStepAttrs,
-): [tf.Tensor, tf.Tensor, tf.Tensor] {
-  const inputs: tf.NamedTensorMap = clip ? { p, g, m, v, clip } : { p, g, m, v };
-  return tf.engine().runKernel('LdmAdamStep', inputs, attrs as unknown as tf.NamedAttrMap) as [tf.Tensor, tf.Tensor, tf.Tensor];
+): [tf.Tensor, tf.Tensor, tf.Tensor][] {
+  const n = params.length;
+  if (n === 0) return [];
+  const inputs = [...params.map((x) => x.p), ...params.map((x) => x.g), ...params.map((x) => x.m), ...params.map((x) => x.v), ...(clip ? [clip] : [])];
+  const outs = tf
+    .engine()
+    .runKernel(
+      'LdmAdamSteps',
+      inputs as unknown as tf.NamedTensorMap,
+      { ...attrs, count: n, clipped: clip !== undefined } as unknown as tf.NamedAttrMap,
+    ) as tf.Tensor[];
+  return params.map((_, i) => [outs[i]!, outs[n + i]!, outs[2 * n + i]!]);
+}
+
+/** √(Σ‖x‖²) over every tensor in one kernel (float64 accumulation): the global gradient norm. */
+export function globalNormFused(xs: readonly tf.Tensor[]): tf.Scalar {
+  if (xs.length === 0) return tf.scalar(0);
+  return tf.engine().runKernel('LdmGlobalNorm', xs as unknown as tf.NamedTensorMap, {}) as tf.Scalar;
+}
+
+/** s′ = s − (s − p)·(1 − decay) for every pair in one kernel: the EMA update of a model's weights. */
+export function emaUpdateFused(shadow: readonly tf.Tensor[], params: readonly tf.Tensor[], oneMinusDecay: number): tf.Tensor[] {
+  if (shadow.length === 0) return [];
+  return tf.engine().runKernel('LdmEmaUpdate', [...shadow, ...params] as unknown as tf.NamedTensorMap, { oneMinusDecay }) as tf.Tensor[];
 }

@@ -129,6 +129,22 @@ describe.skipIf(!built)('oneDNN kernels match the wasm kernels', () => {
     x.dispose();
   });
 
+  it('add: same shapes, a row over the last axis on either side, large; other broadcasts and int32 fall back', () => {
+    const x = tf.randomNormal([6, 5, 4, 3], 0, 1, 'float32', 11);
+    const y = tf.randomNormal([6, 5, 4, 3], 0, 1, 'float32', 12);
+    const row = tf.randomNormal([3], 0, 1, 'float32', 13);
+    const row4 = tf.reshape(row, [1, 1, 1, 3]);
+    const col = tf.randomNormal([6, 1, 1, 1], 0, 1, 'float32', 14);
+    const big = tf.randomNormal([300, 300], 0, 1, 'float32', 15);
+    const ints = tf.tensor1d([1, 2, 3], 'int32');
+    const d = bothPaths(() => [tf.add(x, y), tf.add(x, row), tf.add(row4, x), tf.add(row, row), tf.add(x, col), tf.add(big, big), tf.add(x, 2)]);
+    expect(d).toBe(0); // one float32 addition per element either way
+    setKernelPath('onednn');
+    const sum = tf.add(ints, ints);
+    expect([...sum.dataSync()]).toEqual([2, 4, 6]);
+    tf.dispose([x, y, row, row4, col, big, ints, sum]);
+  });
+
   it('concat, slice and split on every axis, as the skip connections and attention use them', () => {
     const a = tf.randomNormal([3, 4, 5, 6], 0, 1, 'float32', 9);
     const c = tf.randomNormal([3, 4, 5, 2], 0, 1, 'float32', 10);

@@ -30,14 +30,14 @@ type KernelArgs = Parameters<KernelFunc>[0];
 export type KernelPath = 'onednn' | 'wasm';
 
 /** The kernels oneDNN takes over. Conv2DBackpropFilter has no wasm kernel at all. */
-export const oneDnnKernelNames = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', 'Sum', 'Concat', 'Slice', 'SplitV'] as const;
+export const oneDnnKernelNames = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', 'Sum', 'Add', 'Concat', 'Slice', 'SplitV'] as const;
 
 /**
  * Fused kernels of our own (see fused-ops.ts), registered for 'wasm' but run only on the oneDNN
  * path: each replaces a chain of small wasm kernels in the ops a training step spends most on once
  * convolutions are fast.
  */
-export const fusedKernelNames = ['LdmGroupNorm', 'LdmGroupNormGrad', 'LdmSilu', 'LdmSiluGrad', 'LdmAdamStep'] as const;
+export const fusedKernelNames = ['LdmGroupNorm', 'LdmGroupNormGrad', 'LdmSilu', 'LdmSiluGrad', 'LdmAdamSteps', 'LdmGlobalNorm', 'LdmEmaUpdate'] as const;
 
 let binding: OneDnnBinding | null | undefined;
 let loadError: string | null = null;
@@ -114,6 +114,7 @@ export function installOneDnnKernels(): void {
     Conv2DBackpropFilter: conv2dBackpropFilter,
     BatchMatMul: batchMatMul,
     Sum: sumLeadingAxes,
+    Add: addRows,
     Concat: concat,
     Slice: slice,
     SplitV: splitV,
@@ -144,7 +145,9 @@ export function installOneDnnKernels(): void {
     LdmGroupNormGrad: groupNormGrad,
     LdmSilu: silu,
     LdmSiluGrad: siluGrad,
-    LdmAdamStep: adamStep,
+    LdmAdamSteps: adamSteps,
+    LdmGlobalNorm: globalNorm,
+    LdmEmaUpdate: emaUpdate,
   };
   for (const name of fusedKernelNames) {
     if (tf.getKernel(name, 'wasm')) continue;
@@ -339,9 +342,12 @@ function siluGrad({ inputs, backend }: KernelArgs, b: OneDnnBinding): TensorInfo
   return dx;
 }
 
-function adamStep({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): TensorInfo[] {
-  const { p, g, m, v, clip } = inputs as Record<'p' | 'g' | 'm' | 'v', TensorInfo> & { clip?: TensorInfo };
+/** Adam for every parameter in one call. inputs: [p₁…pₙ, g₁…gₙ, m₁…mₙ, v₁…vₙ] and the clip scalar last if `clipped`; returns [p′…, m′…, v′…]. */
+function adamSteps({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): TensorInfo[] {
+  const xs = inputs as unknown as TensorInfo[];
   const a = attrs as unknown as {
+    count: number;
+    clipped: boolean;
     beta1: number;
     beta2: number;
     epsilon: number;
@@ -350,25 +356,79 @@ function adamStep({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): Ten
     stepSize: number;
     biasCorrection2Sqrt: number;
   };
+  const n = a.count;
   const be = backend as unknown as WasmBackendLike;
-  const pOut = be.makeOutput([...p.shape], 'float32');
-  const mOut = be.makeOutput([...p.shape], 'float32');
-  const vOut = be.makeOutput([...p.shape], 'float32');
+  const outs: TensorInfo[] = [];
+  for (let k = 0; k < 3 * n; k++) outs.push(be.makeOutput([...xs[k % n]!.shape], 'float32'));
+  const table = new Float64Array(8 * n);
+  for (let i = 0; i < n; i++) {
+    const p = xs[i]!;
+    table.set(
+      [
+        tf.util.sizeFromShape(p.shape),
+        offsetOf(be, p),
+        offsetOf(be, xs[n + i]!),
+        offsetOf(be, xs[2 * n + i]!),
+        offsetOf(be, xs[3 * n + i]!),
+        offsetOf(be, outs[i]!),
+        offsetOf(be, outs[n + i]!),
+        offsetOf(be, outs[2 * n + i]!),
+      ],
+      8 * i,
+    );
+  }
   const scalars = Float64Array.from([a.beta1, a.beta2, a.epsilon, a.coupledWeightDecay, a.decoupledDecay, a.stepSize, a.biasCorrection2Sqrt]);
-  b.adamStep(
-    heap(be),
-    tf.util.sizeFromShape(p.shape),
-    scalars,
-    offsetOf(be, p),
-    offsetOf(be, g),
-    offsetOf(be, m),
-    offsetOf(be, v),
-    clip ? offsetOf(be, clip) : -1,
-    offsetOf(be, pOut),
-    offsetOf(be, mOut),
-    offsetOf(be, vOut),
-  );
-  return [pOut, mOut, vOut];
+  b.adamSteps(heap(be), table, scalars, a.clipped ? offsetOf(be, xs[4 * n]!) : -1);
+  return outs;
+}
+
+/** √(Σ‖x‖²) over every input tensor, as one float32 scalar. */
+function globalNorm({ inputs, backend }: KernelArgs, b: OneDnnBinding): TensorInfo {
+  const xs = inputs as unknown as TensorInfo[];
+  const be = backend as unknown as WasmBackendLike;
+  const out = be.makeOutput([], 'float32');
+  const table = new Float64Array(2 * xs.length);
+  xs.forEach((x, i) => table.set([tf.util.sizeFromShape(x.shape), offsetOf(be, x)], 2 * i));
+  b.globalNorm(heap(be), table, offsetOf(be, out));
+  return out;
+}
+
+/** EMA of every parameter in one call. inputs: [s₁…sₙ, p₁…pₙ]; returns [s′₁…s′ₙ]. */
+function emaUpdate({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): TensorInfo[] {
+  const xs = inputs as unknown as TensorInfo[];
+  const { oneMinusDecay } = attrs as unknown as { oneMinusDecay: number };
+  const n = xs.length / 2;
+  const be = backend as unknown as WasmBackendLike;
+  const outs = xs.slice(0, n).map((s) => be.makeOutput([...s.shape], 'float32'));
+  const table = new Float64Array(4 * n);
+  for (let i = 0; i < n; i++) table.set([tf.util.sizeFromShape(xs[i]!.shape), offsetOf(be, xs[i]!), offsetOf(be, xs[n + i]!), offsetOf(be, outs[i]!)], 4 * i);
+  b.emaUpdate(heap(be), table, oneMinusDecay);
+  return outs;
+}
+
+/**
+ * float32 a + b where both have one shape, or one of them is a single row over the other's last axis
+ * ([C], [1, 1, 1, C]: a bias, a time embedding): every other broadcast stays on wasm.
+ */
+function addRows({ inputs, backend }: KernelArgs, b: OneDnnBinding): TensorInfo | null {
+  const { a, b: bIn } = inputs as { a: TensorInfo; b: TensorInfo };
+  if (a.dtype !== 'float32' || bIn.dtype !== 'float32') return null;
+  const isRowOf = (row: TensorInfo, full: TensorInfo) =>
+    full.shape.length >= 1 &&
+    row.shape.length >= 1 &&
+    row.shape.length <= full.shape.length &&
+    row.shape[row.shape.length - 1] === full.shape[full.shape.length - 1] &&
+    row.shape.slice(0, -1).every((d) => d === 1);
+  const same = a.shape.length === bIn.shape.length && a.shape.every((d, i) => d === bIn.shape[i]);
+  const [full, other] = same || isRowOf(bIn, a) ? [a, bIn] : isRowOf(a, bIn) ? [bIn, a] : [null, null];
+  if (!full || !other || full.shape.length === 0) return null;
+  const size = tf.util.sizeFromShape(full.shape);
+  const cols = full.shape[full.shape.length - 1]!;
+  if (size === 0 || cols === 0) return null;
+  const be = backend as unknown as WasmBackendLike;
+  const out = be.makeOutput([...full.shape], 'float32');
+  b.addRows(heap(be), size / cols, cols, same ? size / cols : 1, offsetOf(be, full), offsetOf(be, other), offsetOf(be, out));
+  return out;
 }
 
 /** Sum over all axes but the last (a bias gradient); other reductions stay on wasm. */
@@ -433,6 +493,11 @@ function sliceInto(be: WasmBackendLike, b: OneDnnBinding, x: TensorInfo, begin: 
   const inner = tf.util.sizeFromShape(shape.slice(last + 1));
   const run = size[last]! * inner;
   const srcStride = shape[last]! * inner;
+  if (shape.slice(0, last).every((d, i) => begin[i] === 0 && size[i] === d)) {
+    // Only `last` is cut (a split of NHWC channels): every leading index is one row, one call.
+    b.copyRows(h, tf.util.sizeFromShape(shape.slice(0, last)), run, srcStride, run, offsetOf(be, x) + 4 * begin[last]! * inner, offsetOf(be, out));
+    return out;
+  }
   // Axes before `last`: iterate their kept index box; the axis just before `last` becomes the rows.
   const strides = tf.util.computeStrides(shape as number[]);
   const outer = size.slice(0, last);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LdmError } from '@ldm/backend';
+import { LdmError, emaUpdateFused, fusedOpsAvailable } from '@ldm/backend';
 import type { TensorRecord } from './safetensors';
 
 /** diffusers' `EMAModel` options, under camelCase names. */
@@ -96,10 +96,22 @@ export class EMA {
     const decay = emaDecay(this.step, this.options);
     const oneMinusDecay = 1 - decay;
     tf.tidy(() => {
+      const fused = fusedOpsAvailable();
+      const trainable: [tf.Variable, tf.Variable][] = [];
       for (const [name, s] of this.shadow) {
         const p = params.get(name)!;
-        if (this.trainable.get(name)) s.assign(tf.sub(s, tf.mul(tf.sub(s, p), oneMinusDecay)));
-        else s.assign(p);
+        if (!this.trainable.get(name)) s.assign(p);
+        else if (fused) trainable.push([s, p]);
+        else s.assign(tf.sub(s, tf.mul(tf.sub(s, p), oneMinusDecay)));
+      }
+      // The native backend: one kernel for every trainable parameter, the same float32 math.
+      if (trainable.length > 0) {
+        const next = emaUpdateFused(
+          trainable.map(([s]) => s),
+          trainable.map(([, p]) => p),
+          oneMinusDecay,
+        );
+        trainable.forEach(([s], i) => s.assign(next[i]!));
       }
     });
     return decay;

@@ -3,7 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Generator, fusedOpsAvailable, initBackend, loadOneDnn, randn, setKernelPath } from '@ldm/backend';
 import { silu } from './activations';
 import { GroupNorm } from './group-norm';
+import { EMA } from './ema';
+import { matMulFastGrad } from './matmul';
 import { Adam, AdamW } from './optim/adam';
+import { globalNorm } from './optim/clip-grad-norm';
 
 /*
  * The fused native kernels (GroupNorm, SiLU, Adam) against the same layers composed from tfjs ops,
@@ -96,13 +99,20 @@ describe.skipIf(!built)('fused native kernels match the tfjs-op layers', () => {
           ['b', tf.tidy(() => tf.variable(randn([200], gen.split('b'))))],
         ]);
         const opt = make(params);
+        const norms: number[] = [];
         for (let s = 0; s < 5; s++) {
           const grads = new Map([...params].map(([k, p]) => [k, tf.tidy(() => tf.mul(randn(p.shape, gen.split(`g${s}${k}`)), clip ? 3 : 1))] as const));
-          opt.applyGradients(grads).dispose();
+          const norm = opt.applyGradients(grads);
+          norms.push(norm.dataSync()[0]!);
+          norm.dispose();
           tf.dispose([...grads.values()]);
         }
         const state = opt.getState();
-        const out = [...[...params.values()].map((p) => Float32Array.from(p.dataSync())), ...[...state.tensors.values()].map((t) => t.data)];
+        const out = [
+          ...[...params.values()].map((p) => Float32Array.from(p.dataSync())),
+          ...[...state.tensors.values()].map((t) => t.data),
+          Float32Array.from(norms),
+        ];
         opt.dispose();
         tf.dispose([...params.values()]);
         return out;
@@ -114,4 +124,60 @@ describe.skipIf(!built)('fused native kernels match the tfjs-op layers', () => {
       expect(tf.memory().numTensors).toBe(before);
     });
   }
+
+  it('global gradient norm over many tensors, one above the threaded size', () => {
+    const [ref, got] = onBothPaths(() => {
+      const gen = new Generator(8);
+      const xs = [randn([3], gen.split('a')), randn([70_000], gen.split('b')), tf.mul(randn([16, 16, 4], gen.split('c')), 100)];
+      return [globalNorm(xs)];
+    });
+    expect(worstRelative(ref, got)).toBeLessThan(1e-6);
+    expect(ref[0]![0]).toBeGreaterThan(0);
+  });
+
+  it('EMA: 5 updates of trainable and frozen weights give the same shadow weights', () => {
+    const run = (path: 'wasm' | 'onednn') => {
+      setKernelPath(path);
+      const gen = new Generator(9);
+      const params = new Map([
+        ['w', tf.tidy(() => tf.variable(randn([5, 4], gen.split('w'))))],
+        ['big', tf.tidy(() => tf.variable(randn([70_000], gen.split('big'))))],
+        ['frozen', tf.tidy(() => tf.variable(randn([6], gen.split('f')), false))],
+      ]);
+      const ema = new EMA(params, { maxDecay: 0.9 });
+      for (let s = 0; s < 5; s++) {
+        for (const [k, p] of params) tf.tidy(() => p.assign(tf.add(p, randn(p.shape, gen.split(`d${s}${k}`)))));
+        ema.update(params);
+      }
+      const out = [...ema.shadowParameters.values()].map((t) => Float32Array.from(t.dataSync()));
+      ema.dispose();
+      tf.dispose([...params.values()]);
+      return out;
+    };
+    const before = tf.memory().numTensors;
+    const ref = run('wasm');
+    const got = run('onednn');
+    expect(worstRelative(ref, got)).toBeLessThan(1e-6);
+    // The frozen weight is copied, not averaged: its shadow is the last value exactly.
+    expect(got[2]).toEqual(ref[2]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('matmul gradients with transpose flags (native) match explicit transposes (wasm), rank 2 and 3, a·b and a·bᵀ', () => {
+    const [ref, got] = onBothPaths(() => {
+      const gen = new Generator(10);
+      const out: tf.Tensor[] = [];
+      for (const [a, b, tb] of [
+        [randn([37, 24], gen.split('a2')), randn([24, 40], gen.split('b2')), false],
+        [randn([3, 17, 24], gen.split('a3')), randn([3, 19, 24], gen.split('b3')), true],
+        [randn([3, 17, 24], gen.split('a4')), randn([3, 24, 9], gen.split('b4')), false],
+      ] as const) {
+        const w = randn(tb ? [...a.shape.slice(0, -1), b.shape[b.rank - 2]!] : [...a.shape.slice(0, -1), b.shape[b.rank - 1]!], gen.split('w'));
+        const f = (x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(matMulFastGrad(x as tf.Tensor3D, y as tf.Tensor3D, tb), w));
+        out.push(...tf.grads(f)([a, b]));
+      }
+      return out;
+    });
+    expect(worstRelative(ref, got)).toBeLessThan(1e-5);
+  });
 });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LdmError, adamStepFused, fusedOpsAvailable } from '@ldm/backend';
+import { LdmError, adamStepsFused, fusedOpsAvailable } from '@ldm/backend';
 import type { TensorRecord } from '../safetensors';
 import { clipCoefficient, globalNorm } from './clip-grad-norm';
 
@@ -118,13 +118,13 @@ export class Adam {
     return tf.tidy(() => {
       const norm = globalNorm(grads.values());
       const scale = maxGradNorm === undefined ? undefined : clipCoefficient(norm, maxGradNorm);
-      for (const [name, rawGrad] of grads) {
-        const p = this.params.get(name)!;
-        const m = this.m.get(name)!;
-        const v = this.v.get(name)!;
-        if (fusedOpsAvailable()) {
-          // One native kernel for the whole update below (the native backend); same float32 math.
-          const [pNext, mNext, vNext] = adamStepFused(p, rawGrad, m, v, scale, {
+      if (fusedOpsAvailable()) {
+        // One native kernel for every parameter's update below (the native backend); same float32 math.
+        const names = [...grads.keys()];
+        const next = adamStepsFused(
+          names.map((name) => ({ p: this.params.get(name)!, g: grads.get(name)!, m: this.m.get(name)!, v: this.v.get(name)! })),
+          scale,
+          {
             beta1,
             beta2,
             epsilon,
@@ -132,12 +132,20 @@ export class Adam {
             decoupledDecay: this.decoupled && weightDecay !== 0 ? 1 - learningRate * weightDecay : 1,
             stepSize,
             biasCorrection2Sqrt,
-          });
-          m.assign(mNext);
-          v.assign(vNext);
-          p.assign(pNext);
-          continue;
-        }
+          },
+        );
+        names.forEach((name, i) => {
+          const [pNext, mNext, vNext] = next[i]!;
+          this.m.get(name)!.assign(mNext);
+          this.v.get(name)!.assign(vNext);
+          this.params.get(name)!.assign(pNext);
+        });
+        return norm;
+      }
+      for (const [name, rawGrad] of grads) {
+        const p = this.params.get(name)!;
+        const m = this.m.get(name)!;
+        const v = this.v.get(name)!;
         let g: tf.Tensor = scale ? tf.mul(rawGrad, scale) : rawGrad;
         let param: tf.Tensor = p;
         if (weightDecay !== 0) {

@@ -1,7 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedOpsAvailable, globalNormFused } from '@ldm/backend';
 
 /** √(Σ‖g‖²) over every gradient, as one scalar tensor (no host sync). */
 export function globalNorm(grads: Iterable<tf.Tensor>): tf.Scalar {
+  // One native kernel on the native backend (float64 accumulation) instead of three per gradient.
+  if (fusedOpsAvailable()) return globalNormFused([...grads]);
   return tf.tidy(() => {
     let total: tf.Scalar = tf.scalar(0);
     for (const g of grads) total = tf.add(total, tf.sum(tf.square(g)));
