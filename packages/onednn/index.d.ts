@@ -28,8 +28,6 @@ export interface OneDnnBinding {
    * float32 scalar that scales every gradient, or −1.
    */
   adamSteps(heap: ArrayBuffer, tensors: Float64Array, attrs: Float64Array, clip: number): void;
-  /** Writes √(Σ x²) over every tensor (per tensor [size, offset]; float64 accumulation) as one float32 at `out`. */
-  globalNorm(heap: ArrayBuffer, tensors: Float64Array, out: number): void;
   /** s′ = s − (s − p)·oneMinusDecay for every tensor (per tensor [size, s, p, sOut]). */
   emaUpdate(heap: ArrayBuffer, tensors: Float64Array, oneMinusDecay: number): void;
   /** out = a + b for [rows, cols] float32; b is [rows, cols] or, with bRows = 1, one row added to every row. */

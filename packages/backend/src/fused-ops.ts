@@ -75,12 +75,6 @@ export function adamStepsFused(
   return params.map((_, i) => [outs[i]!, outs[n + i]!, outs[2 * n + i]!]);
 }
 
-/** √(Σ‖x‖²) over every tensor in one kernel (float64 accumulation): the global gradient norm. */
-export function globalNormFused(xs: readonly tf.Tensor[]): tf.Scalar {
-  if (xs.length === 0) return tf.scalar(0);
-  return tf.engine().runKernel('LdmGlobalNorm', xs as unknown as tf.NamedTensorMap, {}) as tf.Scalar;
-}
-
 /** s′ = s − (s − p)·(1 − decay) for every pair in one kernel: the EMA update of a model's weights. */
 export function emaUpdateFused(shadow: readonly tf.Tensor[], params: readonly tf.Tensor[], oneMinusDecay: number): tf.Tensor[] {
   if (shadow.length === 0) return [];

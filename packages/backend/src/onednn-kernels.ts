@@ -37,7 +37,7 @@ export const oneDnnKernelNames = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpr
  * path: each replaces a chain of small wasm kernels in the ops a training step spends most on once
  * convolutions are fast.
  */
-export const fusedKernelNames = ['LdmGroupNorm', 'LdmGroupNormGrad', 'LdmSilu', 'LdmSiluGrad', 'LdmAdamSteps', 'LdmGlobalNorm', 'LdmEmaUpdate'] as const;
+export const fusedKernelNames = ['LdmGroupNorm', 'LdmGroupNormGrad', 'LdmSilu', 'LdmSiluGrad', 'LdmAdamSteps', 'LdmEmaUpdate'] as const;
 
 let binding: OneDnnBinding | null | undefined;
 let loadError: string | null = null;
@@ -146,7 +146,6 @@ export function installOneDnnKernels(): void {
     LdmSilu: silu,
     LdmSiluGrad: siluGrad,
     LdmAdamSteps: adamSteps,
-    LdmGlobalNorm: globalNorm,
     LdmEmaUpdate: emaUpdate,
   };
   for (const name of fusedKernelNames) {
@@ -380,17 +379,6 @@ function adamSteps({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): Te
   const scalars = Float64Array.from([a.beta1, a.beta2, a.epsilon, a.coupledWeightDecay, a.decoupledDecay, a.stepSize, a.biasCorrection2Sqrt]);
   b.adamSteps(heap(be), table, scalars, a.clipped ? offsetOf(be, xs[4 * n]!) : -1);
   return outs;
-}
-
-/** √(Σ‖x‖²) over every input tensor, as one float32 scalar. */
-function globalNorm({ inputs, backend }: KernelArgs, b: OneDnnBinding): TensorInfo {
-  const xs = inputs as unknown as TensorInfo[];
-  const be = backend as unknown as WasmBackendLike;
-  const out = be.makeOutput([], 'float32');
-  const table = new Float64Array(2 * xs.length);
-  xs.forEach((x, i) => table.set([tf.util.sizeFromShape(x.shape), offsetOf(be, x)], 2 * i));
-  b.globalNorm(heap(be), table, offsetOf(be, out));
-  return out;
 }
 
 /** EMA of every parameter in one call. inputs: [s₁…sₙ, p₁…pₙ]; returns [s′₁…s′ₙ]. */
