@@ -41,6 +41,9 @@ step "ldm binary: --help, demo --quick"
 ./node_modules/.bin/ldm demo --quick --out "$app/demo" >"$work/demo.log" 2>&1 || { tail -30 "$work/demo.log"; exit 1; }
 test -f "$app/demo/report/index.html"
 test -f "$app/demo/latent-ddpm/vqvae/config.json"
+# The 2-D panel came from the `ldm toy2d` child (the built CLI starting itself) and made it into the report.
+test -f "$app/demo/toy2d.json"
+node -e "const r = require(process.argv[1]); if (!r.toy2d || r.toy2d.methods.length < 3) { console.error('report without the 2-D panel'); process.exit(1); }" "$app/demo/report/results.json"
 # auto picks the native kernels where the addon built (the wasm path alone is checked by the scripts below).
 if [[ "${LDM_REQUIRE_ONEDNN:-0}" == 1 ]]; then grep -q '"backend": "native"' "$app/demo/summary.json" || { echo "demo --quick did not run on native"; exit 1; }; fi
 

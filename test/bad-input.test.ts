@@ -383,6 +383,31 @@ const cases: Case[] = [
   },
   { cls: 'raw error', name: 'nll --model missing', args: (_f, dir) => ['nll', '--model', join(dir, 'nope')], names: opt('--model') },
   { cls: 'raw error', name: 'compare --vae missing', args: (f, dir) => ['compare', '--vae', join(dir, 'nope'), '--latent', f.latent], names: opt('--vae') },
+  {
+    cls: 'raw error',
+    name: 'compare --toy-panel missing',
+    args: (f, dir) => ['compare', '--vae', f.vae, '--latent', f.latent, '--toy-panel', join(dir, 'nope.json')],
+    names: opt('--toy-panel'),
+  },
+  {
+    cls: 'silent wrong result',
+    name: 'compare --toy-panel built with another seed',
+    setup: async (_f, dir) =>
+      writeFile(
+        join(dir, 'toy2d.json'),
+        JSON.stringify({ seed: 5, quick: false, panel: { dataset: 'ring', modeMeans: [0, 0], methods: [{ name: 'a', points: [0, 0] }] } }),
+      ),
+    args: (f, dir) => ['compare', '--vae', f.vae, '--latent', f.latent, '--seed', '0', '--toy-panel', join(dir, 'toy2d.json')],
+    names: opt('--toy-panel'),
+  },
+  {
+    cls: 'raw error',
+    name: 'compare --toy-panel not a panel',
+    setup: async (_f, dir) => writeFile(join(dir, 'toy2d.json'), JSON.stringify({ steps: 3 })),
+    args: (f, dir) => ['compare', '--vae', f.vae, '--latent', f.latent, '--toy-panel', join(dir, 'toy2d.json')],
+    names: opt('--toy-panel'),
+  },
+  { cls: 'data loss', name: 'toy2d --out an existing folder', args: (_f, dir) => ['toy2d', '--out', dir], names: opt('--out') },
   { cls: 'raw error', name: 'train --vae missing', args: (_f, dir) => ['train', '--vae', join(dir, 'nope')], names: opt('--vae') },
   { cls: 'raw error', name: 'train --space latent without --vae', args: () => ['train', '--space', 'latent'], names: opt('--vae') },
   { cls: 'raw error', name: '--data unknown', args: () => [...VAE, '--data', 'cifar'], names: opt('--data') },

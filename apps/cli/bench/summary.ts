@@ -15,7 +15,10 @@
  * the second core pays. Then sampling per sample on each native path: latent DDPM-1000 vs DDIM-50, latent
  * vs pixel DDIM-50.
  *
- *   pnpm --filter @ldm/cli bench [--quick] [--sections models,loop,sampling]      (or `pnpm bench` at the root)
+ * With `--sections profile` (not run by default): where the latent UNet's training step spends its time on the
+ * native path, kernel by kernel (kernel-profile.ts).
+ *
+ *   pnpm --filter @ldm/cli bench [--quick] [--sections models,loop,sampling,profile]      (or `pnpm bench` at the root)
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { execFileSync } from 'node:child_process';
@@ -32,6 +35,7 @@ import { LATENT_UNET_CONFIG, PIXEL_UNET_CONFIG, UNet2DModel } from '@ldm/unet';
 import { AutoencoderKL, DEFAULT_VAE_CONFIG } from '@ldm/vae';
 import { DEFAULTS } from '../src/defaults';
 import { cpuSeconds as machineCpuSeconds } from '../src/jobs/cpu-steal';
+import { type KernelProfile, profileKernels } from './kernel-profile';
 
 const quick = process.argv.includes('--quick');
 const sectionsArg = process.argv.indexOf('--sections');
@@ -380,6 +384,17 @@ async function main(): Promise<void> {
     }
   }
 
+  // Where the latent UNet's training step goes, kernel by kernel (native ×1).
+  let profile: KernelProfile | undefined;
+  if (native && sections.has('profile')) {
+    process.stderr.write('bench: kernel profile\n');
+    setPath('native ×1');
+    const subject = subjects[0]!();
+    for (let i = 0; i < WARMUP; i++) subject.trainStep();
+    profile = profileKernels(subject.trainStep, quick ? 3 : 20);
+    subject.dispose();
+  }
+
   // Sampling, on each native path (or wasm).
   // `ldm sample`'s batch: per-sample time as a user meets it (the latent UNet's kernels are small, so batching pays more there).
   const count = DEFAULTS.sample.batchSize;
@@ -461,6 +476,27 @@ async function main(): Promise<void> {
       );
     }
   }
+  if (profile) {
+    lines.push('');
+    lines.push(
+      `The latent UNet's training step (B64, native ×1): ${fmt(profile.stepMs)} ms, of which ${fmt(profile.outsideMs)} ms outside kernels (tfjs' engine, our JS):`,
+    );
+    lines.push('');
+    lines.push('| kernel | calls / step | ms / step | share |');
+    lines.push('| --- | ---: | ---: | ---: |');
+    for (const k of profile.kernels.slice(0, 15))
+      lines.push(`| ${k.name} | ${fmt(k.calls, 0)} | ${fmt(k.ms, 2)} | ${fmt((100 * k.ms) / profile.stepMs, 0)} % |`);
+    const rest = profile.kernels.slice(15);
+    lines.push(
+      `| ${rest.length} others | ${fmt(
+        rest.reduce((s, k) => s + k.calls, 0),
+        0,
+      )} | ${fmt(
+        rest.reduce((s, k) => s + k.ms, 0),
+        2,
+      )} | |`,
+    );
+  }
   for (const [path, sampling] of Object.entries(samplingByPath)) {
     lines.push('');
     lines.push(`sampling on ${path}, ms per sample (batch ${count}):`);
@@ -475,7 +511,7 @@ async function main(): Promise<void> {
   await mkdir(resultsDir, { recursive: true });
   await writeFile(
     join(resultsDir, 'summary.json'),
-    `${JSON.stringify({ date: new Date().toISOString(), quick, native: info, otherCores, stolenCores, results, trainingLoop: loop, sampling: samplingByPath, latentParams: latent?.params }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), quick, native: info, otherCores, stolenCores, results, trainingLoop: loop, sampling: samplingByPath, kernelProfile: profile, latentParams: latent?.params }, null, 2)}\n`,
   );
 }
 

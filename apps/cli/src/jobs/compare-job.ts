@@ -8,6 +8,7 @@ import type { MnistClassifier } from '@ldm/eval';
 import { UNet2DModel } from '@ldm/unet';
 import { describeMachine, writeReport } from '@ldm/report';
 import type { ComparisonResults, MethodResult, ScatterPanel } from '@ldm/report';
+import { readToyPanel } from './toy2d-job';
 import type { CompareArgs } from '../options/compare';
 import { DEFAULTS } from '../defaults';
 import { startBackend } from './common';
@@ -61,6 +62,8 @@ const FID_REFERENCES = [
  * time per sample over repeats at a fixed batch, peak tensor memory) — written as an HTML report.
  */
 export async function compareJob(args: CompareArgs): Promise<ComparisonResults> {
+  // A panel from `ldm toy2d` is checked first: a wrong file fails now, not after minutes of sampling.
+  let toyPanel: ScatterPanel | undefined = args.toyPanel === undefined ? undefined : await readToyPanel(args.toyPanel, { seed: args.seed, quick: args.quick });
   const backend = await startBackend(args.backend);
   const steps = args.steps;
   const vae = await loadVae(args.vae);
@@ -224,13 +227,14 @@ export async function compareJob(args: CompareArgs): Promise<ComparisonResults> 
     untrainedPixel.dispose();
   }
 
-  let scatter: ScatterPanel | undefined;
-  try {
-    const { buildToyPanel } = await import('./toy2d-panel');
-    log('compare: 2-D multimodality panel (ring of 8 Gaussians)');
-    scatter = await buildToyPanel({ seed: args.seed, quick: args.quick });
-  } catch (error) {
-    notes.push(`2-D panel not built: ${(error as Error).message}`);
+  if (toyPanel === undefined) {
+    try {
+      const { buildToyPanel } = await import('./toy2d-panel');
+      log('compare: 2-D multimodality panel (ring of 8 Gaussians)');
+      toyPanel = await buildToyPanel({ seed: args.seed, quick: args.quick });
+    } catch (error) {
+      notes.push(`2-D panel not built: ${(error as Error).message}`);
+    }
   }
 
   const results: ComparisonResults = {
@@ -240,7 +244,7 @@ export async function compareJob(args: CompareArgs): Promise<ComparisonResults> 
       backend: backend.name,
       machine: describeMachine(),
       commands: [
-        `ldm compare --vae ${args.vae} --latent ${args.latent}${args.pixel ? ` --pixel ${args.pixel}` : ''}${args.generatorVae ? ` --generator-vae ${args.generatorVae}` : ''} --out ${args.out} -n ${args.n} --steps ${args.steps} --repeats ${args.repeats} --seed ${args.seed}${args.quick ? ' --quick' : ''}`,
+        `ldm compare --vae ${args.vae} --latent ${args.latent}${args.pixel ? ` --pixel ${args.pixel}` : ''}${args.generatorVae ? ` --generator-vae ${args.generatorVae}` : ''}${args.toyPanel ? ` --toy-panel ${args.toyPanel}` : ''} --out ${args.out} -n ${args.n} --steps ${args.steps} --repeats ${args.repeats} --seed ${args.seed}${args.quick ? ' --quick' : ''}`,
       ],
       seeds: { sampling: args.seed, split: args.seed },
       dataset: `${train.name} (${heldOut.shape[0]} held-out images as the real set)`,
@@ -252,7 +256,7 @@ export async function compareJob(args: CompareArgs): Promise<ComparisonResults> 
     },
     methods,
   };
-  const written = await writeReport(args.out, results, { grids, ...(scatter ? { scatter } : {}) });
+  const written = await writeReport(args.out, results, { grids, ...(toyPanel ? { scatter: toyPanel } : {}) });
   latent.dispose();
   pixel?.dispose();
   generatorVae?.dispose();

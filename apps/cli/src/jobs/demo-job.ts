@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import type { DemoArgs } from '../options/demo';
 import type { TrainArgs } from '../options/train';
 import { trainVaeOptions } from '../options/train-vae';
+import { toy2dOptions } from '../options/toy2d';
 import type { TrainVaeArgs } from '../options/train-vae';
 import { globalOptions } from '../options/global';
 import { commandLine } from '../options/command-line';
@@ -107,6 +108,35 @@ export async function demoJob(args: DemoArgs): Promise<void> {
     const cliArgs = commandLine('train-vae', { ...globalOptions, ...trainVaeOptions }, generatorArgs);
     generator = { stage: await startBackgroundCommand(cliArgs, logPath), started: performance.now() };
   }
+  // The report's 2-D panel (about a minute) is independent of every stage: a child builds it on the second core once
+  // the generator VAE is done with that core, while stage 2 still trains, so stage 4 only reads it.
+  const toyPanelPath = join(args.out, 'toy2d.json');
+  let ending = false;
+  const toyLogPath = join(args.out, 'logs', 'toy2d.log');
+  let toyPanel: { started: Promise<BackgroundCommand | undefined> } | undefined;
+  if (!(await exists(toyPanelPath))) {
+    const toyArgs = commandLine(
+      'toy2d',
+      { ...globalOptions, ...toy2dOptions },
+      { backend: args.backend, verbose: args.verbose, out: toyPanelPath, seed: args.seed, quick: args.quick },
+    );
+    const after = generator ? generator.stage.done.catch(() => {}) : Promise.resolve();
+    // Not started once the demo is ending (interrupted, or failed, before the generator finished).
+    toyPanel = { started: after.then(() => (ending ? undefined : startBackgroundCommand(toyArgs, toyLogPath))) };
+  }
+  // The panel for stage 4: its file once the child has written it; undefined (stage 4 builds it) if the child failed.
+  const finishToyPanel = async (): Promise<string | undefined> => {
+    if (!toyPanel) return (await exists(toyPanelPath)) ? toyPanelPath : undefined;
+    const { started } = toyPanel;
+    toyPanel = undefined;
+    try {
+      await (await started)?.done;
+      return toyPanelPath;
+    } catch (error) {
+      log(`the 2-D panel's child failed (${(error as Error).message}); stage 4 builds it itself`);
+      return undefined;
+    }
+  };
   // Records stage 3 once its child has finished; throws (one line, naming its log) if it failed.
   const finishGenerator = async (): Promise<void> => {
     if (!generator) return;
@@ -124,10 +154,16 @@ export async function demoJob(args: DemoArgs): Promise<void> {
   try {
     await mainStages();
   } finally {
-    // Interrupted or failed before stage 4: stop the child (it checkpoints) and wait for it.
+    ending = true;
+    // Interrupted or failed before stage 4: stop the children (the generator checkpoints) and wait for them.
     if (generator) {
       generator.stage.stop();
       await generator.stage.done.catch(() => {});
+    }
+    if (toyPanel) {
+      const child = await toyPanel.started.catch(() => undefined); // settles once the generator has stopped; undefined if not started
+      child?.stop();
+      await child?.done.catch(() => {});
     }
   }
 
@@ -240,6 +276,7 @@ export async function demoJob(args: DemoArgs): Promise<void> {
 
     // 4. The comparison report; its samples (the first 64 of each method) are the demo's grids, not drawn twice.
     log('stage 4/4: sample with every method (DDPM, DDIM, single-step VAE decoding, baselines), compare them, write the report');
+    const toyPanelFile = await finishToyPanel();
     const t = performance.now();
     const { compareJob } = await import('./compare-job');
     await compareJob({
@@ -255,6 +292,7 @@ export async function demoJob(args: DemoArgs): Promise<void> {
       seed: args.seed,
       quick: args.quick,
       limit: size.limit,
+      toyPanel: toyPanelFile,
       verbose: args.verbose,
     });
     times.push({ stage: 'compare', seconds: (performance.now() - t) / 1000, detail: { samplesPerMethod: size.compareCount } });

@@ -18,6 +18,10 @@ export const compareOptions = {
   repeats: { type: 'number', default: 3, describe: 'Timing repeats (median reported)', coerce: int('repeats', 1, 100) },
   seed: { ...seedOption, default: 0 },
   quick: { type: 'boolean', default: false, describe: 'Few samples and steps, for tests' },
+  'toy-panel': {
+    type: 'string',
+    describe: 'The 2-D panel as ldm toy2d wrote it (same --seed and --quick), instead of building it here (about a minute)',
+  },
   limit: { type: 'number', describe: 'Use only the first N images of the dataset (real set and baseline fits)', coerce: int('limit', 1, 10_000_000) },
 } as const;
 
