@@ -63,7 +63,7 @@ const FID_REFERENCES = [
  */
 export async function compareJob(args: CompareArgs): Promise<ComparisonResults> {
   // A panel from `ldm toy2d` is checked first: a wrong file fails now, not after minutes of sampling.
-  let toyPanel: ScatterPanel | undefined = args.toyPanel === undefined ? undefined : await readToyPanel(args.toyPanel, { seed: args.seed, quick: args.quick });
+  let toyPanel: ScatterPanel | undefined = args.toyPanel === undefined ? undefined : readToyPanel(args.toyPanel, { seed: args.seed, quick: args.quick });
   const backend = await startBackend(args.backend);
   const steps = args.steps;
   const vae = await loadVae(args.vae);

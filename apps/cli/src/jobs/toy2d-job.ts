@@ -1,6 +1,7 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { LdmError, writeFileAtomic } from '@ldm/backend';
 import type { ScatterPanel } from '@ldm/report';
+import { readJsonFile } from '../options/check';
 import type { Toy2dArgs } from '../options/toy2d';
 import { startBackend } from './common';
 
@@ -33,17 +34,10 @@ export async function toy2dJob(args: Toy2dArgs): Promise<void> {
  * Reads a panel `ldm toy2d` wrote, for `ldm compare --toy-panel`: it must be that command's output for the same seed
  * and --quick as the comparison, else a one-line error naming the file.
  */
-export async function readToyPanel(path: string, expected: { seed: number; quick: boolean }): Promise<ScatterPanel> {
+export function readToyPanel(path: string, expected: { seed: number; quick: boolean }): ScatterPanel {
   const bad = (why: string) => new LdmError('CORRUPT_FILE', `--toy-panel ${path}: ${why}`);
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(path, 'utf8'));
-  } catch (error) {
-    throw (error as NodeJS.ErrnoException).code === 'ENOENT'
-      ? new LdmError('FILE_NOT_FOUND', `--toy-panel ${path} does not exist`)
-      : bad(`not a JSON file written by ldm toy2d (${(error as Error).message})`);
-  }
-  const file = json as Partial<Toy2dFile>;
+  // Missing, unreadable and invalid JSON: the one-line errors every JSON option gives.
+  const file = readJsonFile('toy-panel', path) as Partial<Toy2dFile>;
   const panel = file?.panel as Partial<ScatterPanel> | undefined;
   const numbers = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
   if (typeof file?.seed !== 'number' || typeof file.quick !== 'boolean' || typeof panel?.dataset !== 'string' || !numbers(panel.modeMeans)) {
