@@ -1,7 +1,8 @@
 /** The oneDNN kernels, each working in place on one ArrayBuffer (the wasm backend's heap), offsets in bytes. */
 export interface OneDnnBinding {
   /** params: [N, H, W, Cin, KH, KW, Cout, OH, OW, strideH, strideW, dilH, dilW, padTop, padLeft, padBottom, padRight] */
-  conv2dForward(heap: ArrayBuffer, params: Int32Array, x: number, filter: number, y: number): void;
+  /** bias: offset of a float32 [Cout] added to every output pixel, or omitted / −1. */
+  conv2dForward(heap: ArrayBuffer, params: Int32Array, x: number, filter: number, y: number, bias?: number): void;
   conv2dBackwardData(heap: ArrayBuffer, params: Int32Array, dy: number, filter: number, dx: number): void;
   conv2dBackwardWeights(heap: ArrayBuffer, params: Int32Array, x: number, dy: number, dFilter: number): void;
   /** params: [batchA, batchB, M, K, N, transposeA, transposeB]; a batch of 1 is broadcast. */
@@ -30,10 +31,12 @@ export interface OneDnnBinding {
   adamSteps(heap: ArrayBuffer, tensors: Float64Array, attrs: Float64Array, clip: number): void;
   /** s′ = s − (s − p)·oneMinusDecay for every tensor (per tensor [size, s, p, sOut]). */
   emaUpdate(heap: ArrayBuffer, tensors: Float64Array, oneMinusDecay: number): void;
-  /** out = a + b for [rows, cols] float32; b is [rows, cols] or, with bRows = 1, one row added to every row. */
-  addRows(heap: ArrayBuffer, rows: number, cols: number, bRows: number, a: number, b: number, out: number): void;
-  /** Sums [rows, cols] over rows into [cols] (float64 accumulation). */
-  sumLeading(heap: ArrayBuffer, rows: number, cols: number, x: number, y: number): void;
+  /** out[0] = √(Σ g²) over every tensor (per tensor [size, offset]), float32 summed in order as tfjs' ops on wasm. */
+  globalNorm(heap: ArrayBuffer, tensors: Float64Array, out: number): void;
+  /** out = a + b for a of [groups, rows, cols] float32; b is a's shape (sameShape = 1) or [groups, cols], added to each of its group's rows. */
+  addRows(heap: ArrayBuffer, groups: number, rows: number, cols: number, sameShape: number, a: number, b: number, out: number): void;
+  /** Sums [groups, rows, cols] over rows into [groups, cols] (float64 accumulation). */
+  sumLeading(heap: ArrayBuffer, groups: number, rows: number, cols: number, x: number, y: number): void;
   /** dst[r·dstStride + k] = src[r·srcStride + k] for r < rows, k < run (float32 elements; offsets in bytes). */
   copyRows(heap: ArrayBuffer, rows: number, run: number, srcStride: number, dstStride: number, src: number, dst: number): void;
   /** Threads oneDNN uses inside each operation (OpenMP). */

@@ -80,3 +80,8 @@ export function emaUpdateFused(shadow: readonly tf.Tensor[], params: readonly tf
   if (shadow.length === 0) return [];
   return tf.engine().runKernel('LdmEmaUpdate', [...shadow, ...params] as unknown as tf.NamedTensorMap, { oneMinusDecay }) as tf.Tensor[];
 }
+
+/** √(Σ g²) over every tensor in one kernel, float32 bit for bit as `sqrt(Σ sum(square(g)))` in tfjs ops on wasm. */
+export function globalNormFused(tensors: readonly tf.Tensor[]): tf.Scalar {
+  return tf.engine().runKernel('LdmGlobalNorm', [...tensors] as unknown as tf.NamedTensorMap, {}) as tf.Scalar;
+}

@@ -120,29 +120,44 @@ describe.skipIf(!built)('oneDNN kernels match the wasm kernels', () => {
     tf.dispose([a, b, b2, a4, b4, big, bigB]);
   });
 
-  it('sum over the leading axes (bias gradients); other sums fall back', () => {
+  it('sum over a run of axes before the last (bias and time-embedding gradients); other sums fall back', () => {
     const x = tf.randomNormal([6, 5, 4, 3], 0, 1, 'float32', 8);
-    for (const axes of [[0, 1, 2], [2, 0, 1], [0], [1, 2], [3]]) {
+    for (const axes of [[0, 1, 2], [2, 0, 1], [0], [1, 2], [2], [3], [0, 2], [1]]) {
       expect(bothPaths(() => [tf.sum(x, axes), tf.sum(x, axes, true)])).toBeLessThan(1e-5);
     }
     expect(bothPaths(() => [tf.sum(tf.reshape(x, [120, 3]), 0)])).toBeLessThan(1e-5);
     x.dispose();
   });
 
-  it('add: same shapes, a row over the last axis on either side, large; other broadcasts and int32 fall back', () => {
+  it('add: same shapes, a row over the last axis or one per sample on either side, large; other broadcasts and int32 fall back', () => {
     const x = tf.randomNormal([6, 5, 4, 3], 0, 1, 'float32', 11);
     const y = tf.randomNormal([6, 5, 4, 3], 0, 1, 'float32', 12);
     const row = tf.randomNormal([3], 0, 1, 'float32', 13);
     const row4 = tf.reshape(row, [1, 1, 1, 3]);
     const col = tf.randomNormal([6, 1, 1, 1], 0, 1, 'float32', 14);
+    const perSample = tf.randomNormal([6, 1, 1, 3], 0, 1, 'float32', 16);
+    const perRow = tf.randomNormal([6, 5, 1, 3], 0, 1, 'float32', 17);
+    const mixed = tf.randomNormal([1, 5, 1, 3], 0, 1, 'float32', 18);
     const big = tf.randomNormal([300, 300], 0, 1, 'float32', 15);
     const ints = tf.tensor1d([1, 2, 3], 'int32');
-    const d = bothPaths(() => [tf.add(x, y), tf.add(x, row), tf.add(row4, x), tf.add(row, row), tf.add(x, col), tf.add(big, big), tf.add(x, 2)]);
+    const d = bothPaths(() => [
+      tf.add(x, y),
+      tf.add(x, row),
+      tf.add(row4, x),
+      tf.add(row, row),
+      tf.add(x, col),
+      tf.add(big, big),
+      tf.add(x, 2),
+      tf.add(x, perSample),
+      tf.add(perSample, x),
+      tf.add(x, perRow),
+      tf.add(x, mixed),
+    ]);
     expect(d).toBe(0); // one float32 addition per element either way
     setKernelPath('onednn');
     const sum = tf.add(ints, ints);
     expect([...sum.dataSync()]).toEqual([2, 4, 6]);
-    tf.dispose([x, y, row, row4, col, big, ints, sum]);
+    tf.dispose([x, y, row, row4, col, perSample, perRow, mixed, big, ints, sum]);
   });
 
   it('concat, slice and split on every axis, as the skip connections and attention use them', () => {

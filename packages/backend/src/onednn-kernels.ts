@@ -30,14 +30,25 @@ type KernelArgs = Parameters<KernelFunc>[0];
 export type KernelPath = 'onednn' | 'wasm';
 
 /** The kernels oneDNN takes over. Conv2DBackpropFilter has no wasm kernel at all. */
-export const oneDnnKernelNames = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', 'Sum', 'Add', 'Concat', 'Slice', 'SplitV'] as const;
+export const oneDnnKernelNames = [
+  'Conv2D',
+  'FusedConv2D',
+  'Conv2DBackpropInput',
+  'Conv2DBackpropFilter',
+  'BatchMatMul',
+  'Sum',
+  'Add',
+  'Concat',
+  'Slice',
+  'SplitV',
+] as const;
 
 /**
  * Fused kernels of our own (see fused-ops.ts), registered for 'wasm' but run only on the oneDNN
  * path: each replaces a chain of small wasm kernels in the ops a training step spends most on once
  * convolutions are fast.
  */
-export const fusedKernelNames = ['LdmGroupNorm', 'LdmGroupNormGrad', 'LdmSilu', 'LdmSiluGrad', 'LdmAdamSteps', 'LdmEmaUpdate'] as const;
+export const fusedKernelNames = ['LdmGroupNorm', 'LdmGroupNormGrad', 'LdmSilu', 'LdmSiluGrad', 'LdmAdamSteps', 'LdmEmaUpdate', 'LdmGlobalNorm'] as const;
 
 let binding: OneDnnBinding | null | undefined;
 let loadError: string | null = null;
@@ -110,6 +121,7 @@ export function installOneDnnKernels(): void {
   if (originals.size > 0) return;
   const native: Record<(typeof oneDnnKernelNames)[number], (args: KernelArgs, b: OneDnnBinding) => TensorInfo | TensorInfo[] | null> = {
     Conv2D: conv2d,
+    FusedConv2D: fusedConv2d,
     Conv2DBackpropInput: conv2dBackpropInput,
     Conv2DBackpropFilter: conv2dBackpropFilter,
     BatchMatMul: batchMatMul,
@@ -147,6 +159,7 @@ export function installOneDnnKernels(): void {
     LdmSiluGrad: siluGrad,
     LdmAdamSteps: adamSteps,
     LdmEmaUpdate: emaUpdate,
+    LdmGlobalNorm: globalNorm,
   };
   for (const name of fusedKernelNames) {
     if (tf.getKernel(name, 'wasm')) continue;
@@ -231,6 +244,21 @@ function conv2d({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): Tenso
   const { info } = conv;
   const out = be.makeOutput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 'float32');
   b.conv2dForward(heap(be), conv.params, offsetOf(be, x), offsetOf(be, filter), offsetOf(be, out));
+  return out;
+}
+
+/** tf.fused.conv2d with a bias [Cout] and no activation (what Conv2d layers run); other fusions stay on wasm. */
+function fusedConv2d({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): TensorInfo | null {
+  const { x, filter, bias, preluActivationWeights } = inputs as Record<'x' | 'filter' | 'bias' | 'preluActivationWeights', TensorInfo | undefined>;
+  const { activation } = attrs as unknown as { activation?: string };
+  if (!x || !filter || !bias || preluActivationWeights || (activation ?? 'linear') !== 'linear') return null;
+  if (!allFloat(x, filter, bias) || x.shape.length !== 4) return null;
+  const conv = convParams(x.shape, filter.shape, attrs as unknown as ConvAttrs);
+  if (!conv || tf.util.sizeFromShape(bias.shape) !== conv.info.outChannels || bias.shape.slice(0, -1).some((d) => d !== 1)) return null;
+  const be = backend as unknown as WasmBackendLike;
+  const { info } = conv;
+  const out = be.makeOutput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 'float32');
+  b.conv2dForward(heap(be), conv.params, offsetOf(be, x), offsetOf(be, filter), offsetOf(be, out), offsetOf(be, bias));
   return out;
 }
 
@@ -394,45 +422,73 @@ function emaUpdate({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): Te
   return outs;
 }
 
+/** √(Σ g²) over every input, as one float32 scalar. */
+function globalNorm({ inputs, backend }: KernelArgs, b: OneDnnBinding): TensorInfo {
+  const xs = inputs as unknown as TensorInfo[];
+  const be = backend as unknown as WasmBackendLike;
+  const out = be.makeOutput([], 'float32');
+  const table = new Float64Array(2 * xs.length);
+  xs.forEach((x, i) => table.set([tf.util.sizeFromShape(x.shape), offsetOf(be, x)], 2 * i));
+  b.globalNorm(heap(be), table, offsetOf(be, out));
+  return out;
+}
+
 /**
- * float32 a + b where both have one shape, or one of them is a single row over the other's last axis
- * ([C], [1, 1, 1, C]: a bias, a time embedding): every other broadcast stays on wasm.
+ * float32 a + b where both have one shape, or one of them is [G, 1, …, 1, C] over the other's [G, …, C]: a row
+ * over the last axis ([C], [1, 1, 1, C]: a bias, G = 1) or one row per sample ([B, 1, 1, C] on [B, H, W, C]: a time
+ * embedding, G = B). Every other broadcast stays on wasm.
  */
 function addRows({ inputs, backend }: KernelArgs, b: OneDnnBinding): TensorInfo | null {
   const { a, b: bIn } = inputs as { a: TensorInfo; b: TensorInfo };
   if (a.dtype !== 'float32' || bIn.dtype !== 'float32') return null;
-  const isRowOf = (row: TensorInfo, full: TensorInfo) =>
-    full.shape.length >= 1 &&
-    row.shape.length >= 1 &&
-    row.shape.length <= full.shape.length &&
-    row.shape[row.shape.length - 1] === full.shape[full.shape.length - 1] &&
-    row.shape.slice(0, -1).every((d) => d === 1);
   const same = a.shape.length === bIn.shape.length && a.shape.every((d, i) => d === bIn.shape[i]);
-  const [full, other] = same || isRowOf(bIn, a) ? [a, bIn] : isRowOf(a, bIn) ? [bIn, a] : [null, null];
-  if (!full || !other || full.shape.length === 0) return null;
+  const full = same ? a : rowGroups(bIn.shape, a.shape) !== null ? a : rowGroups(a.shape, bIn.shape) !== null ? bIn : null;
+  if (!full || full.shape.length === 0) return null;
+  const other = full === a ? bIn : a;
   const size = tf.util.sizeFromShape(full.shape);
   const cols = full.shape[full.shape.length - 1]!;
   if (size === 0 || cols === 0) return null;
+  const groups = same ? 1 : rowGroups(other.shape, full.shape)!;
   const be = backend as unknown as WasmBackendLike;
   const out = be.makeOutput([...full.shape], 'float32');
-  b.addRows(heap(be), size / cols, cols, same ? size / cols : 1, offsetOf(be, full), offsetOf(be, other), offsetOf(be, out));
+  b.addRows(heap(be), groups, size / cols / groups, cols, same ? 1 : 0, offsetOf(be, full), offsetOf(be, other), offsetOf(be, out));
   return out;
 }
 
-/** Sum over all axes but the last (a bias gradient); other reductions stay on wasm. */
+/**
+ * When `row` (right-aligned to `full`'s rank) is `full`'s leading k dims, then 1s, then `full`'s last dim — so it adds
+ * one row per index of those k dims — the number of such rows G; else null.
+ */
+function rowGroups(row: readonly number[], full: readonly number[]): number | null {
+  const rank = full.length;
+  if (rank < 1 || row.length < 1 || row.length > rank || row[row.length - 1] !== full[rank - 1]) return null;
+  const r = [...new Array<number>(rank - row.length).fill(1), ...row];
+  let k = 0;
+  while (k < rank - 1 && r[k] === full[k] && r[k] !== 1) k++;
+  for (let i = k; i < rank - 1; i++) if (r[i] !== 1) return null;
+  return full.slice(0, k).reduce((p, d) => p * d, 1);
+}
+
+/**
+ * Sum over a run of axes that ends just before the last ([A, R…, C] → [A, C]): the gradient of every bias (all
+ * axes but the last) and of a time embedding added over H×W (axes 1, 2 of NHWC). Other reductions stay on wasm.
+ */
 function sumLeadingAxes({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): TensorInfo | null {
   const { x } = inputs as { x: TensorInfo };
   const { axis, keepDims } = attrs as unknown as { axis: number | number[]; keepDims: boolean };
   const rank = x.shape.length;
   if (x.dtype !== 'float32' || rank < 2) return null;
   const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
-  if (axes.length !== rank - 1 || axes.some((a, i) => a !== i)) return null;
+  const first = axes[0]!;
+  if (axes.length === 0 || axes[axes.length - 1] !== rank - 2 || axes.some((a, i) => a !== first + i)) return null;
   const cols = x.shape[rank - 1]!;
-  const rows = tf.util.sizeFromShape(x.shape) / cols;
-  if (rows === 0 || cols === 0) return null;
+  const groups = tf.util.sizeFromShape(x.shape.slice(0, first));
+  const rows = tf.util.sizeFromShape(x.shape.slice(first, rank - 1));
+  if (rows === 0 || cols === 0 || groups === 0) return null;
   const be = backend as unknown as WasmBackendLike;
-  const out = be.makeOutput(keepDims ? [...x.shape.slice(0, -1).map(() => 1), cols] : [cols], 'float32');
-  b.sumLeading(heap(be), rows, cols, offsetOf(be, x), offsetOf(be, out));
+  const kept = x.shape.slice(0, first);
+  const out = be.makeOutput(keepDims ? [...kept, ...axes.map(() => 1), cols] : [...kept, cols], 'float32');
+  b.sumLeading(heap(be), groups, rows, cols, offsetOf(be, x), offsetOf(be, out));
   return out;
 }
 

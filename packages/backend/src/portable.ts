@@ -41,5 +41,5 @@ export {
   fusedKernelNames,
 } from './onednn-kernels';
 export type { KernelPath } from './onednn-kernels';
-export { fusedOpsAvailable, groupNormFused, siluFused, adamStepsFused, emaUpdateFused } from './fused-ops';
+export { fusedOpsAvailable, groupNormFused, siluFused, adamStepsFused, emaUpdateFused, globalNormFused } from './fused-ops';
 export type { AdamStepAttrs } from './fused-ops';

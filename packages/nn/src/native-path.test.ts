@@ -2,13 +2,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Generator, fusedOpsAvailable, initBackend, loadOneDnn, randn, setKernelPath } from '@ldm/backend';
 import { silu } from './activations';
+import { Conv2d } from './conv2d';
 import { GroupNorm } from './group-norm';
 import { EMA } from './ema';
 import { matMulFastGrad } from './matmul';
 import { Adam, AdamW } from './optim/adam';
+import { globalNorm, globalNormOps } from './optim/clip-grad-norm';
 
 /*
- * The fused native kernels (GroupNorm, SiLU, Adam) against the same layers composed from tfjs ops,
+ * The fused native kernels (GroupNorm, SiLU, Adam, EMA, the global norm) against the same layers composed from tfjs ops,
  * switching paths in one process. Skipped where the @ldm/onednn addon is not built.
  */
 const built = await loadOneDnn();
@@ -70,6 +72,36 @@ describe.skipIf(!built)('fused native kernels match the tfjs-op layers', () => {
       expect(tf.memory().numTensors).toBe(before);
       tf.dispose([x, w]);
       norm.dispose();
+    }
+  });
+
+  it('Conv2d with a bias (one fused oneDNN kernel) matches conv + add, forward and gradients (x, w, b), no leak', async () => {
+    const gen = new Generator(12);
+    for (const [k, stride, padding, cin, cout] of [
+      [3, 1, 1, 6, 10],
+      [1, 1, 0, 16, 12],
+      [3, 2, 0, 5, 7],
+    ] as const) {
+      const conv = new Conv2d(cin, cout, { kernelSize: k, stride, padding }, gen.split(`conv${k}${stride}`));
+      const x = randn([3, 9, 9, cin], gen.split(`x${k}${stride}`)) as tf.Tensor4D;
+      const before = tf.memory().numTensors;
+      const [ref, got] = onBothPaths(() => {
+        const y = conv.forward(x);
+        const w = tf.onesLike(y).mul(tf.range(0, y.size).reshape(y.shape).mod(7).sub(3));
+        const f = () => tf.sum(tf.mul(conv.forward(x), w)) as tf.Scalar;
+        const { grads } = tf.variableGrads(f, [conv.weight, conv.bias!]);
+        const dx = tf.grad((xi: tf.Tensor) => tf.sum(tf.mul(conv.forward(xi as tf.Tensor4D), w)))(x);
+        return [y, grads[conv.weight.name]!, grads[conv.bias!.name]!, dx];
+      });
+      expect(worstRelative(ref, got)).toBeLessThan(1e-5);
+      expect(tf.memory().numTensors).toBe(before);
+      setKernelPath('onednn');
+      const profile = await tf.profile(() => conv.forward(x));
+      expect(profile.kernelNames).toContain('FusedConv2D');
+      expect(profile.kernelNames).not.toContain('Add');
+      tf.dispose(profile.result as tf.Tensor);
+      x.dispose();
+      conv.dispose();
     }
   });
 
@@ -150,6 +182,28 @@ describe.skipIf(!built)('fused native kernels match the tfjs-op layers', () => {
     // The frozen weight is copied, not averaged: its shadow is the last value exactly.
     expect(got[2]).toEqual(ref[2]);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('the global gradient norm (one native kernel) equals the tfjs ops bit for bit', () => {
+    // Magnitudes from 1e-3 to 1e3 per tensor: norms near the VAE's early 3·10⁴, where rounding shows.
+    const gen = new Generator(11);
+    const shapes = [[3, 3, 64, 64], [64], [128, 64], [70_000], [1], [3, 3, 4, 32], [32]];
+    const scales = [1e-3, 1e-2, 1e-1, 1e2, 1, 1e3, 10];
+    const grads = shapes.map((shape, i) => tf.tidy(() => tf.mul(randn(shape, gen.split(`g${i}`)), scales[i]!)));
+    const before = tf.memory().numTensors;
+    setKernelPath('wasm');
+    const ref = tf.tidy(() => globalNormOps(grads).dataSync()[0]!);
+    setKernelPath('onednn');
+    const got = tf.tidy(() => globalNorm(grads).dataSync()[0]!);
+    const small = tf.tidy(() => globalNorm(grads.slice(1, 3)).dataSync()[0]!);
+    setKernelPath('wasm');
+    const smallRef = tf.tidy(() => globalNormOps(grads.slice(1, 3)).dataSync()[0]!);
+    setKernelPath('onednn');
+    expect(ref).toBeGreaterThan(1e4);
+    expect(got).toBe(ref);
+    expect(small).toBe(smallRef);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose(grads);
   });
 
   it('matmul gradients with transpose flags (native) match explicit transposes (wasm), rank 2 and 3, a·b and a·bᵀ', () => {

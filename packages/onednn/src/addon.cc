@@ -57,6 +57,7 @@ struct ConvShape {
   // tfjs HWIO = oneDNN "hwio" tag over logical dims {O, I, H, W}.
   memory::desc userWeights() const { return memory::desc({co, ci, kh, kw}, dt::f32, tag::hwio); }
   memory::desc anyWeights() const { return memory::desc({co, ci, kh, kw}, dt::f32, tag::any); }
+  memory::desc bias() const { return memory::desc({co}, dt::f32, tag::x); }
   memory::dims strides() const { return {sh, sw}; }
   memory::dims dilation() const { return {dh - 1, dw - 1}; }  // oneDNN counts dilation from 0
   memory::dims padL() const { return {pt, pl}; }
@@ -71,6 +72,10 @@ ConvShape readConvShape(const Napi::Int32Array& a) {
 struct ConvPrimitives {
   dnnl::convolution_forward::primitive_desc fwdPd;
   dnnl::convolution_forward fwd;
+  // The same convolution adding a bias [Cout] as it writes its output (tf.fused.conv2d with a bias).
+  bool haveFwdBias = false;
+  dnnl::convolution_forward::primitive_desc fwdBiasPd;
+  dnnl::convolution_forward fwdBias;
   bool haveBwdData = false, haveBwdWeights = false;
   dnnl::convolution_backward_data::primitive_desc bwdDataPd;
   dnnl::convolution_backward_data bwdData;
@@ -99,22 +104,37 @@ void reorder(const memory& from, const memory& to) {
   dnnl::reorder(from, to).execute(stream(), const_cast<memory&>(from), const_cast<memory&>(to));
 }
 
+// biasOff < 0: no bias.
 Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
   auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
   auto s = readConvShape(info[1].As<Napi::Int32Array>());
   int64_t xOff = info[2].As<Napi::Number>().Int64Value();
   int64_t wOff = info[3].As<Napi::Number>().Int64Value();
   int64_t yOff = info[4].As<Napi::Number>().Int64Value();
+  int64_t biasOff = info.Length() > 5 ? info[5].As<Napi::Number>().Int64Value() : -1;
   auto& cp = convPrimitives(s);
+  if (biasOff >= 0 && !cp.haveFwdBias) {
+    auto desc = dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, s.src(),
+                                                s.anyWeights(), s.bias(), s.dst(), s.strides(), s.dilation(), s.padL(), s.padR());
+    cp.fwdBiasPd = dnnl::convolution_forward::primitive_desc(desc, engine());
+    cp.fwdBias = dnnl::convolution_forward(cp.fwdBiasPd);
+    cp.haveFwdBias = true;
+  }
+  const auto& pd = biasOff >= 0 ? cp.fwdBiasPd : cp.fwdPd;
   memory src(s.src(), engine(), at(heap, xOff));
   memory dst(s.dst(), engine(), at(heap, yOff));
   memory userW(s.userWeights(), engine(), at(heap, wOff));
   memory w = userW;
-  if (cp.fwdPd.weights_desc() != userW.get_desc()) {
-    w = memory(cp.fwdPd.weights_desc(), engine());
+  if (pd.weights_desc() != userW.get_desc()) {
+    w = memory(pd.weights_desc(), engine());
     reorder(userW, w);
   }
-  cp.fwd.execute(stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, dst}});
+  if (biasOff >= 0) {
+    memory bias(s.bias(), engine(), at(heap, biasOff));
+    cp.fwdBias.execute(stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, bias}, {DNNL_ARG_DST, dst}});
+  } else {
+    cp.fwd.execute(stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, dst}});
+  }
   stream().wait();
   return info.Env().Undefined();
 }
@@ -490,51 +510,88 @@ Napi::Value EmaUpdate(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// out = a + b for float32 [R, C], b either [R, C] or one row [C] added to every row (a bias, a
-// time embedding): the wasm backend's broadcasting Add ran these at 3–4 GB/s.
-// bRows is R or 1.
+// The global gradient norm √(Σᵢ Σⱼ gᵢⱼ²) in float32, bit for bit as the tfjs ops it replaces compute it on
+// wasm (@ldm/nn's globalNorm: square, sum, add per gradient): each gradient's squares summed in order, as
+// the wasm Sum kernel does, then the per-gradient sums added in order. Three dispatches a gradient cost
+// more than the sums. Contraction stays off: an FMA would round g² differently, and the VAE's early
+// steps, clipped at norms near 3·10⁴, measured sensitive to any change in this norm (a float64 version
+// trained a worse VAE on 4 seeds out of 4).
+// t = per gradient [size, offset].
+__attribute__((optimize("fp-contract=off"))) Napi::Value GlobalNorm(const Napi::CallbackInfo& info) {
+  auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
+  const Napi::Float64Array t = info[1].As<Napi::Float64Array>();
+  float* out = at(heap, info[2].As<Napi::Number>().Int64Value());
+  float total = 0.0f;
+  for (size_t k = 0; k + 2 <= t.ElementLength(); k += 2) {
+    const int64_t n = static_cast<int64_t>(t[k]);
+    const float* g = at(heap, t[k + 1]);
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+      const float square = g[i] * g[i];
+      sum += square;
+    }
+    total += sum;
+  }
+  *out = std::sqrt(total);
+  return info.Env().Undefined();
+}
+
+// out = a + b for float32 a of [G, R, C], b either the same shape or [G, C] added to each of a group's R rows
+// (a bias: G = 1; a time embedding [B, 1, 1, C] on [B, H, W, C]: G = B). The wasm backend's broadcasting
+// Add ran these at 3–4 GB/s.
 Napi::Value AddRows(const Napi::CallbackInfo& info) {
   auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
-  const int64_t R = info[1].As<Napi::Number>().Int64Value();
-  const int64_t C = info[2].As<Napi::Number>().Int64Value();
-  const bool rowB = info[3].As<Napi::Number>().Int64Value() == 1;
-  const float* a = at(heap, info[4].As<Napi::Number>().Int64Value());
-  const float* b = at(heap, info[5].As<Napi::Number>().Int64Value());
-  float* out = at(heap, info[6].As<Napi::Number>().Int64Value());
-  if (!rowB) {
-    elementwise(R * C, [=](int64_t i) { out[i] = a[i] + b[i]; });
-  } else {
+  const int64_t G = info[1].As<Napi::Number>().Int64Value();
+  const int64_t R = info[2].As<Napi::Number>().Int64Value();
+  const int64_t C = info[3].As<Napi::Number>().Int64Value();
+  const bool sameShape = info[4].As<Napi::Number>().Int64Value() == 1;
+  const float* a = at(heap, info[5].As<Napi::Number>().Int64Value());
+  const float* b = at(heap, info[6].As<Napi::Number>().Int64Value());
+  float* out = at(heap, info[7].As<Napi::Number>().Int64Value());
+  if (sameShape) {
+    elementwise(G * R * C, [=](int64_t i) { out[i] = a[i] + b[i]; });
+    return info.Env().Undefined();
+  }
+  for (int64_t g = 0; g < G; g++) {
+    const float* __restrict bg = b + g * C;
     for (int64_t r = 0; r < R; r++) {
-      const float* __restrict ar = a + r * C;
-      float* __restrict o = out + r * C;
+      const float* __restrict ar = a + (g * R + r) * C;
+      float* __restrict o = out + (g * R + r) * C;
 #pragma omp simd
-      for (int64_t c = 0; c < C; c++) o[c] = ar[c] + b[c];
+      for (int64_t c = 0; c < C; c++) o[c] = ar[c] + bg[c];
     }
   }
   return info.Env().Undefined();
 }
 
-// Sum over every axis but the last ([R, C] → [C]): the gradient of every bias add. The wasm backend
-// reduces only inner axes, so it transposes the whole tensor first.
+// [G, R, C] → [G, C], summing the R rows of each group (float64 accumulation): the gradient of every bias
+// add (G = 1) and of a time embedding added over H×W (G = B). The wasm backend reduces only inner axes,
+// so it transposes the whole tensor first.
 Napi::Value SumLeading(const Napi::CallbackInfo& info) {
   auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
-  const int64_t R = info[1].As<Napi::Number>().Int64Value();
-  const int64_t C = info[2].As<Napi::Number>().Int64Value();
-  const float* x = at(heap, info[3].As<Napi::Number>().Int64Value());
-  float* y = at(heap, info[4].As<Napi::Number>().Int64Value());
-  const int threads = (R * C > 65536) ? omp_get_max_threads() : 1;
+  const int64_t G = info[1].As<Napi::Number>().Int64Value();
+  const int64_t R = info[2].As<Napi::Number>().Int64Value();
+  const int64_t C = info[3].As<Napi::Number>().Int64Value();
+  const float* x0 = at(heap, info[4].As<Napi::Number>().Int64Value());
+  float* y0 = at(heap, info[5].As<Napi::Number>().Int64Value());
+  const int threads = (G == 1 && R * C > 65536) ? omp_get_max_threads() : 1;
   std::vector<double> part(static_cast<size_t>(threads) * C, 0.0);
+  for (int64_t g = 0; g < G; g++) {
+    const float* x = x0 + g * R * C;
+    float* y = y0 + g * C;
+    std::fill(part.begin(), part.end(), 0.0);
 #pragma omp parallel num_threads(threads)
-  {
-    double* acc = part.data() + static_cast<int64_t>(omp_get_thread_num()) * C;
+    {
+      double* acc = part.data() + static_cast<int64_t>(omp_get_thread_num()) * C;
 #pragma omp for schedule(static)
-    for (int64_t r = 0; r < R; r++)
-      for (int64_t c = 0; c < C; c++) acc[c] += x[r * C + c];
-  }
-  for (int64_t c = 0; c < C; c++) {
-    double s = 0;
-    for (int t = 0; t < threads; t++) s += part[static_cast<int64_t>(t) * C + c];
-    y[c] = static_cast<float>(s);
+      for (int64_t r = 0; r < R; r++)
+        for (int64_t c = 0; c < C; c++) acc[c] += x[r * C + c];
+    }
+    for (int64_t c = 0; c < C; c++) {
+      double s = 0;
+      for (int t = 0; t < threads; t++) s += part[static_cast<int64_t>(t) * C + c];
+      y[c] = static_cast<float>(s);
+    }
   }
   return info.Env().Undefined();
 }
@@ -609,6 +666,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("siluBackward", Napi::Function::New(env, Guarded<SiluBackward>));
   exports.Set("adamSteps", Napi::Function::New(env, Guarded<AdamSteps>));
   exports.Set("emaUpdate", Napi::Function::New(env, Guarded<EmaUpdate>));
+  exports.Set("globalNorm", Napi::Function::New(env, Guarded<GlobalNorm>));
   exports.Set("sumLeading", Napi::Function::New(env, Guarded<SumLeading>));
   exports.Set("addRows", Napi::Function::New(env, Guarded<AddRows>));
   exports.Set("copyRows", Napi::Function::New(env, Guarded<CopyRows>));

@@ -1,12 +1,22 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedOpsAvailable, globalNormFused } from '@ldm/backend';
 
 /**
- * √(Σ‖g‖²) over every gradient, as one scalar tensor (no host sync). Tfjs ops on every path, 3 kernels a gradient:
- * a one-kernel native version (float64 sums) made the VAE train worse at 300 steps, seeds 0–3 alike (held-out
- * 2.57–2.68 bits/dim against 2.33–2.55 with these ops; the VAE clips every early step, at norms near 3·10⁴), for a
- * reason not found, so the recipes keep the norm they were measured with.
+ * √(Σ‖g‖²) over every gradient, as one scalar tensor (no host sync). On the native backend one kernel computes
+ * it bit for bit as the ops below do (3 dispatches a gradient otherwise: 432 a latent-UNet step).
+ *
+ * The float32 rounding of these ops is part of the recipes: a float64 version made the VAE train worse at 300
+ * steps, seeds 0–3 alike (held-out 2.57–2.68 bits/dim against 2.33–2.55; the VAE clips every early step, at
+ * norms near 3·10⁴), for a reason not found. So both paths keep exactly this arithmetic.
  */
 export function globalNorm(grads: Iterable<tf.Tensor>): tf.Scalar {
+  const gs = [...grads];
+  if (gs.length > 0 && fusedOpsAvailable() && gs.every((g) => g.dtype === 'float32')) return globalNormFused(gs);
+  return globalNormOps(gs);
+}
+
+/** The reference: per gradient sum(square(g)) (float32, summed in order by the wasm kernel), added in order, then √. */
+export function globalNormOps(grads: Iterable<tf.Tensor>): tf.Scalar {
   return tf.tidy(() => {
     let total: tf.Scalar = tf.scalar(0);
     for (const g of grads) total = tf.add(total, tf.sum(tf.square(g)));
