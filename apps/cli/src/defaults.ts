@@ -1,6 +1,6 @@
 /**
  * Every option's default in one place. Sized so that each command runs on the embedded MNIST on
- * 2 CPU cores in minutes (the full `ldm demo` in about 13, measured).
+ * 2 CPU cores in minutes (the full `ldm demo` in about 14, measured).
  */
 export const DEFAULTS = {
   seed: 0,
@@ -53,7 +53,7 @@ export const DEFAULTS = {
      */
     generatorVaeSteps: 1200,
     generatorKlWeight: 1,
-    ddpmSteps: 3000,
+    ddpmSteps: 3600,
     ddpmLearningRate: 3e-3,
     minSnrGamma: 5 as number | undefined,
     /**

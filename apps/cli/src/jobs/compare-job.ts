@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Generator } from '@ldm/backend';
-import { writeImageGrid } from '@ldm/data';
+import { readNpy, writeImageGrid } from '@ldm/data';
 import { loadMnistClassifier, measurePeakMemory, sampleQuality, defaultClassifierDir } from '@ldm/eval';
 import type { MnistClassifier } from '@ldm/eval';
 import { UNet2DModel } from '@ldm/unet';
@@ -16,6 +17,11 @@ import { loadSplit } from './data';
 import { DDPMPipeline, latentShapeOf, loadPipeline } from '@ldm/pipeline';
 import type { Pipeline } from '@ldm/pipeline';
 import { generateImages, loadVae, priorImages } from './samples';
+import { startBackgroundCommand } from './background-command';
+import { commandLine } from '../options/command-line';
+import { globalOptions } from '../options/global';
+import { sampleOptions } from '../options/sample';
+import type { SampleArgs } from '../options/sample';
 import { fitDiagonalGmm, fitPcaGaussian, sampleDiagonalGmm, samplePcaGaussian } from '@ldm/eval';
 
 type Images = { data: Float32Array; shape: [number, number, number, number] };
@@ -38,6 +44,11 @@ interface MethodSpec {
    * time per step), which keeps a second 1,000-step run out of the report's budget.
    */
   timing?: { run: (count: number, seed: number) => Images; scale: number; note: string };
+  /**
+   * The same samples as `run` makes, made by `ldm sample` in a child process instead (the model folder and the sampler's
+   * settings), and a short run of the same batch for the peak memory (it does not grow with the steps).
+   */
+  child?: { sample: Omit<SampleArgs, 'out' | 'n' | 'seed' | 'backend' | 'verbose' | 'quiet'>; memoryRun: (count: number, seed: number) => Images };
 }
 
 const TIMING_BATCH = 25;
@@ -136,11 +147,11 @@ export async function compareJob(args: CompareArgs): Promise<ComparisonResults> 
       run: (count, seed) => priorImages(generatorVae, { latentShape: latentShapeOf(generatorVae, [h, w, c]), count, batchSize: Math.min(count, 100), seed }),
     });
   }
-  specs.push(ddpmSpec(latent, 'latent', 'ddpm', args.quick ? 100 : 1000, 1));
+  specs.push(ddpmSpec(latent, 'latent', 'ddpm', args.quick ? 100 : 1000, 1, args.latent));
   for (const s of steps) specs.push(ddpmSpec(latent, 'latent', 'ddim', s, 0));
   for (const s of steps.filter((s) => [10, 50].includes(s) || (args.quick && s === 20))) specs.push(ddpmSpec(latent, 'latent', 'ddim', s, 1));
   if (pixel) {
-    specs.push(ddpmSpec(pixel, 'pixel', 'ddpm', args.quick ? 100 : 1000, 1));
+    specs.push(ddpmSpec(pixel, 'pixel', 'ddpm', args.quick ? 100 : 1000, 1, args.pixel));
     for (const s of steps) specs.push(ddpmSpec(pixel, 'pixel', 'ddim', s, 0));
   } else {
     // No pixel model given: time an untrained pixel UNet of the default size (speed does not depend on the weights).
@@ -160,12 +171,45 @@ export async function compareJob(args: CompareArgs): Promise<ComparisonResults> 
   const methods: MethodResult[] = [];
   const grids: Record<string, string> = {};
   const realForFid = { images: heldOut.images, shape: heldOut.shape };
-  for (const spec of specs) {
+  // 1. Every method's samples. The DDPM rows (1,000 UNet calls a sample, the report's slowest) are made by `ldm sample`
+  // in a child process on the second core while this one works through the other rows; the native kernels run one
+  // thread per process, so that is how the report uses two cores.
+  const inChild = availableParallelism() >= 2 ? specs.filter((s) => s.child) : [];
+  const childDir = inChild.length > 0 ? await mkdtemp(join(tmpdir(), 'ldm-compare-')) : undefined;
+  const fromChild = new Map<MethodSpec, Promise<Images | undefined>>();
+  let queue: Promise<unknown> = Promise.resolve();
+  for (const spec of inChild) {
+    // One child at a time (the second core), in the order of the rows.
+    const made = queue.then(() => sampleInChild(spec, childDir!, args, log));
+    fromChild.set(spec, made);
+    queue = made;
+  }
+  const produced = new Map<MethodSpec, { images: Images; peakTensorBytes: number; firstRunMs: number }>();
+  const produce = async (spec: MethodSpec) => {
     const t0 = performance.now();
     const count = spec.speedOnly ? Math.min(args.n, TIMING_BATCH) : args.n;
+    const made = await fromChild.get(spec);
+    if (made) {
+      const memory = await measurePeakMemory(() => spec.child!.memoryRun(count, args.seed));
+      // A row worth a child is a slow one: one timing repeat unless it has a cheaper timing run.
+      produced.set(spec, { images: made, peakTensorBytes: memory.peakTensorBytes, firstRunMs: Number.POSITIVE_INFINITY });
+      return;
+    }
     const probe = await measurePeakMemory(() => spec.run(count, args.seed));
-    const images = probe.result;
-    const firstRunMs = performance.now() - t0;
+    produced.set(spec, { images: probe.result, peakTensorBytes: probe.peakTensorBytes, firstRunMs: performance.now() - t0 });
+  };
+  try {
+    for (const spec of specs) if (!fromChild.has(spec)) await produce(spec);
+    for (const spec of specs) if (fromChild.has(spec)) await produce(spec);
+  } finally {
+    await queue.catch(() => {});
+    if (childDir) await rm(childDir, { recursive: true, force: true });
+  }
+  // 2. Speed, quality and grids, row by row: the timing runs come after the child has finished, on an otherwise idle machine.
+  for (const spec of specs) {
+    const count = spec.speedOnly ? Math.min(args.n, TIMING_BATCH) : args.n;
+    const { images, peakTensorBytes, firstRunMs } = produced.get(spec)!;
+    const probe = { peakTensorBytes };
     // Time per sample at a fixed batch, median of repeats (one repeat for the slow ones).
     const timingCount = Math.min(TIMING_BATCH, count);
     const repeats = firstRunMs > 30_000 && !spec.timing ? 1 : args.repeats;
@@ -265,7 +309,7 @@ export async function compareJob(args: CompareArgs): Promise<ComparisonResults> 
   return results;
 }
 
-function ddpmSpec(p: Pipeline, space: 'pixel' | 'latent', sampler: 'ddpm' | 'ddim', steps: number, eta: number): MethodSpec {
+function ddpmSpec(p: Pipeline, space: 'pixel' | 'latent', sampler: 'ddpm' | 'ddim', steps: number, eta: number, modelDir?: string): MethodSpec {
   const decoder = space === 'latent' ? 1 : 0;
   const name = `${space}-${sampler}-${steps}${sampler === 'ddim' && eta !== 0 ? `-eta${eta}` : ''}`;
   const label = `${space === 'latent' ? 'Latent' : 'Pixel'} ${sampler.toUpperCase()}, ${steps} step${steps > 1 ? 's' : ''}${sampler === 'ddim' ? `, η = ${eta}` : ''}`;
@@ -287,7 +331,46 @@ function ddpmSpec(p: Pipeline, space: 'pixel' | 'latent', sampler: 'ddpm' | 'ddi
           },
         }
       : {}),
+    ...(sampler === 'ddpm' && modelDir !== undefined
+      ? {
+          child: {
+            sample: { model: modelDir, sampler, steps, eta, batchSize: 100 },
+            memoryRun: (count: number, seed: number) =>
+              generateImages(p, { sampler, steps: Math.min(steps, 10), eta, count, batchSize: Math.min(count, 100), seed }),
+          },
+        }
+      : {}),
   };
+}
+
+/**
+ * `spec`'s samples from `ldm sample` in a child process (the same pipeline, sampler, count, batch and seed, so the same
+ * images up to the .npy's [0, 1] rounding); undefined, with a note on stderr, if the child failed: the caller samples here.
+ */
+async function sampleInChild(spec: MethodSpec, dir: string, args: CompareArgs, log: (m: string) => void): Promise<Images | undefined> {
+  const out = join(dir, `${spec.name}.npy`);
+  const logPath = join(dir, `${spec.name}.log`);
+  const sampleArgs: SampleArgs = {
+    ...spec.child!.sample,
+    batchSize: Math.min(args.n, spec.child!.sample.batchSize),
+    n: args.n,
+    seed: args.seed,
+    out,
+    backend: args.backend,
+    verbose: args.verbose,
+    quiet: true,
+  };
+  log(`compare: ${spec.label}: sampling in a child process on the second core`);
+  try {
+    const child = await startBackgroundCommand(commandLine('sample', { ...globalOptions, ...sampleOptions }, sampleArgs), logPath);
+    await child.done;
+    const { data, shape } = await readNpy(out);
+    if (shape.length !== 4 || shape[0] !== args.n) throw new Error(`${out} holds [${shape}], not ${args.n} images`);
+    return { data: Float32Array.from(data, (u) => u * 2 - 1), shape: shape as Images['shape'] };
+  } catch (error) {
+    log(`compare: ${spec.label}: the child failed (${(error as Error).message}); sampling here instead`);
+    return undefined;
+  }
 }
 
 /** Posterior means of the training set, unscaled (the space the VAE's prior lives in). */
