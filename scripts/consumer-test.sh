@@ -43,6 +43,11 @@ test -f "$app/demo/report/index.html"
 test -f "$app/demo/latent-ddpm/vqvae/config.json"
 # The 2-D panel came from the `ldm toy2d` child (the built CLI starting itself) and made it into the report.
 test -f "$app/demo/toy2d.json"
+# With a second core the report's DDPM row comes from a child `ldm sample` of the built CLI, not the in-process fallback.
+if [[ $(nproc) -ge 2 ]]; then
+  grep -q 'sampling in a child process on the second core' "$work/demo.log" || { echo "demo --quick: the report did not sample its DDPM row in a child"; exit 1; }
+  if grep -q 'the child failed' "$work/demo.log"; then grep 'the child failed' "$work/demo.log"; exit 1; fi
+fi
 node -e "const r = require(process.argv[1]); if (!r.toy2d || r.toy2d.methods.length < 3) { console.error('report without the 2-D panel'); process.exit(1); }" "$app/demo/report/results.json"
 # auto picks the native kernels where the addon built (the wasm path alone is checked by the scripts below).
 if [[ "${LDM_REQUIRE_ONEDNN:-0}" == 1 ]]; then grep -q '"backend": "native"' "$app/demo/summary.json" || { echo "demo --quick did not run on native"; exit 1; }; fi
