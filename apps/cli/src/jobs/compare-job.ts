@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Generator } from '@ldm/backend';
@@ -368,7 +368,9 @@ async function sampleInChild(spec: MethodSpec, dir: string, args: CompareArgs, l
     if (shape.length !== 4 || shape[0] !== args.n) throw new Error(`${out} holds [${shape}], not ${args.n} images`);
     return { data: Float32Array.from(data, (u) => u * 2 - 1), shape: shape as Images['shape'] };
   } catch (error) {
-    log(`compare: ${spec.label}: the child failed (${(error as Error).message}); sampling here instead`);
+    // Its log goes with the temporary folder: its last line is the error the child printed.
+    const last = (await readFile(logPath, 'utf8').catch(() => '')).trim().split('\n').pop();
+    log(`compare: ${spec.label}: the child failed (${(error as Error).message}${last ? `: ${last}` : ''}); sampling here instead`);
     return undefined;
   }
 }
