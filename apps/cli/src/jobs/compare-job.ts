@@ -209,7 +209,6 @@ export async function compareJob(args: CompareArgs): Promise<ComparisonResults> 
   for (const spec of specs) {
     const count = spec.speedOnly ? Math.min(args.n, TIMING_BATCH) : args.n;
     const { images, peakTensorBytes, firstRunMs } = produced.get(spec)!;
-    const probe = { peakTensorBytes };
     // Time per sample at a fixed batch, median of repeats (one repeat for the slow ones).
     const timingCount = Math.min(TIMING_BATCH, count);
     const repeats = firstRunMs > 30_000 && !spec.timing ? 1 : args.repeats;
@@ -240,7 +239,7 @@ export async function compareJob(args: CompareArgs): Promise<ComparisonResults> 
       eta: spec.eta,
       nfe: spec.nfe,
       msPerSample,
-      peakMemoryMB: probe.peakTensorBytes / 2 ** 20,
+      peakMemoryMB: peakTensorBytes / 2 ** 20,
       fid: quality?.fid ?? null,
       fidFloor: quality?.fidFloor ?? null,
       precision: quality?.precision ?? null,
