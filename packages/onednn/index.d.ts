@@ -7,7 +7,7 @@ export interface OneDnnBinding {
   conv2dBackwardWeights(heap: ArrayBuffer, params: Int32Array, x: number, dy: number, dFilter: number): void;
   /** params: [batchA, batchB, M, K, N, transposeA, transposeB]; a batch of 1 is broadcast. */
   batchMatMul(heap: ArrayBuffer, params: Int32Array, a: number, b: number, c: number): void;
-  /** params: [B, HW, C, G]; writes y, and mean and 1/std per [b, g]. */
+  /** params: [B, HW, C, G, silu?]; writes y (SiLU of the normalised value when silu = 1), and mean and 1/std per [b, g]. */
   groupNormForward(heap: ArrayBuffer, params: Int32Array, eps: number, x: number, gamma: number, beta: number, y: number, mean: number, inv: number): void;
   groupNormBackward(
     heap: ArrayBuffer,
@@ -20,6 +20,8 @@ export interface OneDnnBinding {
     dx: number,
     dGamma: number,
     dBeta: number,
+    /** With params[4] = 1 (SiLU after the norm): beta, to recompute the normalised value. */
+    beta?: number,
   ): void;
   siluForward(heap: ArrayBuffer, size: number, x: number, y: number): void;
   siluBackward(heap: ArrayBuffer, size: number, dy: number, x: number, dx: number): void;

@@ -18,7 +18,7 @@
  * With `--sections profile` (not run by default): where the latent UNet's training step spends its time on the
  * native path, kernel by kernel (kernel-profile.ts).
  *
- *   pnpm --filter @ldm/cli bench [--quick] [--sections models,loop,sampling,profile]      (or `pnpm bench` at the root)
+ *   pnpm --filter @ldm/cli bench [--quick] [--sections models,loop,sampling,profile] [--models latent,pixel,vae]      (or `pnpm bench` at the root)
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { execFileSync } from 'node:child_process';
@@ -40,6 +40,9 @@ import { type KernelProfile, profileKernels } from './kernel-profile';
 const quick = process.argv.includes('--quick');
 const sectionsArg = process.argv.indexOf('--sections');
 const sections = new Set(sectionsArg >= 0 ? (process.argv[sectionsArg + 1] ?? '').split(',') : ['models', 'loop', 'sampling']);
+const modelsArg = process.argv.indexOf('--models');
+/** `--models latent,pixel,vae`: which models the models section times (default all three). */
+const models = modelsArg >= 0 ? (process.argv[modelsArg + 1] ?? '').split(',') : undefined;
 const ROUNDS = quick ? 1 : 3;
 const STEPS = quick ? 3 : 8; // timed training steps per measurement, after WARMUP untimed ones
 const WARMUP = 3;
@@ -337,11 +340,14 @@ async function main(): Promise<void> {
   await initBackend({ backend: native ? 'native' : 'wasm' });
   const paths: PathName[] = native ? ['native ×1', 'native ×2', 'wasm ×1'] : ['wasm ×1'];
   const withTorch = torchAvailable();
-  const subjects = [
-    () => unetSubject('latent UNet (8×8×4)', { ...LATENT_UNET_CONFIG }, [8, 8, 4], 64),
-    () => unetSubject('pixel UNet (32×32×1)', { ...PIXEL_UNET_CONFIG }, [32, 32, 1], 32),
-    () => vaeSubject(32),
-  ];
+  const allSubjects = {
+    latent: () => unetSubject('latent UNet (8×8×4)', { ...LATENT_UNET_CONFIG }, [8, 8, 4], 64),
+    pixel: () => unetSubject('pixel UNet (32×32×1)', { ...PIXEL_UNET_CONFIG }, [32, 32, 1], 32),
+    vae: () => vaeSubject(32),
+  };
+  const subjects = Object.entries(allSubjects)
+    .filter(([key]) => models === undefined || models.includes(key))
+    .map(([, make]) => make);
   const load0 = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
   const results: { name: string; batch: number; params: number; mflop: number; rows: Record<string, Measure> }[] = [];
   for (const make of sections.has('models') ? subjects : []) {

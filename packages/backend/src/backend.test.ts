@@ -105,4 +105,38 @@ describe('Identity on wasm', () => {
     expect([...dx.dataSync()]).toEqual([2, 4, 6]);
     tf.dispose([y, dx]);
   });
+
+  it('first-order gradients save untaped shares (no Identity, no tape node); second-order ones keep the tape, and nothing leaks', async () => {
+    await initBackend({ backend: 'wasm' });
+    const x = tf.tensor([0.5, -1, 2]);
+    const f = (a: tf.Tensor) => tf.sum(tf.mul(tf.sin(a), tf.square(a)));
+    const before = tf.memory().numTensors;
+    const identities = (fn: () => tf.Tensor) => {
+      let n = 0;
+      const engine = tf.engine();
+      const runKernel = engine.runKernel.bind(engine);
+      engine.runKernel = ((name: string, ...rest: unknown[]) => {
+        if (name === 'Identity') n++;
+        return (runKernel as (...a: unknown[]) => unknown)(name, ...rest);
+      }) as typeof runKernel;
+      try {
+        tf.dispose(fn());
+      } finally {
+        engine.runKernel = runKernel;
+      }
+      return n;
+    };
+    expect(identities(() => tf.grad(f)(x))).toBe(0);
+    // d/dx (sin x · x²) = cos x · x² + 2x sin x, and its derivative −sin x · x² + 4x cos x + 2 sin x
+    const v = [0.5, -1, 2];
+    const d1 = tf.grad(f)(x);
+    const d2 = tf.grad((a: tf.Tensor) => tf.sum(tf.grad(f)(a)))(x);
+    v.forEach((a, i) => {
+      expect(d1.dataSync()[i]).toBeCloseTo(Math.cos(a) * a * a + 2 * a * Math.sin(a), 5);
+      expect(d2.dataSync()[i]).toBeCloseTo(-Math.sin(a) * a * a + 4 * a * Math.cos(a) + 2 * Math.sin(a), 4);
+    });
+    tf.dispose([d1, d2]);
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+  });
 });

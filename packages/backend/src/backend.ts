@@ -19,7 +19,7 @@ import {
   setOneDnnThreads,
 } from './onednn-kernels';
 import { installResizeGradient } from './resize-gradient';
-import { installSharedIdentity } from './shared-identity';
+import { installSharedIdentity, installUntapedSaves } from './shared-identity';
 
 /**
  * 'native' is the wasm backend with its heavy kernels (convolutions and their gradients, batched
@@ -108,7 +108,10 @@ async function startBundled(name: 'wasm' | 'cpu'): Promise<void> {
   if (!(await tf.setBackend(name))) {
     throw new Error(`tfjs backend '${name}' failed to initialise`);
   }
-  if (name === 'wasm') installSharedIdentity();
+  if (name === 'wasm') {
+    installSharedIdentity();
+    installUntapedSaves();
+  }
 }
 
 /** The wasm backend with oneDNN kernels: needs the `@ldm/onednn` addon built for this machine. */

@@ -12,18 +12,23 @@ export function fusedOpsAvailable(): boolean {
   return kernelPath() === 'onednn' && tf.getBackend() === 'wasm';
 }
 
-/** GroupNorm over NHWC (statistics per sample and group of C/G channels), with its analytic gradient. */
-export function groupNormFused(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, groups: number, eps: number): tf.Tensor4D {
+/**
+ * GroupNorm over NHWC (statistics per sample and group of C/G channels), with its analytic gradient.
+ * `silu`: SiLU of the result in the same kernel (the ResNet blocks' norm-then-activation), bit for bit
+ * `siluFused(groupNormFused(…))` without the intermediate tensor, its dispatches and its saved copy.
+ */
+export function groupNormFused(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, groups: number, eps: number, silu = false): tf.Tensor4D {
   const f = tf.customGrad((xi, gi, bi, save) => {
     const [y, mean, inv] = tf
       .engine()
-      .runKernel('LdmGroupNorm', { x: xi as tf.Tensor, gamma: gi as tf.Tensor, beta: bi as tf.Tensor }, { groups, eps }) as tf.Tensor[];
-    (save as tf.GradSaveFunc)([xi as tf.Tensor, gi as tf.Tensor, mean!, inv!]);
+      .runKernel('LdmGroupNorm', { x: xi as tf.Tensor, gamma: gi as tf.Tensor, beta: bi as tf.Tensor }, { groups, eps, silu }) as tf.Tensor[];
+    (save as tf.GradSaveFunc)([xi as tf.Tensor, gi as tf.Tensor, mean!, inv!, ...(silu ? [bi as tf.Tensor] : [])]);
     return {
       value: y!,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, gs, mean2, inv2] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-        return tf.engine().runKernel('LdmGroupNormGrad', { dy, x: xs, gamma: gs, mean: mean2, inv: inv2 }, { groups }) as tf.Tensor[];
+        const [xs, gs, mean2, inv2, bs] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+        const inputs = { dy, x: xs, gamma: gs, mean: mean2, inv: inv2, ...(bs ? { beta: bs } : {}) };
+        return tf.engine().runKernel('LdmGroupNormGrad', inputs, { groups, silu }) as tf.Tensor[];
       },
     };
   });

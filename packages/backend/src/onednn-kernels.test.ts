@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from './backend';
-import { kernelPath, loadOneDnn, oneDnnUnavailableReason, setKernelPath } from './onednn-kernels';
+import { kernelPath, loadOneDnn, oneDnnFallbackCounts, oneDnnUnavailableReason, setKernelPath } from './onednn-kernels';
 
 /*
  * The oneDNN path against the wasm (XNNPACK) path in one process: the same ops, the same inputs,
@@ -24,6 +24,13 @@ function relativeDiff(a: Float32Array, b: Float32Array): number {
     diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
   }
   return diff / Math.max(scale, 1e-30);
+}
+
+/** Calls of `kernel` the oneDNN path handed to wasm while `fn` ran. */
+function fallbacksOf(kernel: string, fn: () => void): number {
+  const before = oneDnnFallbackCounts().get(kernel) ?? 0;
+  fn();
+  return (oneDnnFallbackCounts().get(kernel) ?? 0) - before;
 }
 
 /** Runs `fn` on both paths; returns the worst relative difference over its outputs. */
@@ -116,6 +123,24 @@ describe.skipIf(!built)('oneDNN kernels match the wasm kernels', () => {
       bothPaths(() => [tf.matMul(big, bigB), tf.matMul(tf.transpose(big, [0, 2, 1]), bigB, true), tf.matMul(big, tf.transpose(bigB, [0, 2, 1]), false, true)]),
       bothPaths(() => [tf.matMul(tf.reshape(big, [111, 19]), tf.reshape(tf.slice(bigB, [0, 0, 0], [1, -1, -1]), [19, 70]))]),
     ];
+    // Tiles of 32 and 16 columns and a ragged rest, 4 and 8 rows and a ragged rest, as attention uses them
+    // (q·kᵀ over 16 positions, the weight gradient Σ xᵀ·dy over 1,024 rows).
+    for (const [batch, m, k, n] of [
+      [5, 13, 9, 16],
+      [3, 17, 33, 48],
+      [2, 9, 70, 17],
+      [1, 40, 300, 64],
+    ] as const) {
+      const x = tf.randomNormal([batch, m, k], 0, 1, 'float32', 20 + n);
+      const y = tf.randomNormal([batch, k, n], 0, 1, 'float32', 30 + n);
+      const xt = tf.transpose(x, [0, 2, 1]);
+      const yt = tf.transpose(y, [0, 2, 1]);
+      const run = () => bothPaths(() => [tf.matMul(x, y), tf.matMul(xt, y, true), tf.matMul(x, yt, false, true), tf.matMul(xt, yt, true, true)]);
+      let d = 0;
+      expect(fallbacksOf('BatchMatMul', () => (d = run()))).toBe(0);
+      diffs.push(d);
+      tf.dispose([x, y, xt, yt]);
+    }
     for (const d of diffs) expect(d).toBeLessThan(1e-5);
     tf.dispose([a, b, b2, a4, b4, big, bigB]);
   });
@@ -123,7 +148,13 @@ describe.skipIf(!built)('oneDNN kernels match the wasm kernels', () => {
   it('sum over a run of axes before the last (bias and time-embedding gradients); other sums fall back', () => {
     const x = tf.randomNormal([6, 5, 4, 3], 0, 1, 'float32', 8);
     for (const axes of [[0, 1, 2], [2, 0, 1], [0], [1, 2], [2], [3], [0, 2], [1]]) {
-      expect(bothPaths(() => [tf.sum(x, axes), tf.sum(x, axes, true)])).toBeLessThan(1e-5);
+      let d = 0;
+      const fellBack = fallbacksOf('Sum', () => (d = bothPaths(() => [tf.sum(x, axes), tf.sum(x, axes, true)])));
+      expect(d).toBeLessThan(1e-5);
+      // Native: a run of axes that ends just before the last ([0, 1, 2], [1, 2], [2]); the rest is wasm's.
+      const sorted = [...axes].sort((p, q) => p - q);
+      const native = sorted[sorted.length - 1] === 2 && sorted.every((a, i) => a === sorted[0]! + i);
+      expect(fellBack > 0).toBe(!native);
     }
     expect(bothPaths(() => [tf.sum(tf.reshape(x, [120, 3]), 0)])).toBeLessThan(1e-5);
     x.dispose();
@@ -140,6 +171,15 @@ describe.skipIf(!built)('oneDNN kernels match the wasm kernels', () => {
     const mixed = tf.randomNormal([1, 5, 1, 3], 0, 1, 'float32', 18);
     const big = tf.randomNormal([300, 300], 0, 1, 'float32', 15);
     const ints = tf.tensor1d([1, 2, 3], 'int32');
+    // The cases the native kernel covers do not fall back; a scalar, a per-sample scalar and a broadcast
+    // that skips the batch axis are wasm's.
+    expect(
+      fallbacksOf('Add', () =>
+        bothPaths(() => [tf.add(x, y), tf.add(x, row), tf.add(row4, x), tf.add(big, big), tf.add(x, perSample), tf.add(perSample, x), tf.add(x, perRow)]),
+      ),
+    ).toBe(0);
+    for (const other of [col, mixed]) expect(fallbacksOf('Add', () => bothPaths(() => [tf.add(x, other)]))).toBe(1);
+    expect(fallbacksOf('Add', () => bothPaths(() => [tf.add(x, 2)]))).toBe(1);
     const d = bothPaths(() => [
       tf.add(x, y),
       tf.add(x, row),

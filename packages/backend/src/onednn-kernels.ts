@@ -115,6 +115,17 @@ export function oneDnnInfo(): { onednn: string; isa: string; threads: number } |
   return { ...binding.version(), threads: binding.getThreads() };
 }
 
+const fallbacks = new Map<string, number>();
+
+/**
+ * Per kernel, the calls the oneDNN path handed to the wasm kernel since start-up (arguments it does not
+ * cover: other dtypes, broadcasts, layouts). Tests check with it that a case runs natively, not only that
+ * its values match.
+ */
+export function oneDnnFallbackCounts(): ReadonlyMap<string, number> {
+  return new Map(fallbacks);
+}
+
 /** Registers the dispatching kernels for 'wasm' (idempotent). The path stays as it is. */
 export function installOneDnnKernels(): void {
   if (!binding) throw new Error('the oneDNN addon is not loaded: call loadOneDnn() first');
@@ -140,6 +151,7 @@ export function installOneDnnKernels(): void {
       if (path === 'onednn') {
         const out = native[name](args, binding!);
         if (out !== null) return out;
+        fallbacks.set(name, (fallbacks.get(name) ?? 0) + 1);
       }
       if (!fallback) throw new Error(`kernel '${name}' is not available on the wasm backend for these arguments (oneDNN path: ${path})`);
       return fallback(args);
@@ -318,26 +330,27 @@ function batchMatMul({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): 
 
 function groupNorm({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): TensorInfo[] {
   const { x, gamma, beta } = inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
-  const { groups, eps } = attrs as unknown as { groups: number; eps: number };
+  const { groups, eps, silu } = attrs as unknown as { groups: number; eps: number; silu?: boolean };
   const [n, h, w, c] = x.shape as [number, number, number, number];
   const be = backend as unknown as WasmBackendLike;
   const y = be.makeOutput([n, h, w, c], 'float32');
   const mean = be.makeOutput([n, groups], 'float32');
   const inv = be.makeOutput([n, groups], 'float32');
-  const params = Int32Array.from([n, h * w, c, groups]);
+  const params = Int32Array.from([n, h * w, c, groups, silu ? 1 : 0]);
   b.groupNormForward(heap(be), params, eps, offsetOf(be, x), offsetOf(be, gamma), offsetOf(be, beta), offsetOf(be, y), offsetOf(be, mean), offsetOf(be, inv));
   return [y, mean, inv];
 }
 
 function groupNormGrad({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): TensorInfo[] {
-  const { dy, x, gamma, mean, inv } = inputs as Record<'dy' | 'x' | 'gamma' | 'mean' | 'inv', TensorInfo>;
-  const { groups } = attrs as unknown as { groups: number };
+  const { dy, x, gamma, beta, mean, inv } = inputs as Record<'dy' | 'x' | 'gamma' | 'mean' | 'inv', TensorInfo> & { beta?: TensorInfo };
+  const { groups, silu } = attrs as unknown as { groups: number; silu?: boolean };
+  if (silu && !beta) throw new Error('LdmGroupNormGrad with silu needs beta (the forward pass is recomputed)');
   const [n, h, w, c] = x.shape as [number, number, number, number];
   const be = backend as unknown as WasmBackendLike;
   const dx = be.makeOutput([n, h, w, c], 'float32');
   const dGamma = be.makeOutput([c], 'float32');
   const dBeta = be.makeOutput([c], 'float32');
-  const params = Int32Array.from([n, h * w, c, groups]);
+  const params = Int32Array.from([n, h * w, c, groups, silu ? 1 : 0]);
   b.groupNormBackward(
     heap(be),
     params,
@@ -349,6 +362,7 @@ function groupNormGrad({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding)
     offsetOf(be, dx),
     offsetOf(be, dGamma),
     offsetOf(be, dBeta),
+    ...(silu ? [offsetOf(be, beta!)] : []),
   );
   return [dx, dGamma, dBeta];
 }

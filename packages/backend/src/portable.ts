@@ -37,6 +37,7 @@ export {
   oneDnnInfo,
   loadOneDnn,
   oneDnnUnavailableReason,
+  oneDnnFallbackCounts,
   oneDnnKernelNames,
   fusedKernelNames,
 } from './onednn-kernels';

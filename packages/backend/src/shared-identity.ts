@@ -34,3 +34,41 @@ export function installSharedIdentity(): void {
     },
   });
 }
+
+/*
+ * Saved tensors without tape nodes.
+ *
+ * Why: the engine saves each tensor a gradient needs through `clone`, which runs the Identity kernel and
+ * records a tape node linking the copy to the original. That link matters only for gradients of gradients:
+ * a gradient function runs with the tape on only when the op was recorded at gradient depth ≥ 2. At depth 1
+ * (every training step here) the 450 clones a latent-UNet step made cost a kernel dispatch and a tape node
+ * each, and every tape node is walked again when the tape is filtered. This saves a reference-counted
+ * share of the buffer instead, exactly what the shared Identity above returns, without either.
+ */
+
+interface EngineInternals {
+  state: { gradientDepth: number };
+  backend: unknown;
+  backendName: string;
+  saveTensorsForBackwardMode(tensors: tf.Tensor[]): tf.Tensor[];
+  makeTensorFromTensorInfo(info: TensorInfo): tf.Tensor;
+  keep<T extends tf.Tensor>(t: T): T;
+}
+
+let originalSave: ((tensors: tf.Tensor[]) => tf.Tensor[]) | undefined;
+
+/** Makes the engine save first-order gradients' tensors as untaped shares on the wasm backend (idempotent). */
+export function installUntapedSaves(): void {
+  if (originalSave) return;
+  const engine = tf.engine() as unknown as EngineInternals;
+  const stock = engine.saveTensorsForBackwardMode;
+  originalSave = stock;
+  engine.saveTensorsForBackwardMode = function (this: EngineInternals, tensors: tf.Tensor[]): tf.Tensor[] {
+    if (this.state.gradientDepth !== 1 || this.backendName !== 'wasm' || tensors.some((t) => t.dtype === 'string')) return stock.call(this, tensors);
+    const backend = this.backend as RefCountedBackend;
+    return tensors.map((t) => {
+      backend.incRef(t.dataId);
+      return this.keep(this.makeTensorFromTensorInfo({ dataId: t.dataId, shape: [...t.shape], dtype: t.dtype }));
+    });
+  };
+}

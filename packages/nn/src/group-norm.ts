@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LdmError, fusedOpsAvailable, groupNormFused } from '@ldm/backend';
 import { Module } from './module';
+import { silu } from './activations';
 
 /*
  * Per-channel sums over the H·W positions are computed as ones[B,1,HW] · x[B,HW,C]: a batched matMul
@@ -87,13 +88,24 @@ export class GroupNorm extends Module {
   }
 
   forward(x: tf.Tensor4D): tf.Tensor4D {
-    if (x.rank !== 4 || x.shape[3] !== this.numChannels) {
-      throw new LdmError('SHAPE_MISMATCH', `GroupNorm expects NHWC input with ${this.numChannels} channels, got [${x.shape}]`);
-    }
+    this.checkInput(x);
     const gamma = this.weight as tf.Tensor1D;
     const beta = this.bias as tf.Tensor1D;
     // The native backend runs the whole op (and its gradient) as one kernel; the tfjs ops are the reference.
     if (fusedOpsAvailable()) return tf.tidy(() => groupNormFused(x, gamma, beta, this.numGroups, this.eps));
     return tf.tidy(() => groupNormOp(x, gamma, beta, this.numGroups, this.eps));
+  }
+
+  /** silu(forward(x)), the ResNet blocks' norm-then-activation: one kernel each way on the native backend. */
+  forwardSilu(x: tf.Tensor4D): tf.Tensor4D {
+    this.checkInput(x);
+    if (fusedOpsAvailable()) return tf.tidy(() => groupNormFused(x, this.weight as tf.Tensor1D, this.bias as tf.Tensor1D, this.numGroups, this.eps, true));
+    return tf.tidy(() => silu(this.forward(x)));
+  }
+
+  private checkInput(x: tf.Tensor4D): void {
+    if (x.rank !== 4 || x.shape[3] !== this.numChannels) {
+      throw new LdmError('SHAPE_MISMATCH', `GroupNorm expects NHWC input with ${this.numChannels} channels, got [${x.shape}]`);
+    }
   }
 }

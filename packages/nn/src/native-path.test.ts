@@ -75,6 +75,57 @@ describe.skipIf(!built)('fused native kernels match the tfjs-op layers', () => {
     }
   });
 
+  it('GroupNorm + SiLU in one kernel: bit for bit the two kernels on the native path, the tfjs ops within float32 rounding, no leak', () => {
+    const gen = new Generator(5);
+    for (const [shape, groups] of [
+      [[4, 8, 8, 32], 8],
+      [[2, 5, 7, 12], 3],
+    ] as const) {
+      const norm = new GroupNorm(groups, shape[3]);
+      tf.tidy(() => {
+        norm.weight.assign(tf.add(1, randn([shape[3]], gen.split('w'))));
+        norm.bias.assign(randn([shape[3]], gen.split('b')));
+      });
+      const x = tf.tidy(() => tf.add(tf.mul(randn([...shape], gen.split('x')), 3), 0.5)) as tf.Tensor4D;
+      const w = randn([...shape], gen.split('dy'));
+      const vars = [norm.weight, norm.bias];
+      const run = (f: (xi: tf.Tensor4D) => tf.Tensor4D) => () => {
+        const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(f(x), w)) as tf.Scalar, vars);
+        const dx = tf.grad((xi: tf.Tensor) => tf.sum(tf.mul(f(xi as tf.Tensor4D), w)))(x);
+        return [f(x), value, grads[norm.weight.name]!, grads[norm.bias.name]!, dx];
+      };
+      const before = tf.memory().numTensors;
+      const [, twoKernels] = onBothPaths(run((xi) => silu(norm.forward(xi))));
+      const [ref, fused] = onBothPaths(run((xi) => norm.forwardSilu(xi)));
+      expect(tf.memory().numTensors).toBe(before);
+      expect(worstRelative(twoKernels, fused)).toBe(0);
+      expect(worstRelative(ref, fused)).toBeLessThan(2e-5);
+      // It is the fused kernel that ran: no separate SiLU dispatch, forward or backward.
+      setKernelPath('onednn');
+      const names = new Set<string>();
+      const profile = tf.tidy(() => {
+        const kernels: string[] = [];
+        const original = tf.engine().runKernel.bind(tf.engine());
+        tf.engine().runKernel = ((name: string, ...rest: unknown[]) => {
+          kernels.push(name);
+          return (original as (...a: unknown[]) => unknown)(name, ...rest);
+        }) as typeof original;
+        try {
+          tf.dispose(run((xi) => norm.forwardSilu(xi))());
+        } finally {
+          tf.engine().runKernel = original;
+        }
+        return kernels;
+      });
+      for (const k of profile) names.add(k);
+      expect(names.has('LdmGroupNorm')).toBe(true);
+      expect(names.has('LdmGroupNormGrad')).toBe(true);
+      expect(names.has('LdmSilu') || names.has('LdmSiluGrad')).toBe(false);
+      tf.dispose([x, w]);
+      norm.dispose();
+    }
+  });
+
   it('Conv2d with a bias (one fused oneDNN kernel) matches conv + add, forward and gradients (x, w, b), no leak', async () => {
     const gen = new Generator(12);
     for (const [k, stride, padding, cin, cout] of [

@@ -54,12 +54,12 @@ export class ResnetBlock2D extends Module {
 
   forward(x: tf.Tensor4D, temb?: tf.Tensor2D | null): tf.Tensor4D {
     return tf.tidy(() => {
-      let h = this.conv1.forward(silu(this.norm1.forward(x)));
+      let h = this.conv1.forward(this.norm1.forwardSilu(x));
       if (this.timeEmbProj && temb) {
         const t = this.timeEmbProj.forward(silu(temb));
         h = tf.add(h, tf.reshape(t, [t.shape[0]!, 1, 1, this.outChannels]));
       }
-      h = this.conv2.forward(this.dropout.forward(silu(this.norm2.forward(h))));
+      h = this.conv2.forward(this.dropout.forward(this.norm2.forwardSilu(h)));
       const shortcut = this.convShortcut ? this.convShortcut.forward(x) : x;
       const y = tf.add(shortcut, h);
       return (this.outputScaleFactor === 1 ? y : tf.div(y, this.outputScaleFactor)) as tf.Tensor4D;

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 #include <memory>
 #include <mutex>
@@ -197,8 +198,11 @@ Napi::Value Conv2dBackwardWeights(const Napi::CallbackInfo& info) {
 // Our own loop, not oneDNN: its matmul primitive ran a UNet's small layers at 0.2–8 GFLOP/s (a
 // 64×32·32×128 time-embedding layer took 2 ms), and dnnl_sgemm 2.6 corrupted the malloc heap on
 // this machine (glibc abort inside its parallel region, reproduced under `node --cpu-prof`). The
-// shapes here are small (M ≤ a few thousand, K, N ≤ a few hundred): transposed operands are copied
-// to row-major first, then an i-k-j loop whose inner loop over N is contiguous and vectorises.
+// shapes here are small (M ≤ a few thousand, K, N ≤ a few hundred).
+//
+// Every output element is one accumulator summed over k in order (fused multiply-adds), whatever
+// the tile it falls in, so a result does not depend on the tiling or the thread count.
+
 // dst[c][r] = src[r][c] for a rows × cols matrix, in 16 × 16 blocks: a column-at-a-time copy writes
 // with a stride of whole rows, and at 1,024 floats (4 KiB) every write of a column lands in the same
 // cache set (a [1024, 64] transpose took most of a 480-µs product).
@@ -212,6 +216,52 @@ void transpose(const float* src, int64_t rows, int64_t cols, float* dst) {
     }
 }
 
+// One register tile: C[R rows, 16·V columns] = Σ_k A(i + r, k) · B[k, j …], A(r, k) = a[r·ai + k·ak].
+// The strides let op(A) be read in place whether A is transposed or not (a transposed A is read
+// along its rows: R adjacent floats a k). Up to 24 accumulators of 16 floats stay in zmm registers.
+template <int R, int V>
+inline void tile(const float* a, int64_t ai, int64_t ak, const float* b, int64_t n, float* c, int64_t k) {
+  v16 acc[R][V] = {};
+  for (int64_t kk = 0; kk < k; kk++) {
+    v16 bv[V];
+    for (int v = 0; v < V; v++) std::memcpy(&bv[v], b + kk * n + 16 * v, sizeof(v16));
+    const float* ar = a + kk * ak;
+    for (int r = 0; r < R; r++) {
+      const float av = ar[r * ai];
+      for (int v = 0; v < V; v++) acc[r][v] += av * bv[v];
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int v = 0; v < V; v++) std::memcpy(c + r * n + 16 * v, &acc[r][v], sizeof(v16));
+}
+
+// Rows [i, i + rows) of one product, rows ≤ R: full tiles of 64, 32 and 16 columns, then a plain loop
+// over the last n mod 16 columns.
+template <int R>
+void rowBlock(const float* a, int64_t ai, int64_t ak, const float* b, int64_t n, float* c, int64_t k, int64_t rows) {
+  auto run = [&](auto v, int64_t j) {
+    constexpr int V = decltype(v)::value;
+    switch (rows) {
+      case R: tile<R, V>(a, ai, ak, b + j, n, c + j, k); break;
+      default:
+        for (int64_t r = 0; r < rows; r++) tile<1, V>(a + r * ai, ai, ak, b + j, n, c + r * n + j, k);
+    }
+  };
+  int64_t j = 0;
+  for (; j + 32 <= n; j += 32) run(std::integral_constant<int, 2>{}, j);
+  for (; j + 16 <= n; j += 16) run(std::integral_constant<int, 1>{}, j);
+  if (j == n) return;
+  for (int64_t r = 0; r < rows; r++) {
+    float* __restrict cr = c + r * n;
+    for (int64_t jj = j; jj < n; jj++) cr[jj] = 0.0f;
+    for (int64_t kk = 0; kk < k; kk++) {
+      const float av = a[r * ai + kk * ak];
+      const float* __restrict br = b + kk * n;
+      for (int64_t jj = j; jj < n; jj++) cr[jj] += av * br[jj];
+    }
+  }
+}
+
 Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
   auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
   const int32_t* p = info[1].As<Napi::Int32Array>().Data();
@@ -221,65 +271,33 @@ Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
   const float* B = at(heap, info[3].As<Napi::Number>().Int64Value());
   float* C = at(heap, info[4].As<Napi::Number>().Int64Value());
   const int64_t bc = ba > bb ? ba : bb;
-  // Row-major copies of transposed operands (A: [ba, M, K], B: [bb, K, N]).
-  std::vector<float> aT, bT;
-  if (ta) {
-    aT.resize(ba * m * k);
-    for (int64_t b = 0; b < ba; b++) transpose(A + b * m * k, k, m, aT.data() + b * m * k);
-    A = aT.data();
-  }
+  // op(A) in place (strides); a transposed B ([N, K]) is copied to [K, N] so every tile reads rows of
+  // 16 contiguous floats. The copy costs 1/M of the product. Per thread: worker_threads load the addon too.
+  static thread_local std::vector<float> bT;
   if (tb) {
-    bT.resize(bb * k * n);
+    if (bT.size() < static_cast<size_t>(bb * k * n)) bT.resize(bb * k * n);
     for (int64_t b = 0; b < bb; b++) transpose(B + b * k * n, n, k, bT.data() + b * k * n);
     B = bT.data();
   }
-  // Register tiles of 4 rows × 32 columns (8 accumulators of 16 floats): per k, 2 loads of B and
-  // 4 broadcasts of A feed 8 fused multiply-adds. Edges fall back to the plain loop.
-  const int64_t mTiles = m / 4, nTiles = n / 32, rowTiles = (m + 3) / 4;
-  auto tile = [&](int64_t b, int64_t it) {
-    const float* a0 = A + (ba == 1 ? 0 : b) * m * k;
-    const float* bm = B + (bb == 1 ? 0 : b) * k * n;
-    float* c0 = C + b * m * n;
-    const int64_t i = it * 4;
-    int64_t jDone = 0;
-    if (it < mTiles) {
-      for (int64_t jt = 0; jt < nTiles; jt++) {
-        const int64_t j = jt * 32;
-        v16 acc[4][2] = {};
-        for (int64_t kk = 0; kk < k; kk++) {
-          v16 b0, b1;
-          std::memcpy(&b0, bm + kk * n + j, sizeof b0);
-          std::memcpy(&b1, bm + kk * n + j + 16, sizeof b1);
-          for (int r = 0; r < 4; r++) {
-            const float av = a0[(i + r) * k + kk];
-            acc[r][0] += av * b0;
-            acc[r][1] += av * b1;
-          }
-        }
-        for (int r = 0; r < 4; r++) {
-          std::memcpy(c0 + (i + r) * n + j, &acc[r][0], sizeof(v16));
-          std::memcpy(c0 + (i + r) * n + j + 16, &acc[r][1], sizeof(v16));
-        }
-      }
-      jDone = nTiles * 32;
-    }
-    for (int64_t r = i; r < std::min(i + 4, m); r++) {
-      const float* __restrict a = a0 + r * k;
-      float* __restrict c = c0 + r * n;
-      for (int64_t j = jDone; j < n; j++) c[j] = 0.0f;
-      for (int64_t kk = 0; kk < k; kk++) {
-        const float aik = a[kk];
-        const float* __restrict brow = bm + kk * n;
-        for (int64_t j = jDone; j < n; j++) c[j] += aik * brow[j];
-      }
-    }
-  };
+  const int64_t ai = ta ? 1 : k, ak = ta ? m : 1;
+  // 6 rows when a tile is 64 columns wide (24 accumulators), else 8 rows (8 or 16).
+  const int64_t R = n >= 32 ? 4 : 8;
+  const int64_t blocks = (m + R - 1) / R;
   // Threads only for large products, through num_threads rather than `parallel … if (…)`, whose
   // serial fallback GCC compiles less well (see elementwise).
   const int threads = bc * m * n * k > (1 << 20) ? omp_get_max_threads() : 1;
 #pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
   for (int64_t b = 0; b < bc; b++)
-    for (int64_t it = 0; it < rowTiles; it++) tile(b, it);
+    for (int64_t blk = 0; blk < blocks; blk++) {
+      const int64_t i = blk * R, rows = std::min(R, m - i);
+      const float* a = A + (ba == 1 ? 0 : b) * m * k + i * ai;
+      const float* bm = B + (bb == 1 ? 0 : b) * k * n;
+      float* c = C + b * m * n + i * n;
+      if (R == 4)
+        rowBlock<4>(a, ai, ak, bm, n, c, k, rows);
+      else
+        rowBlock<8>(a, ai, ak, bm, n, c, k, rows);
+    }
   return info.Env().Undefined();
 }
 
@@ -287,14 +305,42 @@ Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
 // Fused element-wise kernels. Each replaces 10–30 small wasm kernels (one dispatch, one pass over
 // memory, both cores) in the ops that dominate a training step once convolutions are fast.
 
+// e^x for float32 in a form the compiler vectorises (std::exp is a scalar libm call here):
+// x = n·ln2 + r, |r| ≤ ln2/2, e^r by a degree-6 polynomial, 2^n through the exponent bits.
+// Relative error ≈ 2e-7 over the clamped range.
+inline float expApprox(float x) {
+  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);  // std::fmin/fmax would block vectorising (NaN stays NaN)
+  const float n = std::nearbyint(x * 1.44269504088896341f);
+  const float r = (x - n * 0.693145751953125f) - n * 1.42860682030941723212e-6f;
+  float p = 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  return p * __builtin_bit_cast(float, bits);
+}
+
+// SiLU and its derivative, shared by the SiLU kernels and GroupNorm's fused activation so both give
+// the same float32 results.
+inline float siluOf(float v) { return v / (1.0f + expApprox(-v)); }
+inline float siluGradOf(float dy, float v) {
+  const float s = 1.0f / (1.0f + expApprox(-v));
+  return dy * s * (1.0f + v * (1.0f - s));
+}
+
 // GroupNorm over NHWC viewed as [B, HW, C], groups of C/G adjacent channels.
-// p = [B, HW, C, G]; y = (x − μ)·inv·γ + β, and μ, inv = 1/√(σ² + ε) per [b, g] for the gradient.
+// p = [B, HW, C, G, silu]; y = (x − μ)·inv·γ + β, and μ, inv = 1/√(σ² + ε) per [b, g] for the gradient.
+// With silu = 1, y = SiLU((x − μ)·inv·γ + β): the ResNet blocks' norm-then-activation in one pass.
 // Every pass runs over a sample's rows with per-channel accumulators, so the inner loop is
 // contiguous over C and vectorises; samples run in parallel.
 Napi::Value GroupNormForward(const Napi::CallbackInfo& info) {
   auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
   const int32_t* p = info[1].As<Napi::Int32Array>().Data();
   const int64_t B = p[0], HW = p[1], C = p[2], G = p[3], cg = C / G;
+  const bool act = info[1].As<Napi::Int32Array>().ElementLength() > 4 && p[4] != 0;
   const double eps = info[2].As<Napi::Number>().DoubleValue();
   const float* x = at(heap, info[3].As<Napi::Number>().Int64Value());
   const float* gamma = at(heap, info[4].As<Napi::Number>().Int64Value());
@@ -334,13 +380,19 @@ Napi::Value GroupNormForward(const Napi::CallbackInfo& info) {
         shift[k] = beta[k] - mu[k] * scale[k];
       }
     }
-    for (int64_t i = 0; i < HW; i++)
-      for (int64_t c = 0; c < C; c++) yb[i * C + c] = xb[i * C + c] * scale[c] + shift[c];
+    if (act)
+      for (int64_t i = 0; i < HW; i++)
+        for (int64_t c = 0; c < C; c++) yb[i * C + c] = siluOf(xb[i * C + c] * scale[c] + shift[c]);
+    else
+      for (int64_t i = 0; i < HW; i++)
+        for (int64_t c = 0; c < C; c++) yb[i * C + c] = xb[i * C + c] * scale[c] + shift[c];
   }
   return info.Env().Undefined();
 }
 
 // dx = inv·(γ·dy − mean_g(γ·dy) − x̂·mean_g(γ·dy·x̂)), dγ = Σ dy·x̂, dβ = Σ dy (sums over b and HW).
+// p = [B, HW, C, G, silu]; with silu = 1 (beta's offset follows dBeta's), dy is first taken through
+// SiLU's derivative at the normalised value, recomputed exactly as the forward pass computed it.
 Napi::Value GroupNormBackward(const Napi::CallbackInfo& info) {
   auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
   const int32_t* p = info[1].As<Napi::Int32Array>().Data();
@@ -353,15 +405,33 @@ Napi::Value GroupNormBackward(const Napi::CallbackInfo& info) {
   float* dx = at(heap, info[7].As<Napi::Number>().Int64Value());
   float* dgamma = at(heap, info[8].As<Napi::Number>().Int64Value());
   float* dbeta = at(heap, info[9].As<Napi::Number>().Int64Value());
+  const bool act = info[1].As<Napi::Int32Array>().ElementLength() > 4 && p[4] != 0;
+  const float* beta = act ? at(heap, info[10].As<Napi::Number>().Int64Value()) : nullptr;
   const double n = static_cast<double>(HW * cg);
   std::vector<double> partGamma(B * C), partBeta(B * C);
 #pragma omp parallel for schedule(static) num_threads(B * HW * C > 16384 ? omp_get_max_threads() : 1)
   for (int64_t b = 0; b < B; b++) {
     const int64_t base = b * HW * C;
+    const float* dyb = dy + base;
+    std::vector<float> dv;
+    if (act) {
+      // The forward pass's scale and shift, from the same float32 μ, inv, γ, β.
+      std::vector<float> scale(C), shift(C);
+      for (int64_t c = 0; c < C; c++) {
+        const float mu = mean[b * G + c / cg];
+        scale[c] = inv[b * G + c / cg] * gamma[c];
+        shift[c] = beta[c] - mu * scale[c];
+      }
+      dv.resize(HW * C);
+      const float* xb = x + base;
+      for (int64_t i = 0; i < HW; i++)
+        for (int64_t c = 0; c < C; c++) dv[i * C + c] = siluGradOf(dyb[i * C + c], xb[i * C + c] * scale[c] + shift[c]);
+      dyb = dv.data();
+    }
     std::vector<double> sDy(C, 0.0), sDyX(C, 0.0);
     for (int64_t i = 0; i < HW; i++)
       for (int64_t c = 0; c < C; c++) {
-        const double d = dy[base + i * C + c];
+        const double d = dyb[i * C + c];
         sDy[c] += d;
         sDyX[c] += d * x[base + i * C + c];
       }
@@ -390,7 +460,7 @@ Napi::Value GroupNormBackward(const Napi::CallbackInfo& info) {
     for (int64_t i = 0; i < HW; i++)
       for (int64_t c = 0; c < C; c++) {
         const int64_t k = base + i * C + c;
-        dx[k] = dy[k] * coefDy[c] + x[k] * coefX[c] + bias[c];
+        dx[k] = dyb[i * C + c] * coefDy[c] + x[k] * coefX[c] + bias[c];
       }
   }
   for (int64_t c = 0; c < C; c++) {
@@ -405,23 +475,6 @@ Napi::Value GroupNormBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// e^x for float32 in a form the compiler vectorises (std::exp is a scalar libm call here):
-// x = n·ln2 + r, |r| ≤ ln2/2, e^r by a degree-6 polynomial, 2^n through the exponent bits.
-// Relative error ≈ 2e-7 over the clamped range.
-inline float expApprox(float x) {
-  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);  // std::fmin/fmax would block vectorising (NaN stays NaN)
-  const float n = std::nearbyint(x * 1.44269504088896341f);
-  const float r = (x - n * 0.693145751953125f) - n * 1.42860682030941723212e-6f;
-  float p = 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  return p * __builtin_bit_cast(float, bits);
-}
 
 // An elementwise loop, vectorised, split over OpenMP's threads when it is large. The thread count goes
 // through num_threads, not `parallel for simd if (n > …)`: GCC runs that construct's serial fallback
@@ -439,7 +492,7 @@ Napi::Value SiluForward(const Napi::CallbackInfo& info) {
   const int64_t n = info[1].As<Napi::Number>().Int64Value();
   const float* x = at(heap, info[2].As<Napi::Number>().Int64Value());
   float* y = at(heap, info[3].As<Napi::Number>().Int64Value());
-  elementwise(n, [=](int64_t i) { y[i] = x[i] / (1.0f + expApprox(-x[i])); });
+  elementwise(n, [=](int64_t i) { y[i] = siluOf(x[i]); });
   return info.Env().Undefined();
 }
 
@@ -449,10 +502,7 @@ Napi::Value SiluBackward(const Napi::CallbackInfo& info) {
   const float* dy = at(heap, info[2].As<Napi::Number>().Int64Value());
   const float* x = at(heap, info[3].As<Napi::Number>().Int64Value());
   float* dx = at(heap, info[4].As<Napi::Number>().Int64Value());
-  elementwise(n, [=](int64_t i) {
-    const float s = 1.0f / (1.0f + expApprox(-x[i]));
-    dx[i] = dy[i] * s * (1.0f + x[i] * (1.0f - s));
-  });
+  elementwise(n, [=](int64_t i) { dx[i] = siluGradOf(dy[i], x[i]); });
   return info.Env().Undefined();
 }
 

@@ -183,8 +183,9 @@ export class UNet2DModel extends Module {
         hidden = block.forward(hidden, res, emb);
         trace?.(`up_blocks.${i}`, hidden);
       });
+      if (!trace) return this.convOut.forward(this.convNormOut.forwardSilu(hidden));
       const normed = this.convNormOut.forward(hidden);
-      trace?.('conv_norm_out', normed);
+      trace('conv_norm_out', normed);
       return this.convOut.forward(silu(normed));
     });
   }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Generator } from '@ldm/backend';
-import { Conv2d, GroupNorm, Module, ModuleList, ResnetBlock2D, UNetMidBlock2D, Upsample2D, silu } from '@ldm/nn';
+import { Conv2d, GroupNorm, Module, ModuleList, ResnetBlock2D, UNetMidBlock2D, Upsample2D } from '@ldm/nn';
 import { VAE_NORM_EPS } from './config';
 import type { ActivationTrace, AutoencoderKLConfig } from './config';
 
@@ -80,7 +80,7 @@ export class Decoder extends Module {
         h = b.forward(h);
         trace?.(`decoder.up_blocks.${i}`, h);
       });
-      return this.convOut.forward(silu(this.convNormOut.forward(h)));
+      return this.convOut.forward(this.convNormOut.forwardSilu(h));
     });
   }
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Generator } from '@ldm/backend';
-import { Conv2d, Downsample2D, GroupNorm, Module, ModuleList, ResnetBlock2D, UNetMidBlock2D, silu } from '@ldm/nn';
+import { Conv2d, Downsample2D, GroupNorm, Module, ModuleList, ResnetBlock2D, UNetMidBlock2D } from '@ldm/nn';
 import { VAE_NORM_EPS } from './config';
 import type { ActivationTrace, AutoencoderKLConfig } from './config';
 
@@ -81,7 +81,7 @@ export class Encoder extends Module {
       });
       h = this.midBlock.forward(h);
       trace?.('encoder.mid_block', h);
-      h = this.convOut.forward(silu(this.convNormOut.forward(h)));
+      h = this.convOut.forward(this.convNormOut.forwardSilu(h));
       trace?.('encoder', h);
       return h;
     });
