@@ -41,6 +41,9 @@ step "ldm binary: --help, demo --quick"
 ./node_modules/.bin/ldm demo --quick --out "$app/demo" >"$work/demo.log" 2>&1 || { tail -30 "$work/demo.log"; exit 1; }
 test -f "$app/demo/report/index.html"
 test -f "$app/demo/latent-ddpm/vqvae/config.json"
+# The latent UNet is the recipe's (DEFAULTS.demo.latentUnet, no self-attention), from the file the demo wrote for stage 2.
+test -f "$app/demo/latent-unet.json"
+node -e "const c = require(process.argv[1]); if (c.down_block_types.some((t) => t.startsWith('Attn')) || c.add_attention !== false) { console.error('demo: the latent UNet is not the recipe\'s'); process.exit(1); }" "$app/demo/latent-ddpm/unet/config.json"
 # The 2-D panel came from the `ldm toy2d` child (the built CLI starting itself) and made it into the report.
 test -f "$app/demo/toy2d.json"
 # With a second core the report's DDPM row comes from a child `ldm sample` of the built CLI, not the in-process fallback.
@@ -49,6 +52,8 @@ if [[ $(nproc) -ge 2 ]]; then
   if grep -q 'the child failed' "$work/demo.log"; then grep 'the child failed' "$work/demo.log"; exit 1; fi
 fi
 node -e "const r = require(process.argv[1]); if (!r.toy2d || r.toy2d.methods.length < 3) { console.error('report without the 2-D panel'); process.exit(1); }" "$app/demo/report/results.json"
+# The training digits' own FID is the reference a reader needs beside the generators' (the classifier was trained on them).
+node -e "const r = require(process.argv[1]); const m = r.methods.find((m) => m.name === 'training-digits'); if (!m || !(m.fid >= 0)) { console.error('report without the training digits\' FID'); process.exit(1); }" "$app/demo/report/results.json"
 # auto picks the native kernels where the addon built (the wasm path alone is checked by the scripts below).
 if [[ "${LDM_REQUIRE_ONEDNN:-0}" == 1 ]]; then grep -q '"backend": "native"' "$app/demo/summary.json" || { echo "demo --quick did not run on native"; exit 1; }; fi
 

@@ -4,15 +4,21 @@
  * (the held-out split of `ldm train`'s seed), with the real-vs-real floor and the class shares.
  * Used to choose the demo's recipe (apps/cli/README.md, "How the demo's recipe was chosen").
  *
- *   node --conditions=@ldm/source --import tsx apps/cli/bench/quality.ts DIR [--n 1000] [--samplers ddim50,ddpm1000,vae]
+ *   node --conditions=@ldm/source --import tsx apps/cli/bench/quality.ts DIR [--n 1000] [--samplers ddim50,ddpm1000,vae,train,recon]
+ *
+ * `train` scores N random training digits as if they were samples: what a generator that reproduced its
+ * training set exactly would get. It sits well above the real-vs-real floor, because the classifier
+ * whose features FID compares was trained on those same digits (packages/eval/README.md). `recon` scores the
+ * VAE's reconstructions (decoded posterior means) of those digits: the best a latent DDPM on that VAE can reach.
  *
  * Prints one JSON line per sampler and appends it to DIR/quality.jsonl.
  */
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import { Generator, initBackend } from '@ldm/backend';
 import { loadMnistClassifier, sampleQuality } from '@ldm/eval';
-import { loadSplit } from '../src/jobs/data';
+import { loadSplit, pickRandomImages } from '../src/jobs/data';
 import { latentShapeOf, loadPipeline } from '@ldm/pipeline';
 import { generateImages, loadVae, priorImages } from '../src/jobs/samples';
 import { DEFAULTS } from '../src/defaults';
@@ -28,16 +34,33 @@ const samplers = opt('samplers', 'ddim50').split(',');
 const seed = Number(opt('seed', '0'));
 const backend = await initBackend({ backend: opt('backend', 'native') as 'native' });
 const classifier = await loadMnistClassifier();
-const { heldOut } = await loadSplit(DEFAULTS.data, DEFAULTS.heldOut, seed);
+const { train, heldOut } = await loadSplit(DEFAULTS.data, DEFAULTS.heldOut, seed);
 const real = { images: heldOut.images, shape: heldOut.shape };
-const isVae = samplers.length === 1 && samplers[0] === 'vae-only';
-const pipeline = isVae ? undefined : await loadPipeline(dir);
+const vaeOf = async () => (pipeline && 'vae' in pipeline ? pipeline.vae : await loadVae(dir));
+// DIR is a pipeline folder, or a VAE folder when only `vae-only`, `recon` and `train` are asked for.
+const pipeline = samplers.some((s) => s === 'vae' || /^dd[ip]m/.test(s)) ? await loadPipeline(dir) : undefined;
 
 for (const s of samplers) {
   const t0 = performance.now();
   let images: { data: Float32Array; shape: [number, number, number, number] };
-  if (s === 'vae' || s === 'vae-only') {
-    const vae = pipeline && 'vae' in pipeline ? pipeline.vae : await loadVae(dir);
+  if (s === 'train') {
+    images = pickRandomImages(train, n, new Generator(seed).split('training-digits'));
+  } else if (s === 'recon') {
+    const vae = await vaeOf();
+    const digits = pickRandomImages(train, n, new Generator(seed).split('training-digits'));
+    const [, h, w, c] = digits.shape;
+    const data = new Float32Array(digits.data.length);
+    for (let i = 0; i < n; i += 100) {
+      const k = Math.min(100, n - i);
+      const batch = digits.data.subarray(i * h * w * c, (i + k) * h * w * c);
+      const out = tf.tidy(() => tf.clipByValue(vae.forward(tf.tensor4d(batch, [k, h, w, c])), -1, 1));
+      data.set(out.dataSync(), i * h * w * c);
+      out.dispose();
+    }
+    images = { data, shape: digits.shape };
+    if (!pipeline) vae.dispose();
+  } else if (s === 'vae' || s === 'vae-only') {
+    const vae = await vaeOf();
     images = priorImages(vae, { latentShape: latentShapeOf(vae, [32, 32, 1]), count: n, batchSize: 100, seed });
     if (!pipeline) vae.dispose();
   } else {

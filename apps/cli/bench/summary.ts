@@ -406,6 +406,8 @@ async function main(): Promise<void> {
   const count = DEFAULTS.sample.batchSize;
   const gen = new Generator(2);
   const latentUnet = new UNet2DModel({ ...LATENT_UNET_CONFIG }, gen.split('l'));
+  // `ldm demo` trains the latent UNet without self-attention (DEFAULTS.demo.latentUnet): its samples are timed too.
+  const demoLatentUnet = new UNet2DModel({ ...LATENT_UNET_CONFIG, ...DEFAULTS.demo.latentUnet }, gen.split('d'));
   const pixelUnet = new UNet2DModel({ ...PIXEL_UNET_CONFIG }, gen.split('p'));
   const vae = new AutoencoderKL({ ...DEFAULT_VAE_CONFIG }, gen.split('v'));
   process.stderr.write('bench: sampling\n');
@@ -417,9 +419,10 @@ async function main(): Promise<void> {
       'latent DDIM-50 (decode included)': samplingMs(latentUnet, vae, [8, 8, 4], 'ddim', 50, count),
       'latent DDPM-1000 (decode included)': quick ? Number.NaN : samplingMs(latentUnet, vae, [8, 8, 4], 'ddpm', 1000, count),
       'pixel DDIM-50': samplingMs(pixelUnet, undefined, [32, 32, 1], 'ddim', 50, count),
+      "latent DDIM-50, the demo's UNet (decode included)": samplingMs(demoLatentUnet, vae, [8, 8, 4], 'ddim', 50, count),
     };
   }
-  tf.dispose([latentUnet, pixelUnet, vae].flatMap((m) => [...m.trainableParameters().values()]));
+  tf.dispose([latentUnet, demoLatentUnet, pixelUnet, vae].flatMap((m) => [...m.trainableParameters().values()]));
 
   // ------------------------------------------------------------------- the table
   const fmt = (v: number | undefined, d = 1) => (v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(d));
@@ -511,6 +514,9 @@ async function main(): Promise<void> {
       `  DDPM-1000 / DDIM-50 (latent; target ≥ 18): ${fmt(sampling['latent DDPM-1000 (decode included)']! / sampling['latent DDIM-50 (decode included)']!, 1)}`,
     );
     lines.push(`  pixel / latent DDIM-50 (target ≥ 8): ${fmt(sampling['pixel DDIM-50']! / sampling['latent DDIM-50 (decode included)']!, 1)}`);
+    lines.push(
+      `  pixel / latent DDIM-50 with the demo's latent UNet (no self-attention): ${fmt(sampling['pixel DDIM-50']! / sampling["latent DDIM-50, the demo's UNet (decode included)"]!, 1)}`,
+    );
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   const resultsDir = join(here, 'results');

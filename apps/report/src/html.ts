@@ -202,7 +202,11 @@ export function renderPage(results: ComparisonResults, assets: PageAssets, scatt
 <p>NFE counts model evaluations per sample. Time is wall time per sample on the <strong>${escapeHtml(meta.backend)}</strong> backend
 (${escapeHtml(meta.timing)}); memory is the peak of tfjs tensor memory while sampling. FID is computed over the features of the
 project's own MNIST classifier${meta.classifier?.heldOutAccuracy !== undefined ? ` (held-out accuracy ${(100 * meta.classifier.heldOutAccuracy).toFixed(1)}%)` : ''},
-printed beside the real-vs-real floor at the same sample size: a perfect generator scores the floor, not 0.
+printed beside the real-vs-real floor at the same sample size: a perfect generator scores the floor, not 0.${
+    results.methods.some((m) => m.name === 'training-digits')
+      ? ' The classifier was trained on the training digits, so a copy of them scores above the floor (the row of the training digits themselves): a generator that learned its training set well lands near that row.'
+      : ''
+  }
 Precision and recall are the k-NN manifold estimates (Kynkäänniemi et al. 2019). <span class="legend-best">Highlighted</span>: best of each column among the non-baseline methods.</p>
 ${methodTable(results)}
 ${referenceList(meta.references)}

@@ -5,6 +5,7 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fakeResults, fakeScatter, writeFakeGrids } from './test-fixtures';
 import { writeReport } from './write-report';
+import type { MethodResult } from './results';
 
 describe('writeReport', () => {
   let dir: string;
@@ -62,6 +63,15 @@ describe('writeReport', () => {
     expect(refs).toContain('/ 102');
     await writeReport(join(dir, 'norefs'), results, { grids: {} });
     expect(await readFile(join(dir, 'norefs', 'index.html'), 'utf8')).not.toContain('id="references"');
+  });
+
+  it('explains the training digits row only when the report has one', async () => {
+    const sentence = 'a copy of them scores above the floor';
+    const training: MethodResult = { ...results.methods[0]!, name: 'training-digits', label: 'The training digits themselves', fid: 1.2 };
+    await writeReport(join(dir, 'train-row'), { ...results, methods: [...results.methods, training] }, { grids: {} });
+    expect(await readFile(join(dir, 'train-row', 'index.html'), 'utf8')).toContain(sentence);
+    await writeReport(join(dir, 'no-train-row'), results, { grids: {} });
+    expect(await readFile(join(dir, 'no-train-row', 'index.html'), 'utf8')).not.toContain(sentence);
   });
 
   it('highlights the best FID in the row that has it, ignoring baselines', async () => {

@@ -15,3 +15,13 @@ export function firstImages(ds: ImageDataset, n: number): { data: Float32Array; 
   const k = Math.min(n, ds.shape[0]);
   return { data: ds.images.slice(0, k * h * w * c), shape: [k, h, w, c] };
 }
+
+/** `count` images of `ds` drawn at random without replacement (all of them, shuffled, if it has fewer). */
+export function pickRandomImages(ds: ImageDataset, count: number, generator: Generator): { data: Float32Array; shape: [number, number, number, number] } {
+  const [n, h, w, c] = ds.shape;
+  const size = h * w * c;
+  const order = generator.permutation(n).subarray(0, Math.min(count, n));
+  const data = new Float32Array(order.length * size);
+  order.forEach((j, i) => data.set(ds.images.subarray(j * size, (j + 1) * size), i * size));
+  return { data, shape: [order.length, h, w, c] };
+}

@@ -181,6 +181,9 @@ export async function demoJob(args: DemoArgs): Promise<void> {
       log(`stage 2/4: latent DDPM already trained in ${ddpmDir}, skipped`);
     } else {
       log('stage 2/4: train the DDPM in the VAE latent space');
+      // The architecture is the recipe's, in a file like any --model-config (a resumed run reads the one it started with).
+      const latentUnetPath = join(args.out, 'latent-unet.json');
+      if (!(await exists(latentUnetPath))) await writeJson(latentUnetPath, DEFAULTS.demo.latentUnet);
       const ddpmArgs: TrainArgs = {
         backend: args.backend,
         space: 'latent',
@@ -204,7 +207,7 @@ export async function demoJob(args: DemoArgs): Promise<void> {
         limit: size.limit,
         resume: args.resume && (await exists(join(ddpmDir, 'training', 'checkpoints'))),
         force: false,
-        modelConfig: undefined,
+        modelConfig: latentUnetPath,
         verbose: args.verbose,
         quiet: false,
       };
