@@ -1,6 +1,6 @@
 /**
  * Every option's default in one place. Sized so that each command runs on the embedded MNIST on
- * 2 CPU cores in minutes (the full `ldm demo` in about 14, measured).
+ * 2 CPU cores in minutes (the full `ldm demo` in 12 to 15, measured).
  */
 export const DEFAULTS = {
   seed: 0,

@@ -17,7 +17,7 @@ import type { BackgroundCommand } from './background-command';
 import { cpuStealSeconds, stolenCores } from './cpu-steal';
 
 /**
- * Sizes of the demo: the full run (about 14 minutes on 2 idle cores, measured; the recipe is DEFAULTS.demo) and
+ * Sizes of the demo: the full run (12 to 15 minutes on 2 idle cores, measured; the recipe is DEFAULTS.demo) and
  * `--quick` (about a minute, for tests). `--full` adds a pixel DDPM trained for the latent DDPM's wall-clock.
  */
 export const DEMO_SIZES = {
