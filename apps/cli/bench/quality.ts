@@ -36,6 +36,8 @@ const backend = await initBackend({ backend: opt('backend', 'native') as 'native
 const classifier = await loadMnistClassifier();
 const { train, heldOut } = await loadSplit(DEFAULTS.data, DEFAULTS.heldOut, seed);
 const real = { images: heldOut.images, shape: heldOut.shape };
+// `train` and `recon` score the same digits.
+const trainingDigits = () => pickRandomImages(train, n, new Generator(seed).split('training-digits'));
 const vaeOf = async () => (pipeline && 'vae' in pipeline ? pipeline.vae : await loadVae(dir));
 // DIR is a pipeline folder, or a VAE folder when only `vae-only`, `recon` and `train` are asked for.
 const pipeline = samplers.some((s) => s === 'vae' || /^dd[ip]m/.test(s)) ? await loadPipeline(dir) : undefined;
@@ -44,10 +46,10 @@ for (const s of samplers) {
   const t0 = performance.now();
   let images: { data: Float32Array; shape: [number, number, number, number] };
   if (s === 'train') {
-    images = pickRandomImages(train, n, new Generator(seed).split('training-digits'));
+    images = trainingDigits();
   } else if (s === 'recon') {
     const vae = await vaeOf();
-    const digits = pickRandomImages(train, n, new Generator(seed).split('training-digits'));
+    const digits = trainingDigits();
     const [, h, w, c] = digits.shape;
     const data = new Float32Array(digits.data.length);
     for (let i = 0; i < n; i += 100) {

@@ -61,8 +61,9 @@ export const DEFAULTS = {
     /**
      * The latent UNet's architecture, over @ldm/unet's LATENT_UNET_CONFIG (written to `<out>/latent-unet.json`, the
      * `--model-config` of stage 2): no self-attention. At 4×4 it costs a quarter of a training step (1.33× the steps
-     * a second without it, side by side) and does not pay in a fixed time: 4,800 steps without it against 3,600 with it, DDIM-50 FID 182 / 195 against 181 / 208 at
-     * η = 0 and 145 / 151 against 156 / 178 at η = 1 (split seeds 0 / 1, apps/cli/README.md).
+     * a second without it, in 120-step probes) and does not pay in a fixed time: 4,800 steps without it against 3,600
+     * with it score DDIM-50 FID 182 / 195 against 181 / 208 at η = 0 and 145 / 151 against 156 / 178 at η = 1 (split
+     * seeds 0 / 1, apps/cli/README.md rows 17–18).
      */
     latentUnet: {
       downBlockTypes: ['DownBlock2D', 'DownBlock2D'],
