@@ -76,6 +76,13 @@ const cases: Case[] = [
   badNumber('silent wrong result', VAE, 'kl-warmup', '-1'),
   { cls: 'silent wrong result', name: 'train --steps given twice', args: () => [...TRAIN, '--steps', '3', '--steps', '4'], names: opt('--steps') },
   { cls: 'silent wrong result', name: 'train --prediction-type foo', args: () => [...TRAIN, '--prediction-type', 'foo'], names: opt('prediction-type') },
+  { cls: 'silent wrong result', name: 'train --precision fp8', args: () => [...TRAIN, '--precision', 'fp8'], names: opt('precision') },
+  {
+    cls: 'silent wrong result',
+    name: 'train --backend wasm --precision bf16 (bfloat16 exists on the native path only)',
+    args: () => [...TRAIN, '--backend', 'wasm', '--precision', 'bf16'],
+    names: opt('--precision bf16: runs on the native backend only'),
+  },
   { cls: 'silent wrong result', name: 'train-vae --latent-norm pixel', args: () => [...VAE, '--latent-norm', 'pixel'], names: opt('latent-norm') },
   { cls: 'silent wrong result', name: 'train --beta-schedule cosine', args: () => [...TRAIN, '--beta-schedule', 'cosine'], names: opt('beta-schedule') },
   { cls: 'silent wrong result', name: 'train --space voxel', args: () => ['train', '--space', 'voxel'], names: opt('space') },
@@ -93,6 +100,7 @@ const cases: Case[] = [
   badNumber('silent wrong result', COMPARE, 'n', '4'),
   ...['0,5', 'a,b'].map((v) => badNumber('silent wrong result', COMPARE, 'steps', v)),
   badNumber('silent wrong result', ['demo'], 'seed', '-1'),
+  ...['0', '2.5', 'abc'].map((v) => badNumber('silent wrong result', ['demo'], 'ddpm-steps', v)),
   {
     cls: 'silent wrong result',
     name: '--config with "steps": "abc"',

@@ -43,6 +43,12 @@ export interface OneDnnBinding {
   copyRows(heap: ArrayBuffer, rows: number, run: number, srcStride: number, dstStride: number, src: number, dst: number): void;
   /** Threads oneDNN uses inside each operation (OpenMP). */
   setThreads(n: number): void;
+  /**
+   * 'bf16': every convolution reads its inputs rounded to bfloat16 and accumulates and writes float32 (needs a CPU with
+   * bfloat16 dot products to be fast); 'f32' (the default): float32 throughout. Process-wide (worker threads too).
+   */
+  setConvPrecision(precision: 'f32' | 'bf16'): void;
+  getConvPrecision(): 'f32' | 'bf16';
   getThreads(): number;
   version(): { onednn: string; isa: string };
 }

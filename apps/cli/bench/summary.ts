@@ -27,7 +27,17 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Generator, initBackend, loadOneDnn, oneDnnInfo, oneDnnUnavailableReason, randn, setKernelPath, setOneDnnThreads } from '@ldm/backend';
+import {
+  Generator,
+  initBackend,
+  loadOneDnn,
+  oneDnnInfo,
+  oneDnnUnavailableReason,
+  randn,
+  setKernelPath,
+  setOneDnnConvPrecision,
+  setOneDnnThreads,
+} from '@ldm/backend';
 import { DDIMScheduler } from '@ldm/ddim';
 import { DDPMScheduler, sample, trainDDPM } from '@ldm/ddpm';
 import { Adam } from '@ldm/nn';
@@ -48,7 +58,7 @@ const STEPS = quick ? 3 : 8; // timed training steps per measurement, after WARM
 const WARMUP = 3;
 const here = dirname(fileURLToPath(import.meta.url));
 
-type PathName = 'native ×1' | 'native ×2' | 'wasm ×1';
+type PathName = 'native ×1' | 'native bf16 ×1' | 'native ×2' | 'wasm ×1';
 interface Measure {
   train: number[];
   forward: number[];
@@ -207,7 +217,8 @@ function setPath(path: PathName): void {
     return;
   }
   setKernelPath('onednn');
-  setOneDnnThreads(path === 'native ×1' ? 1 : 2);
+  setOneDnnThreads(path === 'native ×2' ? 2 : 1);
+  setOneDnnConvPrecision(path === 'native bf16 ×1' ? 'bf16' : 'f32');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -226,7 +237,11 @@ function torchAvailable(): boolean {
   }
 }
 
-async function torchMeasure(subject: Subject, threads: number): Promise<{ train: number; forward: number; trainCpu: number; forwardCpu: number } | undefined> {
+async function torchMeasure(
+  subject: Subject,
+  threads: number,
+  bf16 = false,
+): Promise<{ train: number; forward: number; trainCpu: number; forwardCpu: number } | undefined> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-torch-'));
   const configPath = join(dir, 'config.json');
   await writeFile(configPath, JSON.stringify(subject.torch.config));
@@ -243,6 +258,7 @@ async function torchMeasure(subject: Subject, threads: number): Promise<{ train:
       String(threads),
       '--repeats',
       String(STEPS),
+      ...(bf16 ? ['--bf16'] : []),
     ];
     // diffusers' own classes where it can run offline (DIFFUSERS_GIT + ../shared/tools/diffusers), else the twin.
     const [cmd, cmdArgs] = diffusersRunner ? [diffusersRunner, [...args, '--impl', 'diffusers']] : ['/usr/bin/python3', args];
@@ -338,7 +354,9 @@ async function trainingLoopImagesPerSecond(path: LoopPath, batchSize: number): P
 async function main(): Promise<void> {
   const native = await loadOneDnn();
   await initBackend({ backend: native ? 'native' : 'wasm' });
-  const paths: PathName[] = native ? ['native ×1', 'native ×2', 'wasm ×1'] : ['wasm ×1'];
+  // --precision bf16 where the CPU has bfloat16 dot products, against PyTorch's CPU autocast to bfloat16.
+  const bf16 = native && /bf16|amx/.test(oneDnnInfo()?.isa ?? '');
+  const paths: PathName[] = native ? ['native ×1', ...(bf16 ? (['native bf16 ×1'] as const) : []), 'native ×2', 'wasm ×1'] : ['wasm ×1'];
   const withTorch = torchAvailable();
   const allSubjects = {
     latent: () => unetSubject('latent UNet (8×8×4)', { ...LATENT_UNET_CONFIG }, [8, 8, 4], 64),
@@ -354,7 +372,12 @@ async function main(): Promise<void> {
     const subject = make();
     process.stderr.write(`bench: ${subject.name}\n`);
     const rows: Record<string, Measure> = {};
-    for (const p of [...paths, 'PyTorch ×1', 'PyTorch ×2']) rows[p] = { train: [], forward: [], trainCpu: [], forwardCpu: [] };
+    const torchRuns = [
+      { name: 'PyTorch ×1', threads: 1, bf16: false },
+      ...(bf16 ? [{ name: 'PyTorch bf16 ×1', threads: 1, bf16: true }] : []),
+      { name: 'PyTorch ×2', threads: 2, bf16: false },
+    ];
+    for (const p of [...paths, ...torchRuns.map((t) => t.name)]) rows[p] = { train: [], forward: [], trainCpu: [], forwardCpu: [] };
     for (let round = 0; round < ROUNDS; round++) {
       for (const path of paths) {
         setPath(path);
@@ -363,11 +386,11 @@ async function main(): Promise<void> {
         process.stderr.write(`  round ${round + 1} ${path}: train ${m.train.toFixed(1)} img/s, forward ${m.forward.toFixed(1)} img/s\n`);
       }
       if (withTorch) {
-        for (const threads of [1, 2]) {
-          const m = await torchMeasure(subject, threads);
+        for (const run of torchRuns) {
+          const m = await torchMeasure(subject, run.threads, run.bf16);
           if (!m) continue;
-          for (const k of ['train', 'forward', 'trainCpu', 'forwardCpu'] as const) rows[`PyTorch ×${threads}`]![k].push(m[k]);
-          process.stderr.write(`  round ${round + 1} PyTorch ×${threads}: train ${m.train.toFixed(1)} img/s, forward ${m.forward.toFixed(1)} img/s\n`);
+          for (const k of ['train', 'forward', 'trainCpu', 'forwardCpu'] as const) rows[run.name]![k].push(m[k]);
+          process.stderr.write(`  round ${round + 1} ${run.name}: train ${m.train.toFixed(1)} img/s, forward ${m.forward.toFixed(1)} img/s\n`);
         }
       }
     }
@@ -456,7 +479,8 @@ async function main(): Promise<void> {
     for (const p of Object.keys(r.rows)) {
       if (r.rows[p]!.train.length === 0) continue;
       const threads = p.endsWith('×2') ? 2 : 1;
-      const peer = p.startsWith('PyTorch') ? undefined : `PyTorch ×${threads}`;
+      // Each path against PyTorch at the same threads and precision (bf16: its CPU autocast).
+      const peer = p.startsWith('PyTorch') ? undefined : p.includes('bf16') ? 'PyTorch bf16 ×1' : `PyTorch ×${threads}`;
       const ratio = (k: keyof Measure) => (peer ? fmt(med(p, k) / med(peer, k), 2) : '');
       lines.push(
         `| ${r.name} | ${r.batch} | ${p} | ${fmt(med(p, 'train'))} | ${ratio('train')} | ${fmt(med(p, 'forward'))} | ${ratio('forward')} | ${fmt(med(p, 'trainCpu'))} | ${ratio('trainCpu')} | ${fmt(med(p, 'forwardCpu'))} | ${ratio('forwardCpu')} |`,
@@ -468,7 +492,8 @@ async function main(): Promise<void> {
   if (native) {
     for (const r of results) {
       lines.push(
-        `${r.name}: native ×2 / ×1 training ${fmt(median(r.rows['native ×2']!.train) / median(r.rows['native ×1']!.train), 2)} (target ≥ 1.8), native ×1 / wasm ×1 training ${fmt(median(r.rows['native ×1']!.train) / median(r.rows['wasm ×1']!.train), 2)}`,
+        `${r.name}: native ×2 / ×1 training ${fmt(median(r.rows['native ×2']!.train) / median(r.rows['native ×1']!.train), 2)} (target ≥ 1.8), native ×1 / wasm ×1 training ${fmt(median(r.rows['native ×1']!.train) / median(r.rows['wasm ×1']!.train), 2)}` +
+          (bf16 ? `, native bf16 ×1 / native ×1 training ${fmt(median(r.rows['native bf16 ×1']!.train) / median(r.rows['native ×1']!.train), 2)}` : ''),
       );
     }
   }

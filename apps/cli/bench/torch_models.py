@@ -31,6 +31,7 @@ under torch.no_grad() (VAE: encode + decode of the posterior mean). Times are th
 """
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -619,8 +620,18 @@ def build(kind, config, impl="twin"):
     return (DiffusersVAE(config) if impl == "diffusers" else AutoencoderKL(c)), c
 
 
-def bench(kind, model, c, batch, size, repeats):
+def bench(kind, model, c, batch, size, repeats, bf16=False):
     g = torch.Generator().manual_seed(0)
+    # --bf16: PyTorch's CPU autocast to bfloat16 (convolutions and matmuls in bfloat16, float32 accumulation and
+    # weights), the peer of our --precision bf16.
+    cast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
+    if bf16:
+        # torch 1.13's CPU autocast leaves GroupNorm off its float32 list, and group_norm then refuses a bfloat16
+        # input with float32 weights: normalise in float32, as autocast does on CUDA (and as ours does: only
+        # convolutions take bfloat16).
+        for m in model.modules():
+            if isinstance(m, torch.nn.GroupNorm):
+                m.register_forward_pre_hook(lambda _m, inp: tuple(t.float() for t in inp))
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     if kind == "unet":
         x = torch.randn(batch, c["in_channels"], size, size, generator=g)
@@ -632,12 +643,14 @@ def bench(kind, model, c, batch, size, repeats):
 
         def train_step():
             opt.zero_grad(set_to_none=True)
-            loss = F.mse_loss(model(x, timesteps()), target)
+            with cast():
+                out = model(x, timesteps())
+            loss = F.mse_loss(out.float(), target)
             loss.backward()
             opt.step()
 
         def forward():
-            with torch.no_grad():
+            with torch.no_grad(), cast():
                 model(x, timesteps())
 
     else:
@@ -645,15 +658,19 @@ def bench(kind, model, c, batch, size, repeats):
 
         def train_step():
             opt.zero_grad(set_to_none=True)
-            mean, logvar = model.encode(x)
+            with cast():
+                mean, logvar = model.encode(x)
+            mean, logvar = mean.float(), logvar.float()
             z = mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=g)
-            recon = F.mse_loss(model.decode(z), x)
+            with cast():
+                decoded = model.decode(z)
+            recon = F.mse_loss(decoded.float(), x)
             kl = 0.5 * (mean.square() + logvar.exp() - 1 - logvar).sum(dim=(1, 2, 3)).mean()
             (recon + kl).backward()
             opt.step()
 
         def forward():
-            with torch.no_grad():
+            with torch.no_grad(), cast():
                 model.decode(model.encode(x)[0])
 
     model.train()
@@ -673,6 +690,7 @@ def main(argv=None):
     p.add_argument("--size", type=int, default=None, help="image side (default: the config's sample_size)")
     p.add_argument("--params-only", action="store_true", help="build the model and print params, no timing")
     p.add_argument("--impl", choices=("twin", "diffusers"), default="twin", help="this file's re-implementation, or diffusers' own classes")
+    p.add_argument("--bf16", action="store_true", help="autocast to bfloat16 on the CPU (the peer of ldm's --precision bf16)")
     a = p.parse_args(argv)
     if a.batch < 1 or a.threads < 1 or a.repeats < 1:
         p.error("--batch, --threads and --repeats must be >= 1")
@@ -713,11 +731,12 @@ def main(argv=None):
         "threads": a.threads,
         "torch_version": torch.__version__,
         "impl": a.impl,
+        "bf16": a.bf16,
     }
     if a.params_only:
         print(json.dumps(result))
         return 0
-    (train_ms, train_cpu_ms), (forward_ms, forward_cpu_ms) = bench(a.kind, model, c, a.batch, size, a.repeats)
+    (train_ms, train_cpu_ms), (forward_ms, forward_cpu_ms) = bench(a.kind, model, c, a.batch, size, a.repeats, a.bf16)
     result.update(
         {
             "train_images_per_s": round(a.batch * 1000.0 / train_ms, 2),

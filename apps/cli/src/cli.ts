@@ -32,6 +32,13 @@ export function buildCli(argv: string[]): Argv {
     .alias('h', 'help')
     .version(false)
     .wrap(Math.min(110, process.stdout.columns || 100))
+    .check((args) => {
+      // Told before any folder is claimed: bfloat16 convolutions exist only on the oneDNN path.
+      if (args.precision === 'bf16' && args.backend !== 'auto' && args.backend !== 'native') {
+        throw new LdmError('INVALID_ARGUMENT', `--precision bf16: runs on the native backend only (oneDNN), not with --backend ${String(args.backend)}`);
+      }
+      return true;
+    })
     .fail((message, error) => {
       // yargs' own messages (choices, unknown arguments) span lines; the CLI answers on one.
       throw error ?? new LdmError('INVALID_ARGUMENT', namedOptions(message.replace(/\s*\n\s*/g, ' ')));

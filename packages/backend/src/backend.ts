@@ -16,6 +16,7 @@ import {
   oneDnnKernelNames,
   oneDnnUnavailableReason,
   setKernelPath,
+  setOneDnnConvPrecision,
   setOneDnnThreads,
 } from './onednn-kernels';
 import { installResizeGradient } from './resize-gradient';
@@ -41,7 +42,16 @@ export interface BackendOptions {
    * latent DDPM training loop B64 339 img/s on 1 thread, 310 on 2; the UNets' per-op work is too small to split).
    */
   threads?: number;
+  /**
+   * What the native path's convolutions compute in: 'f32' (default) or 'bf16' — inputs rounded to bfloat16, float32
+   * accumulation and outputs, as PyTorch's autocast to bfloat16 on a CPU. Needs the native backend on a CPU with
+   * bfloat16 dot products (AVX512-BF16 or AMX); every other kernel stays float32.
+   */
+  precision?: ConvPrecision;
 }
+
+/** What convolutions compute in on the native path (BackendOptions.precision). */
+export type ConvPrecision = 'f32' | 'bf16';
 
 export interface BackendAttempt {
   name: ConcreteBackendName;
@@ -58,6 +68,8 @@ export interface BackendInfo {
   tried: BackendAttempt[];
   /** Which kernels run the heavy ops, in one line (e.g. oneDNN's version, ISA and threads). */
   kernels: string;
+  /** What convolutions compute in ('bf16' only on the native backend, when asked for). */
+  precision: ConvPrecision;
 }
 
 let active: BackendInfo | undefined;
@@ -115,10 +127,11 @@ async function startBundled(name: 'wasm' | 'cpu'): Promise<void> {
 }
 
 /** The wasm backend with oneDNN kernels: needs the `@ldm/onednn` addon built for this machine. */
-async function startOneDnn(threads: number | undefined): Promise<void> {
+async function startOneDnn(threads: number | undefined, precision: ConvPrecision): Promise<void> {
   if (!(await loadOneDnn())) throw new Error(oneDnnUnavailableReason() ?? 'the @ldm/onednn addon did not load');
   await startBundled('wasm');
   installOneDnnKernels();
+  setOneDnnConvPrecision(precision);
   const fromEnv = Number(typeof process !== 'undefined' ? process.env.OMP_NUM_THREADS : undefined);
   setOneDnnThreads(threads ?? (Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : 1));
   setKernelPath('onednn');
@@ -127,11 +140,11 @@ async function startOneDnn(threads: number | undefined): Promise<void> {
 /** The process events Emscripten's Node glue (the wasm backend's) listens to. */
 const hostErrorEvents = ['uncaughtException', 'unhandledRejection'] as const;
 
-async function start(name: ConcreteBackendName, threads: number | undefined): Promise<void> {
+async function start(name: ConcreteBackendName, threads: number | undefined, precision: ConvPrecision): Promise<void> {
   const before = hostErrorEvents.map((event) => new Set<unknown>(process.listeners(event as 'uncaughtException')));
   try {
     if (isNative(name)) await startNative(name);
-    else if (name === 'native') await startOneDnn(threads);
+    else if (name === 'native') await startOneDnn(threads, precision);
     else {
       await startBundled(name);
       if (kernelPath() === 'onednn') setKernelPath('wasm');
@@ -160,7 +173,8 @@ function releaseHostErrors(before: Array<Set<unknown>>): void {
 function kernelsOf(name: ConcreteBackendName): string {
   if (name === 'native') {
     const info = oneDnnInfo()!;
-    return `oneDNN ${info.onednn} (${info.isa}, ${info.threads} thread${info.threads === 1 ? '' : 's'}) for ${oneDnnKernelNames.join(', ')}; wasm for the rest`;
+    const bf16 = info.convPrecision === 'bf16' ? ', convolutions in bfloat16 with float32 accumulation' : '';
+    return `oneDNN ${info.onednn} (${info.isa}, ${info.threads} thread${info.threads === 1 ? '' : 's'}${bf16}) for ${oneDnnKernelNames.join(', ')}; wasm for the rest`;
   }
   if (name === 'wasm') return 'wasm (XNNPACK, 128-bit SIMD, 1 thread)';
   if (name === 'cpu') return 'plain JavaScript';
@@ -171,6 +185,7 @@ function failureMessage(name: ConcreteBackendName, error: unknown): string {
   if (isNative(name)) return nativeBackendFailureMessage(name, error);
   if (name === 'native') {
     const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    if (detail?.startsWith("precision 'bf16'")) return `${detail}; use precision 'f32'`;
     return `backend 'native' is unavailable: ${detail}; run \`pnpm setup:native\` (Linux x64, apt-get install libdnnl-dev) or use --backend wasm.`;
   }
   const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
@@ -208,31 +223,45 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
   if (wanted !== 'auto' && !backendLadder.includes(wanted)) {
     throw new LdmError('INVALID_ARGUMENT', `unknown backend '${String(wanted)}': expected one of auto, ${backendLadder.join(', ')}`);
   }
+  const precision = options.precision ?? 'f32';
+  if (precision !== 'f32' && precision !== 'bf16') throw new LdmError('INVALID_ARGUMENT', `unknown precision '${String(precision)}': expected f32 or bf16`);
+  // bfloat16 convolutions exist only on the oneDNN path: asking for them elsewhere is an error, not a silent float32 run.
+  const needNative = (name: ConcreteBackendName, tried: BackendAttempt[] = []) => {
+    if (precision === 'bf16' && name !== 'native') {
+      const why = tried.find((t) => t.name === 'native');
+      throw new LdmError(
+        'INVALID_ARGUMENT',
+        `precision 'bf16' runs on the native backend only (oneDNN), not on '${name}'${why ? ` (native: ${why.error})` : ''}`,
+      );
+    }
+  };
   if (wanted !== 'auto') {
+    needNative(wanted);
     try {
-      await start(wanted, options.threads);
+      await start(wanted, options.threads, precision);
     } catch (error) {
       // A half-loaded native package may have re-registered the stock gradients; restore ours.
       configureGradients(active?.name ?? 'wasm');
       throw new LdmError('BACKEND_UNAVAILABLE', failureMessage(wanted, error), { cause: error });
     }
     configureGradients(wanted);
-    active = { name: wanted, reason: 'asked for with backend option', tried: [], kernels: kernelsOf(wanted) };
+    active = { name: wanted, reason: 'asked for with backend option', tried: [], kernels: kernelsOf(wanted), precision };
     return active;
   }
 
   const tried: BackendAttempt[] = [];
   for (const name of backendLadder) {
     try {
-      await start(name, options.threads);
+      await start(name, options.threads, precision);
     } catch (error) {
       tried.push({ name, error: shortReason(name, error) });
       continue;
     }
+    needNative(name, tried);
     configureGradients(name);
     const skipped = tried.map((t) => `${t.name}: ${t.error}`).join('; ');
     const reason = skipped.length > 0 ? `auto: first backend that started (${skipped})` : 'auto: first backend that started';
-    active = { name, reason, tried, kernels: kernelsOf(name) };
+    active = { name, reason, tried, kernels: kernelsOf(name), precision };
     return active;
   }
   configureGradients('cpu');

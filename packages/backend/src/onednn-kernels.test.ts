@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from './backend';
-import { kernelPath, loadOneDnn, oneDnnFallbackCounts, oneDnnUnavailableReason, setKernelPath } from './onednn-kernels';
+import { kernelPath, loadOneDnn, oneDnnFallbackCounts, oneDnnInfo, oneDnnUnavailableReason, setKernelPath } from './onednn-kernels';
 
 /*
  * The oneDNN path against the wasm (XNNPACK) path in one process: the same ops, the same inputs,
@@ -218,6 +218,51 @@ describe.skipIf(!built)('oneDNN kernels match the wasm kernels', () => {
     ];
     for (const d of diffs) expect(d).toBe(0);
     tf.dispose([a, c]);
+  });
+
+  // bfloat16 convolutions (precision 'bf16'): inputs rounded to 8 significant bits, float32 accumulation. Against the
+  // float32 wasm path they must differ (else the option did nothing) by about bfloat16's rounding, no more.
+  const hasBf16 = /bf16|amx/.test(oneDnnInfo()?.isa ?? '');
+  it.skipIf(!hasBf16)("precision 'bf16': every conv case and both its gradients within bfloat16's rounding of float32", async () => {
+    const info = await initBackend({ backend: 'native', threads: 1, precision: 'bf16' });
+    expect(info.precision).toBe('bf16');
+    expect(info.kernels).toContain('convolutions in bfloat16');
+    try {
+      for (const c of convCases.filter((k) => k.dilations === undefined)) {
+        const x = tf.randomNormal(c.x, 0, 1, 'float32', 1) as tf.Tensor4D;
+        const f = tf.randomNormal(c.f, 0, 1, 'float32', 2) as tf.Tensor4D;
+        const before = tf.memory().numTensors;
+        const forward = bothPaths(() => [tf.conv2d(x, f, c.strides, c.pad)]);
+        const grads = bothPaths(() =>
+          tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+            tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad), tf.randomNormal([1], 0, 1, 'float32', 3))),
+          )([x, f]),
+        );
+        expect(forward, c.name).toBeGreaterThan(1e-5);
+        expect(forward, c.name).toBeLessThan(2e-2);
+        expect(grads, c.name).toBeLessThan(2e-2);
+        expect(tf.memory().numTensors).toBe(before);
+        tf.dispose([x, f]);
+      }
+    } finally {
+      expect((await initBackend({ backend: 'native', threads: 1 })).precision).toBe('f32');
+    }
+    // Back to float32: the same case matches wasm to float32 rounding again.
+    const x = tf.randomNormal([4, 9, 9, 6], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const f = tf.randomNormal([3, 3, 6, 10], 0, 1, 'float32', 2) as tf.Tensor4D;
+    expect(bothPaths(() => [tf.conv2d(x, f, 1, 'same')])).toBeLessThan(1e-5);
+    tf.dispose([x, f]);
+  });
+
+  it.skipIf(hasBf16)("precision 'bf16' on a CPU without bfloat16 dot products is refused, naming the ISA", async () => {
+    await expect(initBackend({ backend: 'native', precision: 'bf16' })).rejects.toThrow(/needs a CPU with bfloat16 dot products.*found/);
+    await initBackend({ backend: 'native', threads: 1 });
+  });
+
+  it("precision 'bf16' anywhere but the native backend is an error, not a silent float32 run", async () => {
+    await expect(initBackend({ backend: 'wasm', precision: 'bf16' })).rejects.toThrow(/precision 'bf16' runs on the native backend only.*not on 'wasm'/);
+    await expect(initBackend({ backend: 'native', precision: 'f16' as 'bf16' })).rejects.toThrow(/unknown precision 'f16'/);
+    await initBackend({ backend: 'native', threads: 1 });
   });
 
   it('initBackend switches the path: wasm turns oneDNN off, native turns it on', async () => {

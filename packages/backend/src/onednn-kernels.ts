@@ -110,9 +110,22 @@ export function setOneDnnThreads(n: number): void {
   binding?.setThreads(n);
 }
 
-export function oneDnnInfo(): { onednn: string; isa: string; threads: number } | null {
+/**
+ * Convolutions in float32 or with bfloat16 inputs (BackendOptions.precision). bfloat16 needs a CPU with its dot-product
+ * instructions: oneDNN would emulate them elsewhere, slower than float32, so that is refused.
+ */
+export function setOneDnnConvPrecision(precision: 'f32' | 'bf16'): void {
+  if (!binding) return;
+  const { isa } = binding.version();
+  if (precision === 'bf16' && !/bf16|amx/.test(isa)) {
+    throw new Error(`precision 'bf16' needs a CPU with bfloat16 dot products (AVX512-BF16 or AMX); oneDNN found ${isa}`);
+  }
+  binding.setConvPrecision(precision);
+}
+
+export function oneDnnInfo(): { onednn: string; isa: string; threads: number; convPrecision: 'f32' | 'bf16' } | null {
   if (!binding) return null;
-  return { ...binding.version(), threads: binding.getThreads() };
+  return { ...binding.version(), threads: binding.getThreads(), convPrecision: binding.getConvPrecision() };
 }
 
 const fallbacks = new Map<string, number>();

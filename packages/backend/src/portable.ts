@@ -33,6 +33,7 @@ export { randn, rand } from './tensors';
 export {
   kernelPath,
   setKernelPath,
+  setOneDnnConvPrecision,
   setOneDnnThreads,
   oneDnnInfo,
   loadOneDnn,

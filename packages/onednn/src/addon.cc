@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -41,6 +42,12 @@ dnnl::stream& stream() {
 
 typedef float v16 __attribute__((vector_size(64)));
 
+// Mixed precision for convolutions (setConvPrecision): off, every convolution is float32 throughout.
+// On, its inputs (activations, filter, incoming gradient) are rounded to bfloat16 as they are read,
+// and it accumulates and writes float32, as PyTorch's autocast to bfloat16 on a CPU: on a CPU with
+// AVX512-BF16 its dot products run at twice the float32 rate. Process-wide, so worker threads follow.
+std::atomic<bool> convBf16{false};
+
 float* at(uint8_t* heap, int64_t offset) { return reinterpret_cast<float*>(heap + offset); }
 
 // ---------------------------------------------------------------------------------------------
@@ -48,16 +55,22 @@ float* at(uint8_t* heap, int64_t offset) { return reinterpret_cast<float*>(heap 
 // p = [N, H, W, Cin, KH, KW, Cout, OH, OW, strideH, strideW, dilH, dilW, padT, padL, padB, padR]
 struct ConvShape {
   int64_t n, h, w, ci, kh, kw, co, oh, ow, sh, sw, dh, dw, pt, pl, pb, pr;
+  bool bf16 = false;  // the inputs it reads rounded to bfloat16 (convBf16)
   std::string key() const {
-    std::string k;
+    std::string k = bf16 ? "bf16:" : "f32:";
     for (int64_t v : {n, h, w, ci, kh, kw, co, oh, ow, sh, sw, dh, dw, pt, pl, pb, pr}) k += std::to_string(v) + ',';
     return k;
   }
+  // What the primitives read: float32, or bfloat16 copies of the inputs; what they write is float32.
+  dt in() const { return bf16 ? dt::bf16 : dt::f32; }
   memory::desc src() const { return memory::desc({n, ci, h, w}, dt::f32, tag::nhwc); }
   memory::desc dst() const { return memory::desc({n, co, oh, ow}, dt::f32, tag::nhwc); }
+  memory::desc srcIn() const { return memory::desc({n, ci, h, w}, in(), tag::nhwc); }
+  memory::desc dstIn() const { return memory::desc({n, co, oh, ow}, in(), tag::nhwc); }
   // tfjs HWIO = oneDNN "hwio" tag over logical dims {O, I, H, W}.
   memory::desc userWeights() const { return memory::desc({co, ci, kh, kw}, dt::f32, tag::hwio); }
-  memory::desc anyWeights() const { return memory::desc({co, ci, kh, kw}, dt::f32, tag::any); }
+  memory::desc anyWeights() const { return memory::desc({co, ci, kh, kw}, in(), tag::any); }
+  memory::desc anyDiffWeights() const { return memory::desc({co, ci, kh, kw}, dt::f32, tag::any); }
   memory::desc bias() const { return memory::desc({co}, dt::f32, tag::x); }
   memory::dims strides() const { return {sh, sw}; }
   memory::dims dilation() const { return {dh - 1, dw - 1}; }  // oneDNN counts dilation from 0
@@ -67,7 +80,7 @@ struct ConvShape {
 
 ConvShape readConvShape(const Napi::Int32Array& a) {
   const int32_t* p = a.Data();
-  return {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15], p[16]};
+  return {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15], p[16], convBf16.load()};
 }
 
 struct ConvPrimitives {
@@ -82,7 +95,12 @@ struct ConvPrimitives {
   dnnl::convolution_backward_data bwdData;
   dnnl::convolution_backward_weights::primitive_desc bwdWeightsPd;
   dnnl::convolution_backward_weights bwdWeights;
+  // bfloat16 copies of the activations and of the incoming gradient (bf16 only), made once per shape.
+  memory srcIn, dstIn;
 };
+
+// The input at `data` as the primitive reads it: in place for float32, else rounded into `copy`.
+memory readAs(const memory::desc& user, const memory::desc& want, memory& copy, void* data);
 
 thread_local std::unordered_map<std::string, std::unique_ptr<ConvPrimitives>> convCache;
 
@@ -91,7 +109,7 @@ ConvPrimitives& convPrimitives(const ConvShape& s) {
   auto it = convCache.find(key);
   if (it != convCache.end()) return *it->second;
   auto cp = std::make_unique<ConvPrimitives>();
-  auto desc = dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, s.src(),
+  auto desc = dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, s.srcIn(),
                                               s.anyWeights(), s.dst(), s.strides(), s.dilation(), s.padL(), s.padR());
   cp->fwdPd = dnnl::convolution_forward::primitive_desc(desc, engine());
   cp->fwd = dnnl::convolution_forward(cp->fwdPd);
@@ -105,6 +123,14 @@ void reorder(const memory& from, const memory& to) {
   dnnl::reorder(from, to).execute(stream(), const_cast<memory&>(from), const_cast<memory&>(to));
 }
 
+memory readAs(const memory::desc& user, const memory::desc& want, memory& copy, void* data) {
+  memory given(user, engine(), data);
+  if (want == user) return given;
+  if (!copy) copy = memory(want, engine());
+  reorder(given, copy);
+  return copy;
+}
+
 // biasOff < 0: no bias.
 Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
   auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
@@ -115,14 +141,14 @@ Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
   int64_t biasOff = info.Length() > 5 ? info[5].As<Napi::Number>().Int64Value() : -1;
   auto& cp = convPrimitives(s);
   if (biasOff >= 0 && !cp.haveFwdBias) {
-    auto desc = dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, s.src(),
+    auto desc = dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, s.srcIn(),
                                                 s.anyWeights(), s.bias(), s.dst(), s.strides(), s.dilation(), s.padL(), s.padR());
     cp.fwdBiasPd = dnnl::convolution_forward::primitive_desc(desc, engine());
     cp.fwdBias = dnnl::convolution_forward(cp.fwdBiasPd);
     cp.haveFwdBias = true;
   }
   const auto& pd = biasOff >= 0 ? cp.fwdBiasPd : cp.fwdPd;
-  memory src(s.src(), engine(), at(heap, xOff));
+  memory src = readAs(s.src(), s.srcIn(), cp.srcIn, at(heap, xOff));
   memory dst(s.dst(), engine(), at(heap, yOff));
   memory userW(s.userWeights(), engine(), at(heap, wOff));
   memory w = userW;
@@ -148,13 +174,13 @@ Napi::Value Conv2dBackwardData(const Napi::CallbackInfo& info) {
   int64_t dxOff = info[4].As<Napi::Number>().Int64Value();
   auto& cp = convPrimitives(s);
   if (!cp.haveBwdData) {
-    auto desc = dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, s.src(), s.anyWeights(), s.dst(),
+    auto desc = dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, s.src(), s.anyWeights(), s.dstIn(),
                                                       s.strides(), s.dilation(), s.padL(), s.padR());
     cp.bwdDataPd = dnnl::convolution_backward_data::primitive_desc(desc, engine(), cp.fwdPd);
     cp.bwdData = dnnl::convolution_backward_data(cp.bwdDataPd);
     cp.haveBwdData = true;
   }
-  memory diffDst(s.dst(), engine(), at(heap, dyOff));
+  memory diffDst = readAs(s.dst(), s.dstIn(), cp.dstIn, at(heap, dyOff));
   memory diffSrc(s.src(), engine(), at(heap, dxOff));
   memory userW(s.userWeights(), engine(), at(heap, wOff));
   memory w = userW;
@@ -175,14 +201,14 @@ Napi::Value Conv2dBackwardWeights(const Napi::CallbackInfo& info) {
   int64_t dwOff = info[4].As<Napi::Number>().Int64Value();
   auto& cp = convPrimitives(s);
   if (!cp.haveBwdWeights) {
-    auto desc = dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, s.src(), s.anyWeights(), s.dst(),
+    auto desc = dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, s.srcIn(), s.anyDiffWeights(), s.dstIn(),
                                                          s.strides(), s.dilation(), s.padL(), s.padR());
     cp.bwdWeightsPd = dnnl::convolution_backward_weights::primitive_desc(desc, engine(), cp.fwdPd);
     cp.bwdWeights = dnnl::convolution_backward_weights(cp.bwdWeightsPd);
     cp.haveBwdWeights = true;
   }
-  memory src(s.src(), engine(), at(heap, xOff));
-  memory diffDst(s.dst(), engine(), at(heap, dyOff));
+  memory src = readAs(s.src(), s.srcIn(), cp.srcIn, at(heap, xOff));
+  memory diffDst = readAs(s.dst(), s.dstIn(), cp.dstIn, at(heap, dyOff));
   memory userDw(s.userWeights(), engine(), at(heap, dwOff));
   bool direct = cp.bwdWeightsPd.diff_weights_desc() == userDw.get_desc();
   memory dw = direct ? userDw : memory(cp.bwdWeightsPd.diff_weights_desc(), engine());
@@ -671,6 +697,15 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value SetConvPrecision(const Napi::CallbackInfo& info) {
+  const std::string name = info[0].As<Napi::String>().Utf8Value();
+  if (name != "f32" && name != "bf16") throw std::invalid_argument("setConvPrecision: 'f32' or 'bf16', got '" + name + "'");
+  convBf16.store(name == "bf16");
+  return info.Env().Undefined();
+}
+
+Napi::Value GetConvPrecision(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), convBf16.load() ? "bf16" : "f32"); }
+
 Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), omp_get_max_threads()); }
 
 Napi::Value Version(const Napi::CallbackInfo& info) {
@@ -723,6 +758,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("copyRows", Napi::Function::New(env, Guarded<CopyRows>));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));
+  exports.Set("setConvPrecision", Napi::Function::New(env, Guarded<SetConvPrecision>));
+  exports.Set("getConvPrecision", Napi::Function::New(env, GetConvPrecision));
   exports.Set("version", Napi::Function::New(env, Version));
   return exports;
 }

@@ -1,10 +1,10 @@
 import { access, readFile } from 'node:fs/promises';
 import { initBackend, LdmError } from '@ldm/backend';
-import type { BackendInfo, BackendName } from '@ldm/backend';
+import type { BackendInfo, BackendName, ConvPrecision } from '@ldm/backend';
 
-/** Starts the backend the user asked for and says which one runs, and why. */
-export async function startBackend(name: string, quiet = false): Promise<BackendInfo> {
-  const info = await initBackend({ backend: name as BackendName });
+/** Starts the backend the user asked for (--backend, --precision) and says which one runs, and why. */
+export async function startBackend(args: { backend: string; precision?: ConvPrecision }, quiet = false): Promise<BackendInfo> {
+  const info = await initBackend({ backend: args.backend as BackendName, precision: args.precision });
   if (!quiet) process.stderr.write(`backend: ${info.name} (${info.reason}); kernels: ${info.kernels}\n`);
   return info;
 }

@@ -48,7 +48,10 @@ interface MethodSpec {
    * The same samples as `run` makes, made by `ldm sample` in a child process instead (the model folder and the sampler's
    * settings), and a short run of the same batch for the peak memory (it does not grow with the steps).
    */
-  child?: { sample: Omit<SampleArgs, 'out' | 'n' | 'seed' | 'backend' | 'verbose' | 'quiet'>; memoryRun: (count: number, seed: number) => Images };
+  child?: {
+    sample: Omit<SampleArgs, 'out' | 'n' | 'seed' | 'backend' | 'precision' | 'verbose' | 'quiet'>;
+    memoryRun: (count: number, seed: number) => Images;
+  };
 }
 
 const TIMING_BATCH = 25;
@@ -75,7 +78,7 @@ const FID_REFERENCES = [
 export async function compareJob(args: CompareArgs): Promise<ComparisonResults> {
   // A panel from `ldm toy2d` is checked first: a wrong file fails now, not after minutes of sampling.
   let toyPanel: ScatterPanel | undefined = args.toyPanel === undefined ? undefined : readToyPanel(args.toyPanel, { seed: args.seed, quick: args.quick });
-  const backend = await startBackend(args.backend);
+  const backend = await startBackend(args);
   const steps = args.steps;
   const vae = await loadVae(args.vae);
   const latent = await loadPipeline(args.latent);
@@ -368,6 +371,7 @@ async function sampleInChild(spec: MethodSpec, dir: string, args: CompareArgs, l
     seed: args.seed,
     out,
     backend: args.backend,
+    precision: args.precision,
     verbose: args.verbose,
     quiet: true,
   };

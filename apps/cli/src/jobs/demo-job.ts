@@ -1,7 +1,10 @@
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { initBackend } from '@ldm/backend';
+import type { BackendName, ConvPrecision } from '@ldm/backend';
 import type { DemoArgs } from '../options/demo';
+import { givenExplicitly } from '../options/check';
 import type { TrainArgs } from '../options/train';
 import { trainVaeOptions } from '../options/train-vae';
 import { toy2dOptions } from '../options/toy2d';
@@ -17,14 +20,16 @@ import type { BackgroundCommand } from './background-command';
 import { cpuStealSeconds, stolenCores } from './cpu-steal';
 
 /**
- * Sizes of the demo: the full run (12 to 15 minutes on 2 idle cores, measured; the recipe is DEFAULTS.demo) and
- * `--quick` (about a minute, for tests). `--full` adds a pixel DDPM trained for the latent DDPM's wall-clock.
+ * Sizes of the demo: the full run (within 15 minutes on 2 cores, 12.6 measured: the latent DDPM's steps fill what
+ * DEFAULTS.demo.budgetSeconds leaves; the recipe is DEFAULTS.demo) and `--quick` (about a minute, for tests).
+ * `--full` adds a pixel DDPM trained for the latent DDPM's wall-clock.
  */
 export const DEMO_SIZES = {
   full: {
     vaeSteps: DEFAULTS.demo.vaeSteps,
     generatorVaeSteps: DEFAULTS.demo.generatorVaeSteps,
-    ddpmSteps: DEFAULTS.demo.ddpmSteps,
+    /** Sized to the time budget on the machine that runs it (ddpmStepsForBudget). */
+    ddpmSteps: undefined,
     /** The DDPM sampler's steps in the report (ldm compare: 1000, or 100 with --quick). */
     ddpmSamplingSteps: 1000,
     compareCount: DEFAULTS.demo.compareCount,
@@ -36,6 +41,53 @@ export const DEMO_SIZES = {
 
 /** Steps of the timing probe that sizes the pixel DDPM of `--full` (equal wall-clock with the latent one). */
 const PIXEL_PROBE_STEPS = 12;
+
+/**
+ * The latent DDPM's steps that fill the demo's time budget on this machine: `stepsPerSecond` from a timing probe,
+ * `elapsedSeconds` already spent (stage 1 and the probe). Stage 4's time is estimated in DDPM steps of this host.
+ */
+export function ddpmStepsForBudget(
+  stepsPerSecond: number,
+  elapsedSeconds: number,
+  demo: { budgetSeconds: number; budgetMarginSeconds: number; compareInDdpmSteps: number; minDdpmSteps: number } = DEFAULTS.demo,
+): number {
+  const left = demo.budgetSeconds - demo.budgetMarginSeconds - elapsedSeconds;
+  return Math.max(demo.minDdpmSteps, Math.floor(left * stepsPerSecond - demo.compareInDdpmSteps));
+}
+
+/**
+ * What the DDPM stages' convolutions compute in: DEFAULTS.demo.ddpmPrecision where this machine can (the native
+ * backend on a CPU with bfloat16 dot products), unless --precision was given; else float32, saying why.
+ */
+async function ddpmPrecisionOf(args: DemoArgs): Promise<ConvPrecision> {
+  if (givenExplicitly('precision') || DEFAULTS.demo.ddpmPrecision === 'f32') return args.precision;
+  try {
+    await initBackend({ backend: args.backend as BackendName, precision: DEFAULTS.demo.ddpmPrecision });
+    process.stderr.write('DDPM stages: convolutions in bfloat16 with float32 accumulation; the VAEs train in float32 (--precision f32: all in float32)\n');
+    return DEFAULTS.demo.ddpmPrecision;
+  } catch (error) {
+    process.stderr.write(`DDPM stages: float32 (${error instanceof Error ? error.message : String(error)})\n`);
+    return 'f32';
+  } finally {
+    await initBackend({ backend: args.backend as BackendName, precision: args.precision });
+  }
+}
+
+/**
+ * Steps a second of a training run after its first logged steps, from the times its metrics log records: the first
+ * steps build every kernel, and a 40-step probe's overall rate (12.0 steps/s) sat 10–20 % under the run it sized.
+ */
+export async function steadyStepsPerSecond(metricsPath: string): Promise<number | undefined> {
+  const rows = (await readFile(metricsPath, 'utf8'))
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as { step: number; time: string });
+  if (rows.length < 3) return undefined;
+  const from = rows[1]!;
+  const to = rows.at(-1)!;
+  const seconds = (Date.parse(to.time) - Date.parse(from.time)) / 1000;
+  return seconds > 0 ? (to.step - from.step) / seconds : undefined;
+}
 
 interface StageTime {
   stage: string;
@@ -49,7 +101,8 @@ interface StageTime {
  */
 export async function demoJob(args: DemoArgs): Promise<void> {
   const size = args.quick ? DEMO_SIZES.quick : DEMO_SIZES.full;
-  const backend = await startBackend(args.backend);
+  const backend = await startBackend(args);
+  const ddpmPrecision = await ddpmPrecisionOf(args);
   const vaeDir = join(args.out, 'vae');
   const ddpmDir = join(args.out, 'latent-ddpm');
   const generatorDir = join(args.out, 'vae-generator');
@@ -60,6 +113,7 @@ export async function demoJob(args: DemoArgs): Promise<void> {
   // The arguments of both VAE stages: stage 1 trains in this process, stage 3 in a child from the same arguments.
   const vaeStageArgs = async (dir: string, steps: number, klWeight: number, latentNorm: 'channel' | 'global', quiet: boolean): Promise<TrainVaeArgs> => ({
     backend: args.backend,
+    precision: args.precision,
     data: DEFAULTS.data,
     out: dir,
     steps,
@@ -80,6 +134,36 @@ export async function demoJob(args: DemoArgs): Promise<void> {
     modelConfig: undefined,
     verbose: args.verbose,
     quiet,
+  });
+
+  // The arguments of both DDPM stages (the latent DDPM and --full's pixel DDPM) and of their timing probes.
+  const ddpmStageArgs = (space: 'latent' | 'pixel', out: string, steps: number, modelConfig?: string): TrainArgs => ({
+    backend: args.backend,
+    precision: ddpmPrecision,
+    space,
+    vae: space === 'latent' ? vaeDir : undefined,
+    data: DEFAULTS.data,
+    out,
+    steps,
+    batchSize: DEFAULTS.ddpm.batchSize,
+    lr: DEFAULTS.demo.ddpmLearningRate,
+    minSnrGamma: DEFAULTS.demo.minSnrGamma,
+    warmup: Math.min(DEFAULTS.ddpm.warmupSteps, Math.floor(steps / 4)),
+    emaDecay: DEFAULTS.ddpm.emaMaxDecay,
+    predictionType: DEFAULTS.demo.predictionType,
+    betaSchedule: DEFAULTS.ddpm.betaSchedule,
+    heldOut: DEFAULTS.heldOut,
+    checkpointEvery: Math.min(DEFAULTS.ddpm.checkpointEvery, steps),
+    sampleEvery: Math.min(DEFAULTS.ddpm.sampleEvery, steps),
+    maxGradNorm: DEFAULTS.ddpm.maxGradNorm,
+    seed: args.seed,
+    threads: args.threads,
+    limit: size.limit,
+    resume: false,
+    force: false,
+    modelConfig,
+    verbose: args.verbose,
+    quiet: false,
   });
 
   const trainVaeStage = async (dir: string, steps: number, klWeight: number, latentNorm: 'channel' | 'global', what: string): Promise<boolean> => {
@@ -118,7 +202,7 @@ export async function demoJob(args: DemoArgs): Promise<void> {
     const toyArgs = commandLine(
       'toy2d',
       { ...globalOptions, ...toy2dOptions },
-      { backend: args.backend, verbose: args.verbose, out: toyPanelPath, seed: args.seed, quick: args.quick },
+      { backend: args.backend, precision: args.precision, verbose: args.verbose, out: toyPanelPath, seed: args.seed, quick: args.quick },
     );
     const after = generator ? generator.stage.done.catch(() => {}) : Promise.resolve();
     // Not started once the demo is ending (interrupted, or failed, before the generator finished).
@@ -184,36 +268,42 @@ export async function demoJob(args: DemoArgs): Promise<void> {
       // The architecture is the recipe's, in a file like any --model-config (a resumed run reads the one it started with).
       const latentUnetPath = join(args.out, 'latent-unet.json');
       if (!(await exists(latentUnetPath))) await writeJson(latentUnetPath, DEFAULTS.demo.latentUnet);
-      const ddpmArgs: TrainArgs = {
-        backend: args.backend,
-        space: 'latent',
-        vae: vaeDir,
-        data: DEFAULTS.data,
-        out: ddpmDir,
-        steps: size.ddpmSteps,
-        batchSize: DEFAULTS.ddpm.batchSize,
-        lr: DEFAULTS.demo.ddpmLearningRate,
-        minSnrGamma: DEFAULTS.demo.minSnrGamma,
-        warmup: Math.min(DEFAULTS.ddpm.warmupSteps, Math.floor(size.ddpmSteps / 4)),
-        emaDecay: DEFAULTS.ddpm.emaMaxDecay,
-        predictionType: DEFAULTS.demo.predictionType,
-        betaSchedule: DEFAULTS.ddpm.betaSchedule,
-        heldOut: DEFAULTS.heldOut,
-        checkpointEvery: Math.min(DEFAULTS.ddpm.checkpointEvery, size.ddpmSteps),
-        sampleEvery: Math.min(DEFAULTS.ddpm.sampleEvery, size.ddpmSteps),
-        maxGradNorm: DEFAULTS.ddpm.maxGradNorm,
-        seed: args.seed,
-        threads: args.threads,
-        limit: size.limit,
-        resume: args.resume && (await exists(join(ddpmDir, 'training', 'checkpoints'))),
-        force: false,
-        modelConfig: latentUnetPath,
-        verbose: args.verbose,
-        quiet: false,
+      // A short run of the same training in a scratch folder measures this machine's steps a second, beside the
+      // generator VAE as the real run will be; the budget gives the latent DDPM what stage 4 and the margin leave.
+      let sizing: { probeStepsPerSecond: number; elapsedSeconds: number } | undefined;
+      const stepsForBudget = async (): Promise<number | undefined> => {
+        const probeSteps = DEFAULTS.demo.ddpmProbeSteps;
+        const probeDir = await mkdtemp(join(tmpdir(), 'ldm-latent-probe-'));
+        let stepsPerSecond: number;
+        try {
+          const probeArgs = ddpmStageArgs('latent', probeDir, probeSteps, latentUnetPath);
+          const probe = await trainDdpmJob({ ...probeArgs, sampleEvery: probeSteps + 1, checkpointEvery: probeSteps + 1, quiet: true });
+          if (probe.interrupted) return undefined;
+          stepsPerSecond = (await steadyStepsPerSecond(join(probeDir, 'training', 'metrics.jsonl'))) ?? probe.imagesPerSecond / DEFAULTS.ddpm.batchSize;
+        } finally {
+          await rm(probeDir, { recursive: true, force: true });
+        }
+        const elapsedSeconds = (performance.now() - t0) / 1000;
+        const sized = ddpmStepsForBudget(stepsPerSecond, elapsedSeconds);
+        sizing = { probeStepsPerSecond: stepsPerSecond, elapsedSeconds };
+        const { budgetSeconds, budgetMarginSeconds, compareInDdpmSteps, minDdpmSteps } = DEFAULTS.demo;
+        process.stderr.write(
+          `latent DDPM: ${stepsPerSecond.toFixed(1)} steps/s in a ${probeSteps}-step probe, ${elapsedSeconds.toFixed(0)} s spent: ${sized} steps ` +
+            `(≈ ${(sized / stepsPerSecond).toFixed(0)} s) leave ≈ ${(compareInDdpmSteps / stepsPerSecond).toFixed(0)} s for stage 4 and ${budgetMarginSeconds} s ` +
+            `of the ${budgetSeconds / 60}-minute budget${sized === minDdpmSteps ? ' (the fewest the demo trains: this machine runs over the budget)' : ''}; ` +
+            '--ddpm-steps N pins the count\n',
+        );
+        return sized;
       };
+      const resume = args.resume && (await exists(join(ddpmDir, 'training', 'checkpoints')));
+      // A resumed run keeps the steps it was sized to (its run.json); else --ddpm-steps, --quick's, or the budget's.
+      const stored = resume ? (await readJson<{ args: { steps: number } }>(join(ddpmDir, 'training', 'run.json'))).args.steps : undefined;
+      const steps = stored ?? args.ddpmSteps ?? size.ddpmSteps ?? (await stepsForBudget());
+      if (steps === undefined) return; // Ctrl-C during the probe
+      const ddpmArgs: TrainArgs = { ...ddpmStageArgs('latent', ddpmDir, steps, latentUnetPath), resume };
       const t = performance.now();
       const summary = await trainDdpmJob(ddpmArgs);
-      times.push({ stage: 'train-latent-ddpm', seconds: (performance.now() - t) / 1000, detail: { ...summary } });
+      times.push({ stage: 'train-latent-ddpm', seconds: (performance.now() - t) / 1000, detail: { ...summary, ...sizing } });
       if (summary.interrupted) return;
     }
 
@@ -228,36 +318,9 @@ export async function demoJob(args: DemoArgs): Promise<void> {
       const latentSeconds = latentStage
         ? Number(latentStage.detail?.seconds)
         : Number((await readJson<{ seconds: number }>(join(ddpmDir, 'training', 'summary.json'))).seconds);
-      const pixelArgs = (out: string, steps: number): TrainArgs => ({
-        backend: args.backend,
-        space: 'pixel',
-        vae: undefined,
-        data: DEFAULTS.data,
-        out,
-        steps,
-        batchSize: DEFAULTS.ddpm.batchSize,
-        lr: DEFAULTS.demo.ddpmLearningRate,
-        minSnrGamma: DEFAULTS.demo.minSnrGamma,
-        warmup: Math.min(DEFAULTS.ddpm.warmupSteps, Math.floor(steps / 4)),
-        emaDecay: DEFAULTS.ddpm.emaMaxDecay,
-        predictionType: DEFAULTS.demo.predictionType,
-        betaSchedule: DEFAULTS.ddpm.betaSchedule,
-        heldOut: DEFAULTS.heldOut,
-        checkpointEvery: Math.min(DEFAULTS.ddpm.checkpointEvery, steps),
-        sampleEvery: Math.min(DEFAULTS.ddpm.sampleEvery, steps),
-        maxGradNorm: DEFAULTS.ddpm.maxGradNorm,
-        seed: args.seed,
-        threads: args.threads,
-        limit: size.limit,
-        resume: false,
-        force: false,
-        modelConfig: undefined,
-        verbose: args.verbose,
-        quiet: false,
-      });
       const probeDir = await mkdtemp(join(tmpdir(), 'ldm-pixel-probe-'));
       const probe = await trainDdpmJob({
-        ...pixelArgs(probeDir, PIXEL_PROBE_STEPS),
+        ...ddpmStageArgs('pixel', probeDir, PIXEL_PROBE_STEPS),
         sampleEvery: PIXEL_PROBE_STEPS + 1,
         checkpointEvery: PIXEL_PROBE_STEPS + 1,
         quiet: true,
@@ -268,7 +331,7 @@ export async function demoJob(args: DemoArgs): Promise<void> {
         `pixel DDPM: ${probe.imagesPerSecond.toFixed(1)} img/s in a ${PIXEL_PROBE_STEPS}-step probe; ${pixelSteps} steps ≈ the latent DDPM's ${latentSeconds.toFixed(0)} s\n`,
       );
       const t = performance.now();
-      const summary = await trainDdpmJob(pixelArgs(pixelDir, pixelSteps));
+      const summary = await trainDdpmJob(ddpmStageArgs('pixel', pixelDir, pixelSteps));
       times.push({
         stage: 'train-pixel-ddpm',
         seconds: (performance.now() - t) / 1000,
@@ -284,6 +347,7 @@ export async function demoJob(args: DemoArgs): Promise<void> {
     const { compareJob } = await import('./compare-job');
     await compareJob({
       backend: args.backend,
+      precision: args.precision,
       vae: vaeDir,
       latent: ddpmDir,
       generatorVae: generatorDir,

@@ -27,7 +27,7 @@ function schedulerConfigOf(json: Record<string, unknown>, dir: string): Schedule
  * DDPM gives its bound on the (continuous) scaled latents, which is a different quantity and labelled so.
  */
 export async function nllJob(args: NllArgs): Promise<void> {
-  await startBackend(args.backend);
+  await startBackend(args);
   // The model first: a broken model folder is told before the data set is read.
   const isPipeline = await exists(join(args.model, MODEL_INDEX));
   const pipeline = isPipeline ? await loadPipeline(args.model) : undefined;

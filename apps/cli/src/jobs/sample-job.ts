@@ -19,7 +19,7 @@ async function refuseModelFolderAsOutput(out: string): Promise<void> {
 /** `ldm sample`: DDPM, DDIM or single-step VAE decoding, to a grid, a folder of PNGs or a .npy. */
 export async function sampleJob(args: SampleArgs): Promise<void> {
   await refuseModelFolderAsOutput(args.out);
-  await startBackend(args.backend, args.quiet);
+  await startBackend(args, args.quiet);
   const t0 = performance.now();
   let images;
   let what: string;

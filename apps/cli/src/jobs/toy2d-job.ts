@@ -22,7 +22,7 @@ export async function toy2dJob(args: Toy2dArgs): Promise<void> {
   ) {
     throw new LdmError('INVALID_ARGUMENT', `--out ${args.out} is a folder; give a file name, e.g. ${args.out}/toy2d.json`);
   }
-  await startBackend(args.backend);
+  await startBackend(args);
   const { buildToyPanel } = await import('./toy2d-panel');
   const panel = await buildToyPanel({ seed: args.seed, quick: args.quick, onLog: (line) => process.stderr.write(`toy2d: ${line}\n`) });
   const file: Toy2dFile = { seed: args.seed, quick: args.quick, panel };

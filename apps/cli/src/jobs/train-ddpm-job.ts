@@ -23,6 +23,9 @@ export interface TrainDdpmSummary {
   loss: number;
   encodeSeconds: number;
   interrupted: boolean;
+  /** What trained it: the backend, and what its convolutions computed in (--precision). */
+  backend: string;
+  precision: 'f32' | 'bf16';
 }
 
 /**
@@ -83,7 +86,7 @@ async function trainDdpmInFolder(args: TrainArgs, runDir: string): Promise<Train
   await buildWithModelConfig(args.modelConfig, (overrides) =>
     resolveUNetConfig({ ...(args.space === 'latent' ? LATENT_UNET_CONFIG : PIXEL_UNET_CONFIG), ...overrides }),
   );
-  await startBackend(args.backend, args.quiet);
+  const backend = await startBackend(args, args.quiet);
   if (args.space === 'latent') await loadVae(args.vae!).then((v) => v.dispose());
 
   const { train } = await loadSplit(args.data, args.heldOut, args.seed, args.limit);
@@ -158,6 +161,8 @@ async function trainDdpmInFolder(args: TrainArgs, runDir: string): Promise<Train
     loss: result.lastMetrics.loss ?? result.smoothedLoss,
     encodeSeconds,
     interrupted: Boolean(result.interrupted),
+    backend: backend.name,
+    precision: backend.precision,
   };
   if (args.resume) await writeRunOptions(runDir, 'train', args, trainOptions);
   if (result.interrupted) {

@@ -27,6 +27,9 @@ export interface TrainVaeSummary {
   heldOutBitsPerDim: number;
   scalingFactor: number;
   interrupted: boolean;
+  /** What trained it: the backend, and what its convolutions computed in (--precision). */
+  backend: string;
+  precision: 'f32' | 'bf16';
 }
 
 /** `ldm train-vae`: train, measure the scaling factor, write the model folder to --out. */
@@ -44,7 +47,7 @@ async function trainVaeInFolder(args: TrainVaeArgs, runDir: string): Promise<Tra
   const t0 = performance.now();
   // A wrong --model-config is told before the backend starts and the data set is read.
   await buildWithModelConfig(args.modelConfig, (overrides) => resolveVaeConfig({ ...DEFAULT_VAE_CONFIG, ...overrides }));
-  await startBackend(args.backend, args.quiet);
+  const backend = await startBackend(args, args.quiet);
   const { train, heldOut } = await loadSplit(args.data, args.heldOut, args.seed, args.limit);
   const [, h, w, c] = train.shape;
   const vae = await buildWithModelConfig(
@@ -96,6 +99,8 @@ async function trainVaeInFolder(args: TrainVaeArgs, runDir: string): Promise<Tra
     heldOutBitsPerDim: NaN,
     scalingFactor: NaN,
     interrupted: Boolean(result.interrupted),
+    backend: backend.name,
+    precision: backend.precision,
   };
   if (args.resume) await writeRunOptions(runDir, 'train-vae', args, trainVaeOptions);
   if (result.interrupted) {

@@ -197,6 +197,7 @@ export class DataParallelEngine {
         scalarBuffer,
         errorBuffer,
         backend: activeBackend()?.name === 'native' ? 'native' : 'wasm',
+        precision: activeBackend()?.precision ?? 'f32',
       };
       worker.postMessage(init);
     }

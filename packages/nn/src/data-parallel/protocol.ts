@@ -60,6 +60,8 @@ export interface InitMessage {
   errorBuffer: SharedArrayBuffer;
   /** The main thread's backend: a worker on 'native' runs oneDNN with one thread (the workers are the parallelism). */
   backend: 'native' | 'wasm';
+  /** The main thread's convolution precision (bf16 only with 'native'). */
+  precision: 'f32' | 'bf16';
 }
 
 export interface StepMessage {

@@ -45,7 +45,7 @@ process.on('exit', () => {
 async function start(message: InitMessage): Promise<void> {
   init = message;
   control = new Int32Array(message.controlBuffer);
-  await initBackend({ backend: message.backend ?? 'wasm', threads: 1 });
+  await initBackend({ backend: message.backend ?? 'wasm', threads: 1, precision: message.precision ?? 'f32' });
   const mod = (await import(message.task.module)) as Record<string, unknown>;
   const factory = mod[message.task.export];
   if (typeof factory !== 'function') throw new Error(`${message.task.module} has no function export '${message.task.export}'`);
