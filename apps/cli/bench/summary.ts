@@ -31,6 +31,7 @@ import {
   Generator,
   initBackend,
   loadOneDnn,
+  oneDnnBf16UnavailableReason,
   oneDnnInfo,
   oneDnnUnavailableReason,
   randn,
@@ -355,7 +356,7 @@ async function main(): Promise<void> {
   const native = await loadOneDnn();
   await initBackend({ backend: native ? 'native' : 'wasm' });
   // --precision bf16 where the CPU has bfloat16 dot products, against PyTorch's CPU autocast to bfloat16.
-  const bf16 = native && /bf16|amx/.test(oneDnnInfo()?.isa ?? '');
+  const bf16 = native && oneDnnBf16UnavailableReason() === null;
   const paths: PathName[] = native ? ['native ×1', ...(bf16 ? (['native bf16 ×1'] as const) : []), 'native ×2', 'wasm ×1'] : ['wasm ×1'];
   const withTorch = torchAvailable();
   const allSubjects = {

@@ -70,8 +70,12 @@ export const DEFAULTS = {
     compareInDdpmSteps: 1300,
     /** Fewest latent DDPM steps a budget may size (a slower host then runs over the budget, and says so). */
     minDdpmSteps: 1000,
-    /** Steps of the timing probe that sizes the latent DDPM (its rate is taken after its first 20, which build the kernels). */
-    ddpmProbeSteps: 60,
+    /**
+     * Steps of the timing probe that sizes the latent DDPM (its rate is taken after its first 20, which build the kernels).
+     * 60 steps measured 13.3 and, an hour later, 16.6 steps/s beside stage 3: a few seconds are a noisy sample of a
+     * shared host, and an estimate above the run's rate overruns the budget, so the probe averages over about 8 s.
+     */
+    ddpmProbeSteps: 120,
     /**
      * The latent UNet's architecture, over @ldm/unet's LATENT_UNET_CONFIG (written to `<out>/latent-unet.json`, the
      * `--model-config` of stage 2): no self-attention. At 4×4 it costs a quarter of a training step (1.33× the steps

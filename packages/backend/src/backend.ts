@@ -14,6 +14,7 @@ import {
   loadOneDnn,
   oneDnnInfo,
   oneDnnKernelNames,
+  oneDnnBf16UnavailableReason,
   oneDnnUnavailableReason,
   setKernelPath,
   setOneDnnConvPrecision,
@@ -185,7 +186,6 @@ function failureMessage(name: ConcreteBackendName, error: unknown): string {
   if (isNative(name)) return nativeBackendFailureMessage(name, error);
   if (name === 'native') {
     const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    if (detail?.startsWith("precision 'bf16'")) return `${detail}; use precision 'f32'`;
     return `backend 'native' is unavailable: ${detail}; run \`pnpm setup:native\` (Linux x64, apt-get install libdnnl-dev) or use --backend wasm.`;
   }
   const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
@@ -237,6 +237,9 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
   };
   if (wanted !== 'auto') {
     needNative(wanted);
+    // A CPU without bfloat16 is the caller's choice to fix, not a backend to install: said as such, before starting.
+    const noBf16 = precision === 'bf16' && (await loadOneDnn()) ? oneDnnBf16UnavailableReason() : null;
+    if (noBf16) throw new LdmError('INVALID_ARGUMENT', `${noBf16}; use precision 'f32'`);
     try {
       await start(wanted, options.threads, precision);
     } catch (error) {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from './backend';
-import { kernelPath, loadOneDnn, oneDnnFallbackCounts, oneDnnInfo, oneDnnUnavailableReason, setKernelPath } from './onednn-kernels';
+import { kernelPath, loadOneDnn, oneDnnBf16UnavailableReason, oneDnnFallbackCounts, oneDnnUnavailableReason, setKernelPath } from './onednn-kernels';
 
 /*
  * The oneDNN path against the wasm (XNNPACK) path in one process: the same ops, the same inputs,
@@ -222,7 +222,7 @@ describe.skipIf(!built)('oneDNN kernels match the wasm kernels', () => {
 
   // bfloat16 convolutions (precision 'bf16'): inputs rounded to 8 significant bits, float32 accumulation. Against the
   // float32 wasm path they must differ (else the option did nothing) by about bfloat16's rounding, no more.
-  const hasBf16 = /bf16|amx/.test(oneDnnInfo()?.isa ?? '');
+  const hasBf16 = oneDnnBf16UnavailableReason() === null;
   it.skipIf(!hasBf16)("precision 'bf16': every conv case and both its gradients within bfloat16's rounding of float32", async () => {
     const info = await initBackend({ backend: 'native', threads: 1, precision: 'bf16' });
     expect(info.precision).toBe('bf16');

@@ -111,15 +111,20 @@ export function setOneDnnThreads(n: number): void {
 }
 
 /**
- * Convolutions in float32 or with bfloat16 inputs (BackendOptions.precision). bfloat16 needs a CPU with its dot-product
- * instructions: oneDNN would emulate them elsewhere, slower than float32, so that is refused.
+ * Why bfloat16 convolutions cannot run here (one line), or null when they can. They need the addon and a CPU with
+ * bfloat16 dot products: oneDNN would emulate them elsewhere, slower than float32, so that is refused.
  */
+export function oneDnnBf16UnavailableReason(): string | null {
+  if (!binding) return loadError ?? 'the @ldm/onednn addon is not loaded';
+  const { isa } = binding.version();
+  return /bf16|amx/.test(isa) ? null : `precision 'bf16' needs a CPU with bfloat16 dot products (AVX512-BF16 or AMX); oneDNN found ${isa}`;
+}
+
+/** Convolutions in float32 or with bfloat16 inputs (BackendOptions.precision). */
 export function setOneDnnConvPrecision(precision: 'f32' | 'bf16'): void {
   if (!binding) return;
-  const { isa } = binding.version();
-  if (precision === 'bf16' && !/bf16|amx/.test(isa)) {
-    throw new Error(`precision 'bf16' needs a CPU with bfloat16 dot products (AVX512-BF16 or AMX); oneDNN found ${isa}`);
-  }
+  const why = precision === 'bf16' ? oneDnnBf16UnavailableReason() : null;
+  if (why) throw new Error(why);
   binding.setConvPrecision(precision);
 }
 

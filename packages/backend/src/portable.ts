@@ -34,6 +34,7 @@ export {
   kernelPath,
   setKernelPath,
   setOneDnnConvPrecision,
+  oneDnnBf16UnavailableReason,
   setOneDnnThreads,
   oneDnnInfo,
   loadOneDnn,

@@ -1,8 +1,8 @@
 import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { initBackend } from '@ldm/backend';
-import type { BackendName, ConvPrecision } from '@ldm/backend';
+import { oneDnnBf16UnavailableReason } from '@ldm/backend';
+import type { BackendInfo, ConvPrecision } from '@ldm/backend';
 import type { DemoArgs } from '../options/demo';
 import { givenExplicitly } from '../options/check';
 import type { TrainArgs } from '../options/train';
@@ -59,18 +59,15 @@ export function ddpmStepsForBudget(
  * What the DDPM stages' convolutions compute in: DEFAULTS.demo.ddpmPrecision where this machine can (the native
  * backend on a CPU with bfloat16 dot products), unless --precision was given; else float32, saying why.
  */
-async function ddpmPrecisionOf(args: DemoArgs): Promise<ConvPrecision> {
+function ddpmPrecisionOf(args: DemoArgs, backend: BackendInfo): ConvPrecision {
   if (givenExplicitly('precision') || DEFAULTS.demo.ddpmPrecision === 'f32') return args.precision;
-  try {
-    await initBackend({ backend: args.backend as BackendName, precision: DEFAULTS.demo.ddpmPrecision });
-    process.stderr.write('DDPM stages: convolutions in bfloat16 with float32 accumulation; the VAEs train in float32 (--precision f32: all in float32)\n');
-    return DEFAULTS.demo.ddpmPrecision;
-  } catch (error) {
-    process.stderr.write(`DDPM stages: float32 (${error instanceof Error ? error.message : String(error)})\n`);
+  const why = backend.name === 'native' ? oneDnnBf16UnavailableReason() : `the ${backend.name} backend has no bfloat16 path`;
+  if (why) {
+    process.stderr.write(`DDPM stages: float32 (${why})\n`);
     return 'f32';
-  } finally {
-    await initBackend({ backend: args.backend as BackendName, precision: args.precision });
   }
+  process.stderr.write('DDPM stages: convolutions in bfloat16 with float32 accumulation; the VAEs train in float32 (--precision f32: all in float32)\n');
+  return DEFAULTS.demo.ddpmPrecision;
 }
 
 /**
@@ -102,7 +99,7 @@ interface StageTime {
 export async function demoJob(args: DemoArgs): Promise<void> {
   const size = args.quick ? DEMO_SIZES.quick : DEMO_SIZES.full;
   const backend = await startBackend(args);
-  const ddpmPrecision = await ddpmPrecisionOf(args);
+  const ddpmPrecision = ddpmPrecisionOf(args, backend);
   const vaeDir = join(args.out, 'vae');
   const ddpmDir = join(args.out, 'latent-ddpm');
   const generatorDir = join(args.out, 'vae-generator');
@@ -165,6 +162,24 @@ export async function demoJob(args: DemoArgs): Promise<void> {
     verbose: args.verbose,
     quiet: false,
   });
+
+  // A short run of a DDPM stage's training in a scratch folder: its steps a second on this machine (undefined on Ctrl-C).
+  const probeStepsPerSecond = async (space: 'latent' | 'pixel', steps: number, modelConfig?: string): Promise<number | undefined> => {
+    const probeDir = await mkdtemp(join(tmpdir(), `ldm-${space}-probe-`));
+    try {
+      const probe = await trainDdpmJob({
+        ...ddpmStageArgs(space, probeDir, steps, modelConfig),
+        sampleEvery: steps + 1,
+        checkpointEvery: steps + 1,
+        quiet: true,
+      });
+      if (probe.interrupted) return undefined;
+      // Too short a run to log past its first steps (the pixel probe's 12) keeps its overall rate.
+      return (await steadyStepsPerSecond(join(probeDir, 'training', 'metrics.jsonl'))) ?? probe.imagesPerSecond / DEFAULTS.ddpm.batchSize;
+    } finally {
+      await rm(probeDir, { recursive: true, force: true });
+    }
+  };
 
   const trainVaeStage = async (dir: string, steps: number, klWeight: number, latentNorm: 'channel' | 'global', what: string): Promise<boolean> => {
     const vaeArgs = await vaeStageArgs(dir, steps, klWeight, latentNorm, false);
@@ -273,16 +288,8 @@ export async function demoJob(args: DemoArgs): Promise<void> {
       let sizing: { probeStepsPerSecond: number; elapsedSeconds: number } | undefined;
       const stepsForBudget = async (): Promise<number | undefined> => {
         const probeSteps = DEFAULTS.demo.ddpmProbeSteps;
-        const probeDir = await mkdtemp(join(tmpdir(), 'ldm-latent-probe-'));
-        let stepsPerSecond: number;
-        try {
-          const probeArgs = ddpmStageArgs('latent', probeDir, probeSteps, latentUnetPath);
-          const probe = await trainDdpmJob({ ...probeArgs, sampleEvery: probeSteps + 1, checkpointEvery: probeSteps + 1, quiet: true });
-          if (probe.interrupted) return undefined;
-          stepsPerSecond = (await steadyStepsPerSecond(join(probeDir, 'training', 'metrics.jsonl'))) ?? probe.imagesPerSecond / DEFAULTS.ddpm.batchSize;
-        } finally {
-          await rm(probeDir, { recursive: true, force: true });
-        }
+        const stepsPerSecond = await probeStepsPerSecond('latent', probeSteps, latentUnetPath);
+        if (stepsPerSecond === undefined) return undefined;
         const elapsedSeconds = (performance.now() - t0) / 1000;
         const sized = ddpmStepsForBudget(stepsPerSecond, elapsedSeconds);
         sizing = { probeStepsPerSecond: stepsPerSecond, elapsedSeconds };
@@ -318,24 +325,19 @@ export async function demoJob(args: DemoArgs): Promise<void> {
       const latentSeconds = latentStage
         ? Number(latentStage.detail?.seconds)
         : Number((await readJson<{ seconds: number }>(join(ddpmDir, 'training', 'summary.json'))).seconds);
-      const probeDir = await mkdtemp(join(tmpdir(), 'ldm-pixel-probe-'));
-      const probe = await trainDdpmJob({
-        ...ddpmStageArgs('pixel', probeDir, PIXEL_PROBE_STEPS),
-        sampleEvery: PIXEL_PROBE_STEPS + 1,
-        checkpointEvery: PIXEL_PROBE_STEPS + 1,
-        quiet: true,
-      });
-      await rm(probeDir, { recursive: true, force: true });
-      const pixelSteps = Math.max(PIXEL_PROBE_STEPS, Math.round((latentSeconds * probe.imagesPerSecond) / DEFAULTS.ddpm.batchSize));
+      const pixelStepsPerSecond = await probeStepsPerSecond('pixel', PIXEL_PROBE_STEPS);
+      if (pixelStepsPerSecond === undefined) return;
+      const probeImagesPerSecond = pixelStepsPerSecond * DEFAULTS.ddpm.batchSize;
+      const pixelSteps = Math.max(PIXEL_PROBE_STEPS, Math.round(latentSeconds * pixelStepsPerSecond));
       process.stderr.write(
-        `pixel DDPM: ${probe.imagesPerSecond.toFixed(1)} img/s in a ${PIXEL_PROBE_STEPS}-step probe; ${pixelSteps} steps ≈ the latent DDPM's ${latentSeconds.toFixed(0)} s\n`,
+        `pixel DDPM: ${probeImagesPerSecond.toFixed(1)} img/s in a ${PIXEL_PROBE_STEPS}-step probe; ${pixelSteps} steps ≈ the latent DDPM's ${latentSeconds.toFixed(0)} s\n`,
       );
       const t = performance.now();
       const summary = await trainDdpmJob(ddpmStageArgs('pixel', pixelDir, pixelSteps));
       times.push({
         stage: 'train-pixel-ddpm',
         seconds: (performance.now() - t) / 1000,
-        detail: { ...summary, probeImagesPerSecond: probe.imagesPerSecond, latentSeconds },
+        detail: { ...summary, probeImagesPerSecond, latentSeconds },
       });
       if (summary.interrupted) return;
     }
