@@ -1,6 +1,6 @@
 import { mkdtemp, readdir, readFile, writeFile, cp } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { collect, runCli, startCli, writeTinyConfigs } from './cli-helpers';
@@ -141,6 +141,34 @@ describe('ldm, run as a user runs it', () => {
     const vaeNll = await runCli(['nll', '--model', join(dir, 'vae'), '-n', '4', '--batch-size', '4']);
     expect(vaeNll.code).toBe(0);
     expect(vaeNll.stdout).toContain('ELBO');
+  });
+
+  it.skipIf(availableParallelism() < 2)('spends --threads 2 inside each native kernel, and as two data-parallel workers on wasm', async () => {
+    const native = process.env.LDM_REQUIRE_ONEDNN === '1' || existsSync(new URL('../packages/onednn/build/Release/ldm_onednn.node', import.meta.url));
+    for (const backend of native ? ['native', 'wasm'] : ['wasm']) {
+      const out = join(dir, `vae-threads-${backend}`);
+      const run = await runCli([
+        'train-vae',
+        '--backend',
+        backend,
+        '--threads',
+        '2',
+        '--limit',
+        '64',
+        '--batch-size',
+        '8',
+        '--steps',
+        '2',
+        '--model-config',
+        configs.vae,
+        '--out',
+        out,
+      ]);
+      expect(run.code, run.stderr).toBe(0);
+      const summary = JSON.parse(await readFile(join(out, 'training', 'summary.json'), 'utf8')) as { threads: unknown };
+      expect(summary.threads).toEqual(backend === 'native' ? { kernelThreads: 2, workers: 1 } : { kernelThreads: 1, workers: 2 });
+      if (backend === 'native') expect(run.stderr).toMatch(/kernels: oneDNN .*, 2 threads/);
+    }
   });
 
   it('stops on SIGINT with a checkpoint and resumes to the end', async () => {

@@ -38,9 +38,9 @@ export interface BackendOptions {
   /** Which backend to start; `auto` takes the first that works of tensorflow-gpu, tensorflow, wasm, cpu. Default `auto`. */
   backend?: BackendName;
   /**
-   * Threads the native (oneDNN) kernels use inside each op. Default 1 (or OMP_NUM_THREADS when set): on the
-   * default models a second thread inside each op measured no faster, mostly slower (idle, `pnpm bench`:
-   * latent DDPM training loop B64 339 img/s on 1 thread, 310 on 2; the UNets' per-op work is too small to split).
+   * Threads the native (oneDNN) kernels use inside each op. Default 1 (or OMP_NUM_THREADS when set): a second
+   * thread pays only on an idle machine (`pnpm bench`, idle: training 1.43× on the latent UNet, 1.63× on the pixel
+   * UNet, 1.60× on the VAE; beside another busy process, slower than one thread).
    */
   threads?: number;
   /**

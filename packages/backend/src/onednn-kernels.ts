@@ -62,10 +62,15 @@ const originals = new Map<string, KernelConfig | undefined>();
  */
 export async function loadOneDnn(): Promise<boolean> {
   if (binding !== undefined) return binding !== null;
-  // libgomp reads this once, when the addon loads it. Its default spins idle threads for a while after
-  // each parallel region; on a busy machine that starves the other process and our own JS between
-  // kernels (measured: 2 threads under load ran 5× slower than 1). PASSIVE sleeps instead.
-  if (typeof process !== 'undefined' && process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = 'PASSIVE';
+  // libgomp reads these once, when the addon loads it. With more than one thread, a helper that sleeps
+  // between kernels wakes too late for the next one: the latent UNet's step at B64 ran 80–85 ms on one
+  // thread, 69–78 on two that sleep (OMP_WAIT_POLICY=PASSIVE), 51–62 on two that spin 300,000 times first
+  // (GOMP_SPINCOUNT; 30,000 measured the same). One thread (the default) has no helper, so this costs
+  // nothing there; a second thread only pays on an idle machine (beside a busy process: 84 ms on one
+  // thread, 119 sleeping, 230 spinning). Either variable set by the user wins.
+  if (typeof process !== 'undefined' && process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) {
+    process.env.GOMP_SPINCOUNT = '300000';
+  }
   try {
     // A variable specifier keeps bundlers from resolving the optional package at build time.
     const specifier = '@ldm/onednn';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Generator, fusedOpsAvailable, initBackend, loadOneDnn, randn, setKernelPath } from '@ldm/backend';
+import { Generator, fusedOpsAvailable, initBackend, loadOneDnn, randn, setKernelPath, setOneDnnThreads } from '@ldm/backend';
 import { silu } from './activations';
 import { Conv2d } from './conv2d';
 import { GroupNorm } from './group-norm';
@@ -216,6 +216,42 @@ describe.skipIf(!built)('fused native kernels match the tfjs-op layers', () => {
     expect(worstRelative(ref, got)).toBeLessThan(1e-6);
     // The frozen weight is copied, not averaged: its shadow is the last value exactly.
     expect(got[2]).toEqual(ref[2]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('Adam and EMA split a whole model over 2 threads and give the 1-thread result bit for bit', () => {
+    // Sizes that straddle the split: most too small to split alone, the total past the threading threshold.
+    const sizes = [21, 50_000, 7, 30_001, 5];
+    const run = (threads: number) => {
+      setOneDnnThreads(threads);
+      const gen = new Generator(11);
+      const params = new Map(sizes.map((n, i) => [`p${i}`, tf.tidy(() => tf.variable(randn([n], gen.split(`p${i}`))))] as const));
+      const opt = new Adam(params, { learningRate: 1e-2, maxGradNorm: 1 });
+      const ema = new EMA(params, { maxDecay: 0.9 });
+      for (let s = 0; s < 3; s++) {
+        const grads = new Map([...params].map(([k, p]) => [k, tf.tidy(() => randn(p.shape, gen.split(`g${s}${k}`)))] as const));
+        tf.dispose(opt.applyGradients(grads));
+        tf.dispose([...grads.values()]);
+        ema.update(params);
+      }
+      const out = [
+        ...[...params.values()].map((p) => Float32Array.from(p.dataSync())),
+        ...[...opt.getState().tensors.values()].map((t) => t.data),
+        ...[...ema.shadowParameters.values()].map((t) => Float32Array.from(t.dataSync())),
+      ];
+      opt.dispose();
+      ema.dispose();
+      tf.dispose([...params.values()]);
+      return out;
+    };
+    const before = tf.memory().numTensors;
+    try {
+      const one = run(1);
+      const two = run(2);
+      expect(two).toEqual(one);
+    } finally {
+      setOneDnnThreads(1);
+    }
     expect(tf.memory().numTensors).toBe(before);
   });
 

@@ -56,8 +56,11 @@ float* at(uint8_t* heap, int64_t offset) { return reinterpret_cast<float*>(heap 
 struct ConvShape {
   int64_t n, h, w, ci, kh, kw, co, oh, ow, sh, sw, dh, dw, pt, pl, pb, pr;
   bool bf16 = false;  // the inputs it reads rounded to bfloat16 (convBf16)
+  // oneDNN fixes a primitive's thread count when it is built: one built for 1 thread runs on 1 after
+  // setThreads(2) (measured: B64 8×8 32→32, 600 µs either way; 300 µs built for 2).
+  int threads = 1;
   std::string key() const {
-    std::string k = bf16 ? "bf16:" : "f32:";
+    std::string k = (bf16 ? "bf16:" : "f32:") + std::to_string(threads) + ':';
     for (int64_t v : {n, h, w, ci, kh, kw, co, oh, ow, sh, sw, dh, dw, pt, pl, pb, pr}) k += std::to_string(v) + ',';
     return k;
   }
@@ -80,7 +83,7 @@ struct ConvShape {
 
 ConvShape readConvShape(const Napi::Int32Array& a) {
   const int32_t* p = a.Data();
-  return {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15], p[16], convBf16.load()};
+  return {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15], p[16], convBf16.load(), omp_get_max_threads()};
 }
 
 struct ConvPrimitives {
@@ -533,15 +536,37 @@ Napi::Value SiluBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// One Adam/AdamW update of one parameter, as the op sequence in @ldm/nn's Adam (float32 arithmetic):
-// g' = g·clip (+ wd·p, coupled), m' = β₁m + (1−β₁)g', v' = β₂v + (1−β₂)g'²,
+// body(k, begin, end) over the elements of `count` arrays laid end to end (array k has sizes(k) elements),
+// the whole range split evenly over the threads when it is large. One parallel region for a model's
+// parameters: most of the latent UNet's 144 are too small to split alone, so a loop of elementwise calls
+// ran the optimizer step on one thread.
+template <typename Sizes, typename Body>
+void overArrays(int64_t count, Sizes sizes, Body body) {
+  std::vector<int64_t> start(count + 1, 0);
+  for (int64_t k = 0; k < count; k++) start[k + 1] = start[k] + sizes(k);
+  const int64_t total = start[count];
+  const int threads = total > 65536 ? omp_get_max_threads() : 1;
+#pragma omp parallel num_threads(threads)
+  {
+    const int64_t parts = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t lo = total * t / parts, hi = total * (t + 1) / parts;
+    for (int64_t k = 0; k < count; k++) {
+      const int64_t b = std::max(lo, start[k]), e = std::min(hi, start[k + 1]);
+      if (b < e) body(k, b - start[k], e - start[k]);
+    }
+  }
+}
+
+// One Adam/AdamW update of elements [begin, end) of one parameter, as the op sequence in @ldm/nn's Adam
+// (float32 arithmetic): g' = g·clip (+ wd·p, coupled), m' = β₁m + (1−β₁)g', v' = β₂v + (1−β₂)g'²,
 // p' = p·decay − stepSize·m' / (√v' / √(1−β₂ᵗ) + ε).
 // a = [beta1, beta2, epsilon, coupledWeightDecay, decoupledDecay, stepSize, biasCorrection2Sqrt]
-void adamUpdate(int64_t n, const double* a, const float* p, const float* g, const float* m, const float* v, bool clipped, float clip,
-                float* pOut, float* mOut, float* vOut) {
+void adamUpdate(int64_t begin, int64_t end, const double* a, const float* p, const float* g, const float* m, const float* v, bool clipped,
+                float clip, float* pOut, float* mOut, float* vOut) {
   const float b1 = a[0], b2 = a[1], eps = a[2], wd = a[3], decay = a[4], stepSize = a[5], bc2 = a[6];
   const float omb1 = 1.0 - a[0], omb2 = 1.0 - a[1];
-  elementwise(n, [=](int64_t i) {
+#pragma omp simd
+  for (int64_t i = begin; i < end; i++) {
     float gi = clipped ? g[i] * clip : g[i];
     if (wd != 0.0f) gi = gi + p[i] * wd;
     const float mi = m[i] * b1 + gi * omb1;
@@ -551,7 +576,7 @@ void adamUpdate(int64_t n, const double* a, const float* p, const float* g, cons
     mOut[i] = mi;
     vOut[i] = vi;
     pOut[i] = param - (mi / denom) * stepSize;
-  });
+  }
 }
 
 // The update of every parameter of a model in one call: one kernel dispatch per parameter (144 on the
@@ -563,11 +588,14 @@ Napi::Value AdamSteps(const Napi::CallbackInfo& info) {
   const double* a = info[2].As<Napi::Float64Array>().Data();
   const int64_t clipOff = info[3].As<Napi::Number>().Int64Value();
   const float clip = clipOff >= 0 ? *at(heap, clipOff) : 1.0f;
-  for (size_t k = 0; k + 8 <= t.ElementLength(); k += 8) {
-    const double* r = t.Data() + k;
-    adamUpdate(static_cast<int64_t>(r[0]), a, at(heap, r[1]), at(heap, r[2]), at(heap, r[3]), at(heap, r[4]), clipOff >= 0, clip,
-               at(heap, r[5]), at(heap, r[6]), at(heap, r[7]));
-  }
+  const double* r = t.Data();
+  overArrays(
+      static_cast<int64_t>(t.ElementLength() / 8), [=](int64_t k) { return static_cast<int64_t>(r[8 * k]); },
+      [=](int64_t k, int64_t begin, int64_t end) {
+        const double* q = r + 8 * k;
+        adamUpdate(begin, end, a, at(heap, q[1]), at(heap, q[2]), at(heap, q[3]), at(heap, q[4]), clipOff >= 0, clip, at(heap, q[5]),
+                   at(heap, q[6]), at(heap, q[7]));
+      });
   return info.Env().Undefined();
 }
 
@@ -577,13 +605,16 @@ Napi::Value EmaUpdate(const Napi::CallbackInfo& info) {
   auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
   const Napi::Float64Array t = info[1].As<Napi::Float64Array>();
   const float oneMinusDecay = static_cast<float>(info[2].As<Napi::Number>().DoubleValue());
-  for (size_t k = 0; k + 4 <= t.ElementLength(); k += 4) {
-    const int64_t n = static_cast<int64_t>(t[k]);
-    const float* s = at(heap, t[k + 1]);
-    const float* p = at(heap, t[k + 2]);
-    float* out = at(heap, t[k + 3]);
-    elementwise(n, [=](int64_t i) { out[i] = s[i] - (s[i] - p[i]) * oneMinusDecay; });
-  }
+  const double* r = t.Data();
+  overArrays(
+      static_cast<int64_t>(t.ElementLength() / 4), [=](int64_t k) { return static_cast<int64_t>(r[4 * k]); },
+      [=](int64_t k, int64_t begin, int64_t end) {
+        const float* s = at(heap, r[4 * k + 1]);
+        const float* p = at(heap, r[4 * k + 2]);
+        float* out = at(heap, r[4 * k + 3]);
+#pragma omp simd
+        for (int64_t i = begin; i < end; i++) out[i] = s[i] - (s[i] - p[i]) * oneMinusDecay;
+      });
   return info.Env().Undefined();
 }
 
@@ -629,14 +660,13 @@ Napi::Value AddRows(const Napi::CallbackInfo& info) {
     elementwise(G * R * C, [=](int64_t i) { out[i] = a[i] + b[i]; });
     return info.Env().Undefined();
   }
-  for (int64_t g = 0; g < G; g++) {
-    const float* __restrict bg = b + g * C;
-    for (int64_t r = 0; r < R; r++) {
-      const float* __restrict ar = a + (g * R + r) * C;
-      float* __restrict o = out + (g * R + r) * C;
+#pragma omp parallel for schedule(static) num_threads(G * R * C > 65536 ? omp_get_max_threads() : 1)
+  for (int64_t row = 0; row < G * R; row++) {
+    const float* __restrict bg = b + (row / R) * C;
+    const float* __restrict ar = a + row * C;
+    float* __restrict o = out + row * C;
 #pragma omp simd
-      for (int64_t c = 0; c < C; c++) o[c] = ar[c] + bg[c];
-    }
+    for (int64_t c = 0; c < C; c++) o[c] = ar[c] + bg[c];
   }
   return info.Env().Undefined();
 }

@@ -2,11 +2,32 @@ import { access, readFile } from 'node:fs/promises';
 import { initBackend, LdmError } from '@ldm/backend';
 import type { BackendInfo, BackendName, ConvPrecision } from '@ldm/backend';
 
-/** Starts the backend the user asked for (--backend, --precision) and says which one runs, and why. */
-export async function startBackend(args: { backend: string; precision?: ConvPrecision }, quiet = false): Promise<BackendInfo> {
-  const info = await initBackend({ backend: args.backend as BackendName, precision: args.precision });
+/**
+ * Starts the backend the user asked for (--backend, --precision) and says which one runs, and why. `kernelThreads`:
+ * the threads the native kernels use inside each op (the training commands' --threads; ignored by wasm).
+ */
+export async function startBackend(args: { backend: string; precision?: ConvPrecision }, quiet = false, kernelThreads?: number): Promise<BackendInfo> {
+  const info = await initBackend({ backend: args.backend as BackendName, precision: args.precision, ...(kernelThreads ? { threads: kernelThreads } : {}) });
   if (!quiet) process.stderr.write(`backend: ${info.name} (${info.reason}); kernels: ${info.kernels}\n`);
   return info;
+}
+
+/**
+ * How a training command's --threads N are spent: on the native path as N threads inside each kernel
+ * (oneDNN's), on wasm as N data-parallel workers (one wasm backend each: a wasm kernel runs on one thread).
+ * Measured on the latent DDPM's training loop (`pnpm bench --sections loop`, B64, idle): 2 threads inside
+ * each kernel 980 img/s, 2 workers 840, 1 thread 755.
+ */
+export function threadUse(backend: BackendInfo, threads: number): ThreadUse {
+  return backend.name === 'native' ? { kernelThreads: threads, workers: 1 } : { kernelThreads: 1, workers: threads };
+}
+
+/** Where a training command's --threads went (its summary.json says so). */
+export interface ThreadUse {
+  /** Threads inside each native kernel. */
+  kernelThreads: number;
+  /** Data-parallel workers computing the gradients (1: in-process). */
+  workers: number;
 }
 
 export async function exists(path: string): Promise<boolean> {

@@ -10,7 +10,7 @@ import { encodeToLatents, LATENT_STATS_NAME } from '@ldm/vae';
 import { trainOptions } from '../options/train';
 import type { TrainArgs } from '../options/train';
 import { DDPMPipeline, LatentDiffusionPipeline, modelIndexJson, writeModelIndex } from '@ldm/pipeline';
-import { buildWithModelConfig, exists, readJson, startBackend, writeJson } from './common';
+import { buildWithModelConfig, exists, readJson, startBackend, threadUse, type ThreadUse, writeJson } from './common';
 import { claimRunFolder, resumeOptions, writeRunOptions } from './run-folder';
 import { loadSplit } from './data';
 import { generateImages, loadVae } from './samples';
@@ -26,6 +26,8 @@ export interface TrainDdpmSummary {
   /** What trained it: the backend, and what its convolutions computed in (--precision). */
   backend: string;
   precision: 'f32' | 'bf16';
+  /** How --threads were spent: inside each native kernel, or as data-parallel workers. */
+  threads: ThreadUse;
 }
 
 /**
@@ -86,7 +88,7 @@ async function trainDdpmInFolder(args: TrainArgs, runDir: string): Promise<Train
   await buildWithModelConfig(args.modelConfig, (overrides) =>
     resolveUNetConfig({ ...(args.space === 'latent' ? LATENT_UNET_CONFIG : PIXEL_UNET_CONFIG), ...overrides }),
   );
-  const backend = await startBackend(args, args.quiet);
+  const backend = await startBackend(args, args.quiet, args.threads ?? 1);
   if (args.space === 'latent') await loadVae(args.vae!).then((v) => v.dispose());
 
   const { train } = await loadSplit(args.data, args.heldOut, args.seed, args.limit);
@@ -136,7 +138,7 @@ async function trainDdpmInFolder(args: TrainArgs, runDir: string): Promise<Train
     ...(args.maxGradNorm > 0 ? { maxGradNorm: args.maxGradNorm } : {}),
     ...(args.minSnrGamma !== undefined ? { minSnrGamma: args.minSnrGamma } : {}),
     seed: args.seed,
-    threads: args.threads ?? 1,
+    threads: threadUse(backend, args.threads ?? 1).workers,
     resume: args.resume,
     checkpointEvery: args.checkpointEvery,
     sampleEvery: args.sampleEvery,
@@ -163,6 +165,7 @@ async function trainDdpmInFolder(args: TrainArgs, runDir: string): Promise<Train
     interrupted: Boolean(result.interrupted),
     backend: backend.name,
     precision: backend.precision,
+    threads: threadUse(backend, args.threads ?? 1),
   };
   if (args.resume) await writeRunOptions(runDir, 'train', args, trainOptions);
   if (result.interrupted) {

@@ -14,7 +14,7 @@ import {
 } from '@ldm/vae';
 import { trainVaeOptions } from '../options/train-vae';
 import type { TrainVaeArgs } from '../options/train-vae';
-import { buildWithModelConfig, startBackend, writeJson } from './common';
+import { buildWithModelConfig, startBackend, threadUse, type ThreadUse, writeJson } from './common';
 import { claimRunFolder, resumeOptions, writeRunOptions } from './run-folder';
 import { firstImages, loadSplit } from './data';
 
@@ -30,6 +30,8 @@ export interface TrainVaeSummary {
   /** What trained it: the backend, and what its convolutions computed in (--precision). */
   backend: string;
   precision: 'f32' | 'bf16';
+  /** How --threads were spent: inside each native kernel, or as data-parallel workers. */
+  threads: ThreadUse;
 }
 
 /** `ldm train-vae`: train, measure the scaling factor, write the model folder to --out. */
@@ -47,7 +49,7 @@ async function trainVaeInFolder(args: TrainVaeArgs, runDir: string): Promise<Tra
   const t0 = performance.now();
   // A wrong --model-config is told before the backend starts and the data set is read.
   await buildWithModelConfig(args.modelConfig, (overrides) => resolveVaeConfig({ ...DEFAULT_VAE_CONFIG, ...overrides }));
-  const backend = await startBackend(args, args.quiet);
+  const backend = await startBackend(args, args.quiet, args.threads ?? 1);
   const { train, heldOut } = await loadSplit(args.data, args.heldOut, args.seed, args.limit);
   const [, h, w, c] = train.shape;
   const vae = await buildWithModelConfig(
@@ -74,7 +76,7 @@ async function trainVaeInFolder(args: TrainVaeArgs, runDir: string): Promise<Tra
     klWarmupSteps: args.klWarmup,
     ...(args.maxGradNorm > 0 ? { maxGradNorm: args.maxGradNorm } : {}),
     seed: args.seed,
-    threads: args.threads ?? 1,
+    threads: threadUse(backend, args.threads ?? 1).workers,
     resume: args.resume,
     checkpointEvery: args.checkpointEvery,
     sampleEvery: args.sampleEvery,
@@ -101,6 +103,7 @@ async function trainVaeInFolder(args: TrainVaeArgs, runDir: string): Promise<Tra
     interrupted: Boolean(result.interrupted),
     backend: backend.name,
     precision: backend.precision,
+    threads: threadUse(backend, args.threads ?? 1),
   };
   if (args.resume) await writeRunOptions(runDir, 'train-vae', args, trainVaeOptions);
   if (result.interrupted) {

@@ -15,7 +15,12 @@ export const demoOptions = {
   },
   seed: { ...seedOption, default: 0 },
   resume: { type: 'boolean', default: false, describe: 'Continue stages from their checkpoints' },
-  threads: { type: 'number', default: 1, describe: 'Worker threads for training (data parallel; see ldm train --help)', coerce: threads('threads') },
+  threads: {
+    type: 'number',
+    default: 1,
+    describe: 'Threads for each training stage (see ldm train --help); the second core already runs the single-step baseline beside them',
+    coerce: threads('threads'),
+  },
 } as const;
 
 export type DemoArgs = ArgsOf<typeof demoOptions> & GlobalArgs;

@@ -22,7 +22,8 @@ export const trainingOptions = {
   threads: {
     type: 'number',
     default: 1,
-    describe: 'Worker threads for the gradients (data parallel, one wasm backend each; 1: in-process). Up to the number of cores and the batch size',
+    describe:
+      'Threads for training: on the native backend threads inside each kernel, on wasm data-parallel workers (one wasm backend each). Up to the cores and the batch size; a second one pays only on an idle machine',
     coerce: threads('threads'),
   },
   limit: { type: 'number', describe: 'Use only the first N images of the dataset', coerce: int('limit', 1, 10_000_000) },
