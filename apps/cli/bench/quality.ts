@@ -4,7 +4,7 @@
  * (the held-out split of `ldm train`'s seed), with the real-vs-real floor and the class shares.
  * Used to choose the demo's recipe (apps/cli/README.md, "How the demo's recipe was chosen").
  *
- *   node --conditions=@ldm/source --import tsx apps/cli/bench/quality.ts DIR [--n 1000] [--samplers ddim50,ddpm1000,vae,train,recon]
+ *   node --conditions=@ldm/source --import tsx apps/cli/bench/quality.ts DIR [--n 1000] [--samplers ddim50,ddpm1000,vae,train,recon] [--seed S] [--noise-seed K]
  *
  * `train` scores N random training digits as if they were samples: what a generator that reproduced its
  * training set exactly would get. It sits well above the real-vs-real floor, because the classifier
@@ -32,6 +32,9 @@ const opt = (name: string, fallback: string) => {
 const n = Number(opt('n', '1000'));
 const samplers = opt('samplers', 'ddim50').split(',');
 const seed = Number(opt('seed', '0'));
+// The samplers' noise draw alone (default: the split seed), to compare models on the same draws: one FID at n = 1,000
+// moves by ±12 (sd) with the draw alone.
+const noiseSeed = Number(opt('noise-seed', String(seed)));
 const backend = await initBackend({ backend: opt('backend', 'native') as 'native' });
 const classifier = await loadMnistClassifier();
 const { train, heldOut } = await loadSplit(DEFAULTS.data, DEFAULTS.heldOut, seed);
@@ -63,7 +66,7 @@ for (const s of samplers) {
     if (!pipeline) vae.dispose();
   } else if (s === 'vae' || s === 'vae-only') {
     const vae = await vaeOf();
-    images = priorImages(vae, { latentShape: latentShapeOf(vae, [32, 32, 1]), count: n, batchSize: 100, seed });
+    images = priorImages(vae, { latentShape: latentShapeOf(vae, [32, 32, 1]), count: n, batchSize: 100, seed: noiseSeed });
     if (!pipeline) vae.dispose();
   } else {
     const m = /^(ddim|ddpm)(\d+)(?:eta([\d.]+))?$/.exec(s);
@@ -74,7 +77,7 @@ for (const s of samplers) {
       eta: m[3] ? Number(m[3]) : m[1] === 'ddpm' ? 1 : 0,
       count: n,
       batchSize: Math.min(n, 250),
-      seed,
+      seed: noiseSeed,
     });
   }
   const seconds = (performance.now() - t0) / 1000;
@@ -83,6 +86,8 @@ for (const s of samplers) {
     dir,
     sampler: s,
     n,
+    seed,
+    noiseSeed,
     fid: +q.fid.toFixed(1),
     floor: +q.fidFloor.toFixed(1),
     precision: +q.precision.toFixed(3),
