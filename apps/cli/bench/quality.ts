@@ -35,6 +35,12 @@ const seed = Number(opt('seed', '0'));
 // The samplers' noise draw alone (default: the split seed), to compare models on the same draws: one FID at n = 1,000
 // moves by ±12 (sd) with the draw alone.
 const noiseSeed = Number(opt('noise-seed', String(seed)));
+for (const [name, v] of [
+  ['seed', seed],
+  ['noise-seed', noiseSeed],
+] as const) {
+  if (!Number.isInteger(v) || v < 0) throw new Error(`--${name}: expected an integer ≥ 0, got ${opt(name, '')}`);
+}
 const backend = await initBackend({ backend: opt('backend', 'native') as 'native' });
 const classifier = await loadMnistClassifier();
 const { train, heldOut } = await loadSplit(DEFAULTS.data, DEFAULTS.heldOut, seed);

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from './backend';
 import { kernelPath, loadOneDnn, oneDnnBf16UnavailableReason, oneDnnFallbackCounts, oneDnnUnavailableReason, setKernelPath } from './onednn-kernels';
@@ -47,6 +48,18 @@ function bothPaths(fn: () => tf.Tensor[]): number {
   expect(got.map((g) => g.length)).toEqual(ref.map((r) => r.length));
   return Math.max(...ref.map((r, i) => relativeDiff(r, got[i]!)));
 }
+
+it.skipIf(!built)("loading the addon sets libgomp's spin (GOMP_SPINCOUNT 300000) unless the user set a wait policy", () => {
+  // libgomp reads its environment once, when the addon loads it: so a fresh process each time.
+  const spinAfterLoad = (env: Record<string, string>) => {
+    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'GOMP_SPINCOUNT' && k !== 'OMP_WAIT_POLICY'));
+    const script = `const m = await import(${JSON.stringify(new URL('./onednn-kernels.ts', import.meta.url).href)}); await m.loadOneDnn(); console.log(String(process.env.GOMP_SPINCOUNT));`;
+    return execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...base, ...env }, encoding: 'utf8' }).trim();
+  };
+  expect(spinAfterLoad({})).toBe('300000');
+  expect(spinAfterLoad({ OMP_WAIT_POLICY: 'PASSIVE' })).toBe('undefined');
+  expect(spinAfterLoad({ GOMP_SPINCOUNT: '1000' })).toBe('1000');
+});
 
 describe.skipIf(!built)('oneDNN kernels match the wasm kernels', () => {
   beforeAll(async () => {

@@ -89,6 +89,7 @@ async function trainDdpmInFolder(args: TrainArgs, runDir: string): Promise<Train
     resolveUNetConfig({ ...(args.space === 'latent' ? LATENT_UNET_CONFIG : PIXEL_UNET_CONFIG), ...overrides }),
   );
   const backend = await startBackend(args, args.quiet, args.threads ?? 1);
+  const threads = threadUse(backend, args.threads ?? 1);
   if (args.space === 'latent') await loadVae(args.vae!).then((v) => v.dispose());
 
   const { train } = await loadSplit(args.data, args.heldOut, args.seed, args.limit);
@@ -138,7 +139,7 @@ async function trainDdpmInFolder(args: TrainArgs, runDir: string): Promise<Train
     ...(args.maxGradNorm > 0 ? { maxGradNorm: args.maxGradNorm } : {}),
     ...(args.minSnrGamma !== undefined ? { minSnrGamma: args.minSnrGamma } : {}),
     seed: args.seed,
-    threads: threadUse(backend, args.threads ?? 1).workers,
+    threads: threads.workers,
     resume: args.resume,
     checkpointEvery: args.checkpointEvery,
     sampleEvery: args.sampleEvery,
@@ -165,7 +166,7 @@ async function trainDdpmInFolder(args: TrainArgs, runDir: string): Promise<Train
     interrupted: Boolean(result.interrupted),
     backend: backend.name,
     precision: backend.precision,
-    threads: threadUse(backend, args.threads ?? 1),
+    threads,
   };
   if (args.resume) await writeRunOptions(runDir, 'train', args, trainOptions);
   if (result.interrupted) {

@@ -50,6 +50,7 @@ async function trainVaeInFolder(args: TrainVaeArgs, runDir: string): Promise<Tra
   // A wrong --model-config is told before the backend starts and the data set is read.
   await buildWithModelConfig(args.modelConfig, (overrides) => resolveVaeConfig({ ...DEFAULT_VAE_CONFIG, ...overrides }));
   const backend = await startBackend(args, args.quiet, args.threads ?? 1);
+  const threads = threadUse(backend, args.threads ?? 1);
   const { train, heldOut } = await loadSplit(args.data, args.heldOut, args.seed, args.limit);
   const [, h, w, c] = train.shape;
   const vae = await buildWithModelConfig(
@@ -76,7 +77,7 @@ async function trainVaeInFolder(args: TrainVaeArgs, runDir: string): Promise<Tra
     klWarmupSteps: args.klWarmup,
     ...(args.maxGradNorm > 0 ? { maxGradNorm: args.maxGradNorm } : {}),
     seed: args.seed,
-    threads: threadUse(backend, args.threads ?? 1).workers,
+    threads: threads.workers,
     resume: args.resume,
     checkpointEvery: args.checkpointEvery,
     sampleEvery: args.sampleEvery,
@@ -103,7 +104,7 @@ async function trainVaeInFolder(args: TrainVaeArgs, runDir: string): Promise<Tra
     interrupted: Boolean(result.interrupted),
     backend: backend.name,
     precision: backend.precision,
-    threads: threadUse(backend, args.threads ?? 1),
+    threads,
   };
   if (args.resume) await writeRunOptions(runDir, 'train-vae', args, trainVaeOptions);
   if (result.interrupted) {
