@@ -41,6 +41,14 @@ export interface OneDnnBinding {
   sumLeading(heap: ArrayBuffer, groups: number, rows: number, cols: number, x: number, y: number): void;
   /** dst[r·dstStride + k] = src[r·srcStride + k] for r < rows, k < run (float32 elements; offsets in bytes). */
   copyRows(heap: ArrayBuffer, rows: number, run: number, srcStride: number, dstStride: number, src: number, dst: number): void;
+  /** y = x transposed: params [rank, shape…, perm…] (float32, rank 1–8). */
+  transpose(heap: ArrayBuffer, params: Int32Array, x: number, y: number): void;
+  /** y = x padded with `value`: params [rank, inShape…, before…, after…] (float32, rank 1–8). */
+  pad(heap: ArrayBuffer, params: Int32Array, value: number, x: number, y: number): void;
+  /** Nearest resizing of NHWC float32: params [B, H, W, C, OH, OW]; output row i reads input row rowOf[i], column j column colOf[j]. */
+  resizeNearest(heap: ArrayBuffer, params: Int32Array, rowOf: Int32Array, colOf: Int32Array, x: number, y: number): void;
+  /** Average pooling of NHWC float32 over non-overlapping KH×KW windows: params [B, H, W, C, KH, KW]. */
+  avgPoolBlocks(heap: ArrayBuffer, params: Int32Array, x: number, y: number): void;
   /** Threads oneDNN uses inside each operation (OpenMP). */
   setThreads(n: number): void;
   /**

@@ -446,6 +446,14 @@ async function main(): Promise<void> {
       "latent DDIM-50, the demo's UNet (decode included)": samplingMs(demoLatentUnet, vae, [8, 8, 4], 'ddim', 50, count),
     };
   }
+  // The arithmetic each sample needs: 50 UNet evaluations (and one decode for latents). At equal GFLOP/s the
+  // pixel / latent time ratio would be this FLOP ratio, so it is the ceiling kernels alone can move it to.
+  const decodeFlops = vae.decoder.flops(8, 8).flops + (vae.postQuantConv?.flops(8, 8) ?? 0);
+  const samplingFlops = {
+    latent: 50 * latentUnet.forwardFlops([8, 8, 4]) + decodeFlops,
+    demo: 50 * demoLatentUnet.forwardFlops([8, 8, 4]) + decodeFlops,
+    pixel: 50 * pixelUnet.forwardFlops([32, 32, 1]),
+  };
   tf.dispose([latentUnet, demoLatentUnet, pixelUnet, vae].flatMap((m) => [...m.trainableParameters().values()]));
 
   // ------------------------------------------------------------------- the table
@@ -541,9 +549,14 @@ async function main(): Promise<void> {
     lines.push(
       `  DDPM-1000 / DDIM-50 (latent; target ≥ 18): ${fmt(sampling['latent DDPM-1000 (decode included)']! / sampling['latent DDIM-50 (decode included)']!, 1)}`,
     );
-    lines.push(`  pixel / latent DDIM-50 (target ≥ 8): ${fmt(sampling['pixel DDIM-50']! / sampling['latent DDIM-50 (decode included)']!, 1)}`);
     lines.push(
-      `  pixel / latent DDIM-50 with the demo's latent UNet (no self-attention): ${fmt(sampling['pixel DDIM-50']! / sampling["latent DDIM-50, the demo's UNet (decode included)"]!, 1)}`,
+      `  pixel / latent DDIM-50 (target ≥ 8): ${fmt(sampling['pixel DDIM-50']! / sampling['latent DDIM-50 (decode included)']!, 1)}; their FLOP ratio, the ratio at equal GFLOP/s: ${fmt(samplingFlops.pixel / samplingFlops.latent, 1)}`,
+    );
+    lines.push(
+      `  pixel / latent DDIM-50 with the demo's latent UNet (no self-attention): ${fmt(sampling['pixel DDIM-50']! / sampling["latent DDIM-50, the demo's UNet (decode included)"]!, 1)}; FLOP ratio ${fmt(samplingFlops.pixel / samplingFlops.demo, 1)}`,
+    );
+    lines.push(
+      `  GFLOP/s (per sample FLOPs / time): latent ${fmt(samplingFlops.latent / sampling['latent DDIM-50 (decode included)']! / 1e6, 0)}, demo's latent ${fmt(samplingFlops.demo / sampling["latent DDIM-50, the demo's UNet (decode included)"]! / 1e6, 0)}, pixel ${fmt(samplingFlops.pixel / sampling['pixel DDIM-50']! / 1e6, 0)}`,
     );
   }
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -2,7 +2,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from './backend';
-import { kernelPath, loadOneDnn, oneDnnBf16UnavailableReason, oneDnnFallbackCounts, oneDnnUnavailableReason, setKernelPath } from './onednn-kernels';
+import {
+  kernelPath,
+  loadOneDnn,
+  oneDnnBf16UnavailableReason,
+  oneDnnFallbackCounts,
+  oneDnnUnavailableReason,
+  setKernelPath,
+  setOneDnnThreads,
+} from './onednn-kernels';
 
 /*
  * The oneDNN path against the wasm (XNNPACK) path in one process: the same ops, the same inputs,
@@ -171,6 +179,115 @@ describe.skipIf(!built)('oneDNN kernels match the wasm kernels', () => {
     }
     expect(bothPaths(() => [tf.sum(tf.reshape(x, [120, 3]), 0)])).toBeLessThan(1e-5);
     x.dispose();
+  });
+
+  it("sum on 2 threads: one group split over rows, many groups one a thread, as large as the pixel UNet's bias gradients", () => {
+    const bias = tf.randomNormal([32, 32, 32, 16], 0, 1, 'float32', 21); // one group, rows split: 2 accumulators
+    const embedding = tf.randomNormal([32, 16, 16, 32], 0, 1, 'float32', 22); // axes 1, 2: 32 groups
+    setOneDnnThreads(2);
+    try {
+      expect(
+        fallbacksOf('Sum', () =>
+          expect(bothPaths(() => [tf.sum(bias, [0, 1, 2]), tf.sum(embedding, [1, 2]), tf.sum(embedding, [0, 1, 2])])).toBeLessThan(1e-5),
+        ),
+      ).toBe(0);
+    } finally {
+      setOneDnnThreads(1);
+    }
+    tf.dispose([bias, embedding]);
+  });
+
+  it('transpose: every permutation of a rank-4 tensor, with size-1 axes, and large ones on 2 threads, exactly as wasm', () => {
+    const x = tf.randomNormal([2, 3, 4, 5], 0, 1, 'float32', 23);
+    const ones = tf.randomNormal([3, 1, 4, 1, 2], 0, 1, 'float32', 24);
+    const heads = tf.randomNormal([32, 64, 2, 32], 0, 1, 'float32', 25); // the attention's head split
+    const square = tf.randomNormal([300, 500], 0, 1, 'float32', 26);
+    const perms: number[][] = [];
+    const permute = (rest: number[], head: number[]) => {
+      if (rest.length === 0) perms.push(head);
+      for (const a of rest)
+        permute(
+          rest.filter((b) => b !== a),
+          [...head, a],
+        );
+    };
+    permute([0, 1, 2, 3], []);
+    const run = () =>
+      bothPaths(() => [
+        ...perms.map((p) => tf.transpose(x, p)),
+        tf.transpose(ones, [4, 2, 0, 3, 1]),
+        tf.transpose(ones, [1, 0, 2, 3, 4]),
+        tf.transpose(heads, [0, 2, 1, 3]),
+        tf.transpose(square),
+        tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.transpose(t, [0, 2, 1, 3]), heads)))(tf.transpose(heads, [0, 2, 1, 3])),
+      ]);
+    expect(fallbacksOf('Transpose', () => expect(run()).toBe(0))).toBe(0);
+    // Moving only size-1 axes (one attention head) shares the input's data, as Reshape does: no copy, no leak.
+    setKernelPath('onednn');
+    const buffers = (tf.memory() as unknown as { numDataBuffers: number }).numDataBuffers;
+    const moved = tf.transpose(ones, [1, 0, 3, 2, 4]);
+    expect((tf.memory() as unknown as { numDataBuffers: number }).numDataBuffers).toBe(buffers);
+    expect([...moved.dataSync()]).toEqual([...ones.dataSync()]);
+    moved.dispose();
+    setOneDnnThreads(2);
+    try {
+      expect(run()).toBe(0);
+    } finally {
+      setOneDnnThreads(1);
+    }
+    tf.dispose([x, ones, heads, square]);
+  });
+
+  it('pad, ×2 nearest upsampling and its 2×2 average-pool gradient: as wasm, large ones on 2 threads; other cases fall back', () => {
+    const small = tf.randomNormal([2, 5, 6, 3], 0, 1, 'float32', 27) as tf.Tensor4D;
+    const large = tf.randomNormal([32, 16, 16, 32], 0, 1, 'float32', 28) as tf.Tensor4D;
+    const padded = (x: tf.Tensor4D) => [
+      tf.pad(x, [
+        [0, 0],
+        [0, 1],
+        [0, 1],
+        [0, 0],
+      ]),
+      tf.pad(
+        x,
+        [
+          [1, 2],
+          [0, 0],
+          [3, 0],
+          [1, 1],
+        ],
+        -2.5,
+      ),
+      tf.pad(tf.reshape(x, [-1]), [[4, 7]]),
+    ];
+    const resized = (x: tf.Tensor4D) => [
+      tf.image.resizeNearestNeighbor(x, [2 * x.shape[1], 2 * x.shape[2]]),
+      tf.image.resizeNearestNeighbor(x, [3 * x.shape[1], x.shape[2]]),
+    ];
+    const pooled = (x: tf.Tensor4D) => [
+      tf.avgPool(tf.slice(x, [0, 0, 0, 0], [-1, 4, 6, -1]), 2, 2, 'valid'),
+      tf.avgPool(tf.slice(x, [0, 0, 0, 0], [-1, 3, 6, -1]), [3, 2], [3, 2], 'valid'),
+    ];
+    for (const threads of [1, 2]) {
+      setOneDnnThreads(threads);
+      try {
+        for (const x of [small, large]) {
+          expect(fallbacksOf('PadV2', () => expect(bothPaths(() => padded(x))).toBe(0))).toBe(0);
+          expect(fallbacksOf('ResizeNearestNeighbor', () => expect(bothPaths(() => resized(x))).toBe(0))).toBe(0);
+          expect(fallbacksOf('AvgPool', () => expect(bothPaths(() => pooled(x))).toBeLessThan(1e-6))).toBe(0);
+        }
+      } finally {
+        setOneDnnThreads(1);
+      }
+    }
+    // Resizes by fractions or with half-pixel centres, overlapping or padded pools: wasm's.
+    expect(
+      fallbacksOf('ResizeNearestNeighbor', () =>
+        bothPaths(() => [tf.image.resizeNearestNeighbor(small, [7, 9]), tf.image.resizeNearestNeighbor(small, [10, 12], false, true)]),
+      ),
+    ).toBe(2);
+    expect(fallbacksOf('AvgPool', () => bothPaths(() => [tf.avgPool(small, 2, 1, 'valid'), tf.avgPool(small, 2, 2, 'same')]))).toBe(2);
+    tf.dispose([small, large]);
   });
 
   it('add: same shapes, a row over the last axis or one per sample on either side, large; other broadcasts and int32 fall back', () => {

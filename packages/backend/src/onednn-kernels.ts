@@ -22,6 +22,7 @@ interface WasmBackendLike {
   wasm: { HEAPU8: Uint8Array };
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+  incRef(dataId: object): void;
   disposeData?(dataId: object): boolean;
 }
 
@@ -41,6 +42,10 @@ export const oneDnnKernelNames = [
   'Concat',
   'Slice',
   'SplitV',
+  'Transpose',
+  'PadV2',
+  'ResizeNearestNeighbor',
+  'AvgPool',
 ] as const;
 
 /**
@@ -164,6 +169,10 @@ export function installOneDnnKernels(): void {
     Concat: concat,
     Slice: slice,
     SplitV: splitV,
+    Transpose: transpose,
+    PadV2: pad,
+    ResizeNearestNeighbor: resizeNearestNeighbor,
+    AvgPool: avgPool,
   };
   for (const name of oneDnnKernelNames) {
     const original = tf.getKernel(name, 'wasm');
@@ -630,4 +639,103 @@ function splitV({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): Tenso
     start += s;
   }
   return outs;
+}
+
+/**
+ * A float32 transpose on both cores. Axes that stay neighbours in the same order are merged first, so the
+ * attention's head split [B, N, h, d] → [B, h, N, d] is a copy of d-long rows.
+ */
+function transpose({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): TensorInfo | null {
+  const { x } = inputs as { x: TensorInfo };
+  const { perm } = attrs as unknown as { perm: number[] };
+  if (x.dtype !== 'float32' || x.shape.length === 0 || tf.util.sizeFromShape(x.shape) === 0) return null;
+  // Drop size-1 axes, then merge runs of input axes that the permutation keeps adjacent and in order.
+  const kept = perm.filter((a) => x.shape[a] !== 1);
+  const shape: number[] = [];
+  const groupOf = new Map<number, number>(); // input axis → merged axis
+  for (let a = 0; a < x.shape.length; a++) {
+    if (x.shape[a] === 1) continue;
+    const prev = shape.length - 1;
+    const i = kept.indexOf(a);
+    if (prev >= 0 && i > 0 && groupOf.has(kept[i - 1]!) && groupOf.get(kept[i - 1]!) === prev && kept[i - 1] === lastKeptBefore(x.shape, a)) {
+      shape[prev]! *= x.shape[a]!;
+      groupOf.set(a, prev);
+    } else {
+      groupOf.set(a, shape.length);
+      shape.push(x.shape[a]!);
+    }
+  }
+  const mergedPerm: number[] = [];
+  for (const a of kept) {
+    const g = groupOf.get(a)!;
+    if (mergedPerm[mergedPerm.length - 1] !== g) mergedPerm.push(g);
+  }
+  if (shape.length > 8) return null;
+  const be = backend as unknown as WasmBackendLike;
+  const outShape = perm.map((a) => x.shape[a]!);
+  if (shape.length <= 1 || mergedPerm.every((a, i) => a === i)) {
+    // Only size-1 axes move (one attention head): the same data in a new shape, shared as Reshape shares it.
+    be.incRef(x.dataId);
+    return { dataId: x.dataId, shape: outShape, dtype: 'float32' };
+  }
+  const out = be.makeOutput(outShape, 'float32');
+  b.transpose(heap(be), Int32Array.from([shape.length, ...shape, ...mergedPerm]), offsetOf(be, x), offsetOf(be, out));
+  return out;
+}
+
+/** The input axis before `a` that is not of size 1, or −1. */
+function lastKeptBefore(shape: readonly number[], a: number): number {
+  for (let i = a - 1; i >= 0; i--) if (shape[i] !== 1) return i;
+  return -1;
+}
+
+/** A constant pad of float32 (the VAE's asymmetric pad before a stride-2 conv, the conv gradients' pads). */
+function pad({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): TensorInfo | null {
+  const { x } = inputs as { x: TensorInfo };
+  const { paddings, constantValue } = attrs as unknown as { paddings: [number, number][]; constantValue: number };
+  const rank = x.shape.length;
+  if (x.dtype !== 'float32' || rank === 0 || rank > 8 || tf.util.sizeFromShape(x.shape) === 0) return null;
+  if (paddings.some(([p, q]) => p < 0 || q < 0)) return null;
+  const be = backend as unknown as WasmBackendLike;
+  const out = be.makeOutput(
+    x.shape.map((d, i) => d + paddings[i]![0] + paddings[i]![1]),
+    'float32',
+  );
+  const params = Int32Array.from([rank, ...x.shape, ...paddings.map((p) => p[0]), ...paddings.map((p) => p[1])]);
+  b.pad(heap(be), params, constantValue, offsetOf(be, x), offsetOf(be, out));
+  return out;
+}
+
+/**
+ * Nearest-neighbour upscaling of NHWC float32 by whole factors without alignCorners or halfPixelCenters (a UNet's and
+ * a VAE's ×2 upsampling): output row i reads input row ⌊i / f⌋, as the wasm kernel computes it. Other resizes stay on wasm.
+ */
+function resizeNearestNeighbor({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): TensorInfo | null {
+  const { images } = inputs as { images: TensorInfo };
+  const { alignCorners, halfPixelCenters, size } = attrs as unknown as { alignCorners: boolean; halfPixelCenters: boolean; size: [number, number] };
+  if (images.dtype !== 'float32' || images.shape.length !== 4 || alignCorners || halfPixelCenters) return null;
+  const [batch, h, w, c] = images.shape as [number, number, number, number];
+  const [oh, ow] = size;
+  if (h === 0 || w === 0 || oh % h !== 0 || ow % w !== 0 || batch * c * oh * ow === 0) return null;
+  const rowOf = Int32Array.from({ length: oh }, (_, i) => Math.floor(i / (oh / h)));
+  const colOf = Int32Array.from({ length: ow }, (_, j) => Math.floor(j / (ow / w)));
+  const be = backend as unknown as WasmBackendLike;
+  const out = be.makeOutput([batch, oh, ow, c], 'float32');
+  b.resizeNearest(heap(be), Int32Array.from([batch, h, w, c, oh, ow]), rowOf, colOf, offsetOf(be, images), offsetOf(be, out));
+  return out;
+}
+
+/** Average pooling over non-overlapping windows (stride = window, no padding, sizes divisible): the ×2 upsampling's gradient. */
+function avgPool({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): TensorInfo | null {
+  const { x } = inputs as { x: TensorInfo };
+  const { filterSize, strides, pad: padding } = attrs as unknown as { filterSize: number | [number, number]; strides: number | [number, number]; pad: unknown };
+  if (x.dtype !== 'float32' || x.shape.length !== 4) return null;
+  const [kh, kw] = typeof filterSize === 'number' ? [filterSize, filterSize] : filterSize;
+  const [sh, sw] = typeof strides === 'number' ? [strides, strides] : strides;
+  const [batch, h, w, c] = x.shape as [number, number, number, number];
+  if (kh !== sh || kw !== sw || !(padding === 'valid' || padding === 0) || h % kh !== 0 || w % kw !== 0 || batch * h * w * c === 0) return null;
+  const be = backend as unknown as WasmBackendLike;
+  const out = be.makeOutput([batch, h / kh, w / kw, c], 'float32');
+  b.avgPoolBlocks(heap(be), Int32Array.from([batch, h, w, c, kh, kw]), offsetOf(be, x), offsetOf(be, out));
+  return out;
 }

@@ -315,7 +315,7 @@ Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
   const int64_t blocks = (m + R - 1) / R;
   // Threads only for large products, through num_threads rather than `parallel … if (…)`, whose
   // serial fallback GCC compiles less well (see elementwise).
-  const int threads = bc * m * n * k > (1 << 20) ? omp_get_max_threads() : 1;
+  const int threads = bc * m * n * k > (1 << 17) ? omp_get_max_threads() : 1;
 #pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
   for (int64_t b = 0; b < bc; b++)
     for (int64_t blk = 0; blk < blocks; blk++) {
@@ -506,12 +506,16 @@ Napi::Value GroupNormBackward(const Napi::CallbackInfo& info) {
 }
 
 
+// Memory-bound kernels split over the threads from this many float32 elements: a parallel region costs
+// 1–3 µs while the helper thread spins (GOMP_SPINCOUNT), a 32,768-element pass about 10 µs on one.
+constexpr int64_t kParallelMin = 32768;
+
 // An elementwise loop, vectorised, split over OpenMP's threads when it is large. The thread count goes
 // through num_threads, not `parallel for simd if (n > …)`: GCC runs that construct's serial fallback
 // without vectorising it (a 65,536-element SiLU took 347 µs that way, 96 µs in a one-thread team).
 template <typename Body>
 inline void elementwise(int64_t n, Body body) {
-  const int threads = n > 65536 ? omp_get_max_threads() : 1;
+  const int threads = n >= kParallelMin ? omp_get_max_threads() : 1;
 #pragma omp parallel for simd schedule(static) num_threads(threads)
   for (int64_t i = 0; i < n; i++) body(i);
 }
@@ -545,7 +549,7 @@ void overArrays(int64_t count, Sizes sizes, Body body) {
   std::vector<int64_t> start(count + 1, 0);
   for (int64_t k = 0; k < count; k++) start[k + 1] = start[k] + sizes(k);
   const int64_t total = start[count];
-  const int threads = total > 65536 ? omp_get_max_threads() : 1;
+  const int threads = total >= kParallelMin ? omp_get_max_threads() : 1;
 #pragma omp parallel num_threads(threads)
   {
     const int64_t parts = omp_get_num_threads(), t = omp_get_thread_num();
@@ -660,7 +664,7 @@ Napi::Value AddRows(const Napi::CallbackInfo& info) {
     elementwise(G * R * C, [=](int64_t i) { out[i] = a[i] + b[i]; });
     return info.Env().Undefined();
   }
-#pragma omp parallel for schedule(static) num_threads(G * R * C > 65536 ? omp_get_max_threads() : 1)
+#pragma omp parallel for schedule(static) num_threads(G * R * C >= kParallelMin ? omp_get_max_threads() : 1)
   for (int64_t row = 0; row < G * R; row++) {
     const float* __restrict bg = b + (row / R) * C;
     const float* __restrict ar = a + row * C;
@@ -673,7 +677,10 @@ Napi::Value AddRows(const Napi::CallbackInfo& info) {
 
 // [G, R, C] → [G, C], summing the R rows of each group (float64 accumulation): the gradient of every bias
 // add (G = 1) and of a time embedding added over H×W (G = B). The wasm backend reduces only inner axes,
-// so it transposes the whole tensor first.
+// so it transposes the whole tensor first. Many groups: one group a thread at a time. One group: its rows
+// split over the threads, each summing into its own accumulator (padded apart: two threads adding into
+// one cache line made the 2-thread sum of a [32·32·32, 16] bias gradient slower than 1 thread), added in
+// thread order, so the result depends on the thread count but not on timing.
 Napi::Value SumLeading(const Napi::CallbackInfo& info) {
   auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
   const int64_t G = info[1].As<Napi::Number>().Int64Value();
@@ -681,23 +688,83 @@ Napi::Value SumLeading(const Napi::CallbackInfo& info) {
   const int64_t C = info[3].As<Napi::Number>().Int64Value();
   const float* x0 = at(heap, info[4].As<Napi::Number>().Int64Value());
   float* y0 = at(heap, info[5].As<Napi::Number>().Int64Value());
-  const int threads = (G == 1 && R * C > 65536) ? omp_get_max_threads() : 1;
-  std::vector<double> part(static_cast<size_t>(threads) * C, 0.0);
-  for (int64_t g = 0; g < G; g++) {
-    const float* x = x0 + g * R * C;
-    float* y = y0 + g * C;
-    std::fill(part.begin(), part.end(), 0.0);
-#pragma omp parallel num_threads(threads)
+  const bool large = G * R * C >= kParallelMin;
+  const int64_t stride = (C + 7) / 8 * 8 + 8;  // doubles: a whole cache line between two threads' accumulators
+  if (G > 1) {
+#pragma omp parallel num_threads(large ? omp_get_max_threads() : 1)
     {
-      double* acc = part.data() + static_cast<int64_t>(omp_get_thread_num()) * C;
+      std::vector<double> acc(static_cast<size_t>(C));
 #pragma omp for schedule(static)
-      for (int64_t r = 0; r < R; r++)
-        for (int64_t c = 0; c < C; c++) acc[c] += x[r * C + c];
+      for (int64_t g = 0; g < G; g++) {
+        std::fill(acc.begin(), acc.end(), 0.0);
+        const float* x = x0 + g * R * C;
+        for (int64_t r = 0; r < R; r++)
+#pragma omp simd
+          for (int64_t c = 0; c < C; c++) acc[c] += x[r * C + c];
+        for (int64_t c = 0; c < C; c++) y0[g * C + c] = static_cast<float>(acc[c]);
+      }
     }
-    for (int64_t c = 0; c < C; c++) {
-      double s = 0;
-      for (int t = 0; t < threads; t++) s += part[static_cast<int64_t>(t) * C + c];
-      y[c] = static_cast<float>(s);
+    return info.Env().Undefined();
+  }
+  const int threads = large ? omp_get_max_threads() : 1;
+  std::vector<double> part(static_cast<size_t>(threads * stride), 0.0);
+#pragma omp parallel num_threads(threads)
+  {
+    double* acc = part.data() + static_cast<int64_t>(omp_get_thread_num()) * stride;
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < R; r++)
+#pragma omp simd
+      for (int64_t c = 0; c < C; c++) acc[c] += x0[r * C + c];
+  }
+  for (int64_t c = 0; c < C; c++) {
+    double s = 0;
+    for (int t = 0; t < threads; t++) s += part[static_cast<int64_t>(t) * stride + c];
+    y0[c] = static_cast<float>(s);
+  }
+  return info.Env().Undefined();
+}
+
+// y = x transposed by `perm` (float32, rank ≤ 8; the caller merges axes that stay adjacent). When the last
+// axis stays last, rows of it are copied whole; otherwise element by element, the output's last axis
+// innermost. The wasm backend's Transpose runs on one thread; the attention's head split ([B, N, h, d] →
+// [B, h, N, d]) and the conv gradients' layout changes are where a step spends it.
+// p = [rank, shape…, perm…]
+Napi::Value Transpose(const Napi::CallbackInfo& info) {
+  auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
+  const int32_t* p = info[1].As<Napi::Int32Array>().Data();
+  const float* x = at(heap, info[2].As<Napi::Number>().Int64Value());
+  float* y = at(heap, info[3].As<Napi::Number>().Int64Value());
+  const int rank = p[0];
+  if (rank < 1 || rank > 8) throw std::invalid_argument("transpose: rank 1–8");
+  int64_t shape[8], inStride[8], outShape[8], srcStride[8];
+  for (int i = 0; i < rank; i++) shape[i] = p[1 + i];
+  inStride[rank - 1] = 1;
+  for (int i = rank - 2; i >= 0; i--) inStride[i] = inStride[i + 1] * shape[i + 1];
+  int64_t total = 1;
+  for (int i = 0; i < rank; i++) {
+    const int a = p[1 + rank + i];
+    outShape[i] = shape[a];
+    srcStride[i] = inStride[a];  // input elements between neighbours along output axis i
+    total *= outShape[i];
+  }
+  const bool rowsWhole = srcStride[rank - 1] == 1;
+  const int64_t run = outShape[rank - 1];
+  const int64_t rows = run == 0 ? 0 : total / run;
+  const int threads = total >= kParallelMin ? omp_get_max_threads() : 1;
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int64_t row = 0; row < rows; row++) {
+    int64_t rem = row, src = 0;
+    for (int i = rank - 2; i >= 0; i--) {
+      src += (rem % outShape[i]) * srcStride[i];
+      rem /= outShape[i];
+    }
+    float* __restrict o = y + row * run;
+    if (rowsWhole) {
+      std::memcpy(o, x + src, run * sizeof(float));
+    } else {
+      const float* __restrict s = x + src;
+      const int64_t step = srcStride[rank - 1];
+      for (int64_t k = 0; k < run; k++) o[k] = s[k * step];
     }
   }
   return info.Env().Undefined();
@@ -717,6 +784,98 @@ Napi::Value CopyRows(const Napi::CallbackInfo& info) {
   float* dst = at(heap, info[6].As<Napi::Number>().Int64Value());
 #pragma omp parallel for schedule(static) num_threads(rows * run > 262144 ? omp_get_max_threads() : 1)
   for (int64_t r = 0; r < rows; r++) std::memcpy(dst + r * dstStride, src + r * srcStride, run * sizeof(float));
+  return info.Env().Undefined();
+}
+
+// y = x padded with a constant (float32, rank ≤ 8). p = [rank, inShape…, before…, after…]. The output is filled
+// with the value, then each input row (its last axis) is copied to its place. The wasm backend's PadV2 runs
+// on one thread (a VAE's downsampling pads every step).
+Napi::Value Pad(const Napi::CallbackInfo& info) {
+  auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
+  const int32_t* p = info[1].As<Napi::Int32Array>().Data();
+  const float value = static_cast<float>(info[2].As<Napi::Number>().DoubleValue());
+  const float* x = at(heap, info[3].As<Napi::Number>().Int64Value());
+  float* y = at(heap, info[4].As<Napi::Number>().Int64Value());
+  const int rank = p[0];
+  if (rank < 1 || rank > 8) throw std::invalid_argument("pad: rank 1–8");
+  int64_t in[8], before[8], out[8], outStride[8];
+  int64_t total = 1, rows = 1;
+  for (int i = 0; i < rank; i++) {
+    in[i] = p[1 + i];
+    before[i] = p[1 + rank + i];
+    out[i] = in[i] + before[i] + p[1 + 2 * rank + i];
+    total *= out[i];
+    if (i < rank - 1) rows *= in[i];
+  }
+  outStride[rank - 1] = 1;
+  for (int i = rank - 2; i >= 0; i--) outStride[i] = outStride[i + 1] * out[i + 1];
+  const int64_t run = in[rank - 1];
+  const int threads = total >= kParallelMin ? omp_get_max_threads() : 1;
+#pragma omp parallel num_threads(threads)
+  {
+#pragma omp for simd schedule(static)
+    for (int64_t i = 0; i < total; i++) y[i] = value;
+#pragma omp for schedule(static)
+    for (int64_t row = 0; row < rows; row++) {
+      int64_t rem = row, dst = before[rank - 1];
+      for (int i = rank - 2; i >= 0; i--) {
+        dst += (rem % in[i] + before[i]) * outStride[i];
+        rem /= in[i];
+      }
+      std::memcpy(y + dst, x + row * run, run * sizeof(float));
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// Nearest-neighbour resizing of NHWC float32: output pixel (i, j) copies input pixel (rowOf[i], colOf[j]),
+// the index maps computed by the caller as tfjs computes them. p = [B, H, W, C, OH, OW].
+Napi::Value ResizeNearest(const Napi::CallbackInfo& info) {
+  auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
+  const int32_t* p = info[1].As<Napi::Int32Array>().Data();
+  const int32_t* rowOf = info[2].As<Napi::Int32Array>().Data();
+  const int32_t* colOf = info[3].As<Napi::Int32Array>().Data();
+  const float* x = at(heap, info[4].As<Napi::Number>().Int64Value());
+  float* y = at(heap, info[5].As<Napi::Number>().Int64Value());
+  const int64_t B = p[0], H = p[1], W = p[2], C = p[3], OH = p[4], OW = p[5];
+  const int threads = B * OH * OW * C >= kParallelMin ? omp_get_max_threads() : 1;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t i = 0; i < OH; i++) {
+      const float* src = x + (b * H + rowOf[i]) * W * C;
+      float* dst = y + (b * OH + i) * OW * C;
+      for (int64_t j = 0; j < OW; j++) std::memcpy(dst + j * C, src + colOf[j] * C, C * sizeof(float));
+    }
+  return info.Env().Undefined();
+}
+
+// Average pooling of NHWC float32 over non-overlapping k×k windows (stride k, no padding): the gradient of
+// a ×2 nearest upsampling (4·avgPool) is a sum of 2×2 blocks. Each window summed row by row, then scaled
+// by 1/k². p = [B, H, W, C, KH, KW].
+Napi::Value AvgPoolBlocks(const Napi::CallbackInfo& info) {
+  auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
+  const int32_t* p = info[1].As<Napi::Int32Array>().Data();
+  const float* x = at(heap, info[2].As<Napi::Number>().Int64Value());
+  float* y = at(heap, info[3].As<Napi::Number>().Int64Value());
+  const int64_t B = p[0], H = p[1], W = p[2], C = p[3], KH = p[4], KW = p[5];
+  const int64_t OH = H / KH, OW = W / KW;
+  const float scale = 1.0f / static_cast<float>(KH * KW);
+  const int threads = B * H * W * C >= kParallelMin ? omp_get_max_threads() : 1;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t i = 0; i < OH; i++)
+      for (int64_t j = 0; j < OW; j++) {
+        float* __restrict o = y + ((b * OH + i) * OW + j) * C;
+        for (int64_t c = 0; c < C; c++) o[c] = 0.0f;
+        for (int64_t u = 0; u < KH; u++)
+          for (int64_t v = 0; v < KW; v++) {
+            const float* __restrict s = x + ((b * H + i * KH + u) * W + j * KW + v) * C;
+#pragma omp simd
+            for (int64_t c = 0; c < C; c++) o[c] += s[c];
+          }
+#pragma omp simd
+        for (int64_t c = 0; c < C; c++) o[c] *= scale;
+      }
   return info.Env().Undefined();
 }
 
@@ -786,6 +945,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sumLeading", Napi::Function::New(env, Guarded<SumLeading>));
   exports.Set("addRows", Napi::Function::New(env, Guarded<AddRows>));
   exports.Set("copyRows", Napi::Function::New(env, Guarded<CopyRows>));
+  exports.Set("transpose", Napi::Function::New(env, Guarded<Transpose>));
+  exports.Set("pad", Napi::Function::New(env, Guarded<Pad>));
+  exports.Set("resizeNearest", Napi::Function::New(env, Guarded<ResizeNearest>));
+  exports.Set("avgPoolBlocks", Napi::Function::New(env, Guarded<AvgPoolBlocks>));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));
   exports.Set("setConvPrecision", Napi::Function::New(env, Guarded<SetConvPrecision>));
