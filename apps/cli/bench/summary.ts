@@ -15,8 +15,8 @@
  * the second core pays. Then sampling per sample on each native path: latent DDPM-1000 vs DDIM-50, latent
  * vs pixel DDIM-50.
  *
- * With `--sections profile` (not run by default): where the latent UNet's training step spends its time on the
- * native path, kernel by kernel (kernel-profile.ts).
+ * With `--sections profile` (not run by default): where each model's training step spends its time on the native
+ * path on 1 and on 2 threads, kernel by kernel (kernel-profile.ts): what does not speed up on the second thread.
  *
  *   pnpm --filter @ldm/cli bench [--quick] [--sections models,loop,sampling,profile] [--models latent,pixel,vae]      (or `pnpm bench` at the root)
  */
@@ -414,15 +414,21 @@ async function main(): Promise<void> {
     }
   }
 
-  // Where the latent UNet's training step goes, kernel by kernel (native ×1).
-  let profile: KernelProfile | undefined;
+  // Where each model's training step goes, kernel by kernel, on 1 and on 2 threads: what does not speed up is
+  // what keeps 2 threads from 2×.
+  const profiles: { name: string; batch: number; one: KernelProfile; two: KernelProfile }[] = [];
   if (native && sections.has('profile')) {
     process.stderr.write('bench: kernel profile\n');
-    setPath('native ×1');
-    const subject = subjects[0]!();
-    for (let i = 0; i < WARMUP; i++) subject.trainStep();
-    profile = profileKernels(subject.trainStep, quick ? 3 : 20);
-    subject.dispose();
+    for (const make of subjects) {
+      const subject = make();
+      const at = (path: PathName) => {
+        setPath(path);
+        for (let i = 0; i < WARMUP; i++) subject.trainStep();
+        return profileKernels(subject.trainStep, quick ? 3 : 20);
+      };
+      profiles.push({ name: subject.name, batch: subject.batch, one: at('native ×1'), two: at('native ×2') });
+      subject.dispose();
+    }
   }
 
   // Sampling, on each native path (or wasm).
@@ -521,26 +527,29 @@ async function main(): Promise<void> {
       );
     }
   }
-  if (profile) {
+  for (const { name, batch, one, two } of profiles) {
     lines.push('');
     lines.push(
-      `The latent UNet's training step (B64, native ×1): ${fmt(profile.stepMs)} ms, of which ${fmt(profile.outsideMs)} ms outside kernels (tfjs' engine, our JS):`,
+      `${name}, training step at batch ${batch}: ${fmt(one.stepMs)} ms on 1 thread, ${fmt(two.stepMs)} on 2 (${fmt(one.stepMs / two.stepMs, 2)}×); per kernel, the most time on 2 threads first:`,
     );
     lines.push('');
-    lines.push('| kernel | calls / step | ms / step | share |');
-    lines.push('| --- | ---: | ---: | ---: |');
-    for (const k of profile.kernels.slice(0, 15))
-      lines.push(`| ${k.name} | ${fmt(k.calls, 0)} | ${fmt(k.ms, 2)} | ${fmt((100 * k.ms) / profile.stepMs, 0)} % |`);
-    const rest = profile.kernels.slice(15);
+    lines.push('| kernel | calls / step | ms, 1 thread | ms, 2 threads | 1 / 2 |');
+    lines.push('| --- | ---: | ---: | ---: | ---: |');
+    const onOne = new Map(one.kernels.map((k) => [k.name, k.ms] as const));
+    for (const k of two.kernels.slice(0, 15)) {
+      const ms1 = onOne.get(k.name) ?? Number.NaN;
+      lines.push(`| ${k.name} | ${fmt(k.calls, 0)} | ${fmt(ms1, 2)} | ${fmt(k.ms, 2)} | ${fmt(ms1 / k.ms, 2)} |`);
+    }
+    const rest = two.kernels.slice(15);
+    const restOne = rest.reduce((sum, k) => sum + (onOne.get(k.name) ?? 0), 0);
+    const restTwo = rest.reduce((sum, k) => sum + k.ms, 0);
     lines.push(
       `| ${rest.length} others | ${fmt(
-        rest.reduce((s, k) => s + k.calls, 0),
+        rest.reduce((sum, k) => sum + k.calls, 0),
         0,
-      )} | ${fmt(
-        rest.reduce((s, k) => s + k.ms, 0),
-        2,
-      )} | |`,
+      )} | ${fmt(restOne, 2)} | ${fmt(restTwo, 2)} | ${fmt(restOne / restTwo, 2)} |`,
     );
+    lines.push(`| outside kernels (tfjs' engine, our JS) | | ${fmt(one.outsideMs, 2)} | ${fmt(two.outsideMs, 2)} | ${fmt(one.outsideMs / two.outsideMs, 2)} |`);
   }
   for (const [path, sampling] of Object.entries(samplingByPath)) {
     lines.push('');
@@ -564,7 +573,7 @@ async function main(): Promise<void> {
   await mkdir(resultsDir, { recursive: true });
   await writeFile(
     join(resultsDir, 'summary.json'),
-    `${JSON.stringify({ date: new Date().toISOString(), quick, native: info, otherCores, stolenCores, results, trainingLoop: loop, sampling: samplingByPath, kernelProfile: profile, latentParams: latent?.params }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), quick, native: info, otherCores, stolenCores, results, trainingLoop: loop, sampling: samplingByPath, kernelProfiles: profiles, latentParams: latent?.params }, null, 2)}\n`,
   );
 }
 
