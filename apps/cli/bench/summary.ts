@@ -18,7 +18,7 @@
  * With `--sections profile` (not run by default): where each model's training step spends its time on the native
  * path on 1 and on 2 threads, kernel by kernel (kernel-profile.ts): what does not speed up on the second thread.
  *
- *   pnpm --filter @ldm/cli bench [--quick] [--sections models,loop,sampling,profile] [--models latent,pixel,vae]      (or `pnpm bench` at the root)
+ *   pnpm --filter @ldm/cli bench [--quick] [--sections models,loop,sampling,profile] [--models latent,pixel,vae] [--results DIR]      (or `pnpm bench` at the root)
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { execFileSync } from 'node:child_process';
@@ -55,7 +55,10 @@ const modelsArg = process.argv.indexOf('--models');
 /** `--models latent,pixel,vae`: which models the models section times (default all three). */
 const models = modelsArg >= 0 ? (process.argv[modelsArg + 1] ?? '').split(',') : undefined;
 const ROUNDS = quick ? 1 : 3;
-const STEPS = quick ? 3 : 8; // timed training steps per measurement, after WARMUP untimed ones
+// Timed training steps per measurement, after WARMUP untimed ones: at least STEPS, more for a model whose step is short,
+// so each measurement lasts 1.5–2 s of native ×1 time (8 latent-UNet steps, 0.7 s, spread its
+// 2-thread rounds over 955–1,186 img/s).
+const STEPS = quick ? 3 : 8;
 const WARMUP = 3;
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -115,13 +118,15 @@ interface Subject {
   batch: number;
   params: number;
   mflop: number;
+  /** Timed steps per measurement (every path and PyTorch alike). */
+  steps: number;
   trainStep: () => void;
   forward: () => void;
   torch: { kind: 'unet' | 'vae'; config: Record<string, unknown> };
   dispose: () => void;
 }
 
-function unetSubject(name: string, config: Record<string, unknown>, shape: [number, number, number], batch: number): Subject {
+function unetSubject(name: string, config: Record<string, unknown>, shape: [number, number, number], batch: number, steps: number): Subject {
   const gen = new Generator(1);
   const model = new UNet2DModel(config, gen.split('init'));
   const params = model.trainableParameters();
@@ -134,6 +139,7 @@ function unetSubject(name: string, config: Record<string, unknown>, shape: [numb
   return {
     name,
     batch,
+    steps,
     params: model.numParameters(),
     mflop: model.forwardFlops(shape) / 1e6,
     trainStep: () =>
@@ -153,7 +159,7 @@ function unetSubject(name: string, config: Record<string, unknown>, shape: [numb
   };
 }
 
-function vaeSubject(batch: number): Subject {
+function vaeSubject(batch: number, steps: number): Subject {
   const gen = new Generator(1);
   const vae = new AutoencoderKL({ ...DEFAULT_VAE_CONFIG }, gen.split('init'));
   const params = vae.trainableParameters();
@@ -164,6 +170,7 @@ function vaeSubject(batch: number): Subject {
   return {
     name: 'VAE (32×32×1 → 8×8×4)',
     batch,
+    steps,
     params: vae.numParameters(),
     mflop: vae.forwardFlops([32, 32, 1]) / 1e6,
     trainStep: () =>
@@ -197,17 +204,17 @@ function vaeSubject(batch: number): Subject {
 function measure(subject: Subject, warm: boolean): { train: number; forward: number; trainCpu: number; forwardCpu: number } {
   if (warm) for (let i = 0; i < WARMUP; i++) subject.trainStep();
   const train = timed(() => {
-    for (let i = 0; i < STEPS; i++) subject.trainStep();
+    for (let i = 0; i < subject.steps; i++) subject.trainStep();
   });
   if (warm) subject.forward();
-  const reps = STEPS;
+  const reps = subject.steps;
   const fwd = timed(() => {
     for (let i = 0; i < reps; i++) subject.forward();
   });
   return {
-    train: (STEPS * subject.batch) / train.seconds,
+    train: (reps * subject.batch) / train.seconds,
     forward: (reps * subject.batch) / fwd.seconds,
-    trainCpu: (STEPS * subject.batch) / train.cpuSeconds,
+    trainCpu: (reps * subject.batch) / train.cpuSeconds,
     forwardCpu: (reps * subject.batch) / fwd.cpuSeconds,
   };
 }
@@ -258,7 +265,7 @@ async function torchMeasure(
       '--threads',
       String(threads),
       '--repeats',
-      String(STEPS),
+      String(subject.steps),
       ...(bf16 ? ['--bf16'] : []),
     ];
     // diffusers' own classes where it can run offline (DIFFUSERS_GIT + ../shared/tools/diffusers), else the twin.
@@ -360,15 +367,16 @@ async function main(): Promise<void> {
   const paths: PathName[] = native ? ['native ×1', ...(bf16 ? (['native bf16 ×1'] as const) : []), 'native ×2', 'wasm ×1'] : ['wasm ×1'];
   const withTorch = torchAvailable();
   const allSubjects = {
-    latent: () => unetSubject('latent UNet (8×8×4)', { ...LATENT_UNET_CONFIG }, [8, 8, 4], 64),
-    pixel: () => unetSubject('pixel UNet (32×32×1)', { ...PIXEL_UNET_CONFIG }, [32, 32, 1], 32),
-    vae: () => vaeSubject(32),
+    // Steps: 1.5–2 s of native ×1 training each (85, 250 and 140 ms a step).
+    latent: () => unetSubject('latent UNet (8×8×4)', { ...LATENT_UNET_CONFIG }, [8, 8, 4], 64, quick ? STEPS : 20),
+    pixel: () => unetSubject('pixel UNet (32×32×1)', { ...PIXEL_UNET_CONFIG }, [32, 32, 1], 32, STEPS),
+    vae: () => vaeSubject(32, quick ? STEPS : 12),
   };
   const subjects = Object.entries(allSubjects)
     .filter(([key]) => models === undefined || models.includes(key))
     .map(([, make]) => make);
   const load0 = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
-  const results: { name: string; batch: number; params: number; mflop: number; rows: Record<string, Measure> }[] = [];
+  const results: { name: string; batch: number; steps: number; params: number; mflop: number; rows: Record<string, Measure> }[] = [];
   for (const make of sections.has('models') ? subjects : []) {
     const subject = make();
     process.stderr.write(`bench: ${subject.name}\n`);
@@ -395,7 +403,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    results.push({ name: subject.name, batch: subject.batch, params: subject.params, mflop: subject.mflop, rows });
+    results.push({ name: subject.name, batch: subject.batch, steps: subject.steps, params: subject.params, mflop: subject.mflop, rows });
     subject.dispose();
   }
 
@@ -467,7 +475,7 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   const info = oneDnnInfo();
   lines.push(
-    `tfjs ${tf.version_core}, node ${process.version}, ${new Date().toISOString()}${quick ? ' (--quick)' : ''}, ${ROUNDS} interleaved round(s), ${STEPS} timed steps each`,
+    `tfjs ${tf.version_core}, node ${process.version}, ${new Date().toISOString()}${quick ? ' (--quick)' : ''}, ${ROUNDS} interleaved round(s), ${results.map((r) => `${r.steps} timed steps (${r.name.split(' (')[0]})`).join(', ') || 'no model rounds'}`,
   );
   lines.push(native ? `native: oneDNN ${info!.onednn} (${info!.isa})` : `native: not available (${oneDnnUnavailableReason()})`);
   lines.push(
@@ -569,7 +577,8 @@ async function main(): Promise<void> {
     );
   }
   process.stdout.write(`${lines.join('\n')}\n`);
-  const resultsDir = join(here, 'results');
+  const resultsArg = process.argv.indexOf('--results');
+  const resultsDir = resultsArg >= 0 ? process.argv[resultsArg + 1]! : join(here, 'results');
   await mkdir(resultsDir, { recursive: true });
   await writeFile(
     join(resultsDir, 'summary.json'),
