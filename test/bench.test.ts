@@ -54,3 +54,12 @@ it('pnpm bench --quick runs every section: each model on each path, the loop, sa
     expect(stdout).toMatch(/\| Conv2DBackpropFilter \| \d+ \| \d+\.\d\d \| \d+\.\d\d \|/);
   }
 });
+
+it('pnpm bench refuses a wrong --rounds in one line, before it times anything', async () => {
+  for (const value of ['0', '2.5', 'x']) {
+    const { code, stdout, stderr } = await runBench(['--rounds', value]);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr.trim().split('\n')).toEqual([`bench: --rounds takes a whole number ≥ 1, got '${value}'`]);
+  }
+});

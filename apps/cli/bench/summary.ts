@@ -18,7 +18,7 @@
  * With `--sections profile` (not run by default): where each model's training step spends its time on the native
  * path on 1 and on 2 threads, kernel by kernel (kernel-profile.ts): what does not speed up on the second thread.
  *
- *   pnpm --filter @ldm/cli bench [--quick] [--sections models,loop,sampling,profile] [--models latent,pixel,vae] [--results DIR]      (or `pnpm bench` at the root)
+ *   pnpm --filter @ldm/cli bench [--quick] [--sections models,loop,sampling,profile] [--models latent,pixel,vae] [--rounds N] [--results DIR]      (or `pnpm bench` at the root)
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { execFileSync } from 'node:child_process';
@@ -54,7 +54,13 @@ const sections = new Set(sectionsArg >= 0 ? (process.argv[sectionsArg + 1] ?? ''
 const modelsArg = process.argv.indexOf('--models');
 /** `--models latent,pixel,vae`: which models the models section times (default all three). */
 const models = modelsArg >= 0 ? (process.argv[modelsArg + 1] ?? '').split(',') : undefined;
-const ROUNDS = quick ? 1 : 3;
+/** `--rounds N`: interleaved rounds, each figure their median (default 3; 1 with --quick); more of them steady the figures on a noisy host. */
+const roundsArg = process.argv.indexOf('--rounds');
+const ROUNDS = roundsArg >= 0 ? Number(process.argv[roundsArg + 1]) : quick ? 1 : 3;
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
+  process.stderr.write(`bench: --rounds takes a whole number ≥ 1, got '${process.argv[roundsArg + 1] ?? ''}'\n`);
+  process.exit(2);
+}
 // Timed training steps per measurement, after WARMUP untimed ones: at least STEPS, more for a model whose step is short,
 // so each measurement lasts 1.5–2 s of native ×1 time (8 latent-UNet steps, 0.7 s, spread its
 // 2-thread rounds over 955–1,186 img/s).
