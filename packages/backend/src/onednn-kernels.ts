@@ -649,17 +649,16 @@ function transpose({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): Te
   const { x } = inputs as { x: TensorInfo };
   const { perm } = attrs as unknown as { perm: number[] };
   if (x.dtype !== 'float32' || x.shape.length === 0 || tf.util.sizeFromShape(x.shape) === 0) return null;
-  // Drop size-1 axes, then merge runs of input axes that the permutation keeps adjacent and in order.
+  // Drop size-1 axes, then merge each input axis into the one before it when the permutation also puts it right after it.
   const kept = perm.filter((a) => x.shape[a] !== 1);
   const shape: number[] = [];
   const groupOf = new Map<number, number>(); // input axis → merged axis
   for (let a = 0; a < x.shape.length; a++) {
     if (x.shape[a] === 1) continue;
-    const prev = shape.length - 1;
     const i = kept.indexOf(a);
-    if (prev >= 0 && i > 0 && groupOf.has(kept[i - 1]!) && groupOf.get(kept[i - 1]!) === prev && kept[i - 1] === lastKeptBefore(x.shape, a)) {
-      shape[prev]! *= x.shape[a]!;
-      groupOf.set(a, prev);
+    if (i > 0 && kept[i - 1] === lastKeptBefore(x.shape, a)) {
+      shape[shape.length - 1]! *= x.shape[a]!;
+      groupOf.set(a, shape.length - 1);
     } else {
       groupOf.set(a, shape.length);
       shape.push(x.shape[a]!);
