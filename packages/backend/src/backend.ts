@@ -39,8 +39,8 @@ export interface BackendOptions {
   backend?: BackendName;
   /**
    * Threads the native (oneDNN) kernels use inside each op. Default 1 (or OMP_NUM_THREADS when set): a second
-   * thread pays only on an idle machine (`pnpm bench`, idle: training 1.43× on the latent UNet, 1.63× on the pixel
-   * UNet, 1.60× on the VAE; beside another busy process, slower than one thread).
+   * thread pays only on an idle machine (`pnpm bench`, idle, 2026-12-04: training 1.35× on the latent UNet, 1.60× on
+   * the pixel UNet, 1.67× on the VAE; beside another busy process, slower than one thread).
    */
   threads?: number;
   /**

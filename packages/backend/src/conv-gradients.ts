@@ -232,7 +232,7 @@ function stridedInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, g: ConvGeome
   const pw = planAxis(g.inWidth, s, g.filterWidth, g.left);
   if (!Number.isFinite(ph.window) || !Number.isFinite(pw.window)) return dilatedInputGradient(dy, filter, g);
 
-  // Combined filter [window_h, window_w, Cout, s²·Cin], picked from the taps (index k·k: a zero tap).
+  // Combined filter [window_h, window_w, Cout, s²·Cin], picked from the taps (index −1: a zero tap).
   const k2 = g.filterHeight * g.filterWidth;
   const index: number[] = [];
   for (let th = 0; th < ph.window; th++) {
@@ -241,16 +241,13 @@ function stridedInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, g: ConvGeome
         for (let rw = 0; rw < s; rw++) {
           const p = ph.tapAt[rh]![th]!;
           const q = pw.tapAt[rw]![tw]!;
-          index.push(p < 0 || q < 0 ? k2 : p * g.filterWidth + q);
+          index.push(p < 0 || q < 0 ? -1 : p * g.filterWidth + q);
         }
       }
     }
   }
   const taps = tf.reshape(tf.transpose(filter, [0, 1, 3, 2]), [k2, g.outChannels * g.inChannels]);
-  const gathered = pickRows(
-    taps,
-    index.map((i) => (i === k2 ? -1 : i)),
-  );
+  const gathered = pickRows(taps, index);
   const combined = tf.reshape(tf.transpose(tf.reshape(gathered, [ph.window, pw.window, s * s, g.outChannels, g.inChannels]), [0, 1, 3, 2, 4]), [
     ph.window,
     pw.window,
