@@ -21,6 +21,7 @@ import {
   setOneDnnThreads,
 } from './onednn-kernels';
 import { installResizeGradient } from './resize-gradient';
+import { installWasmSimdKernels, wasmSimdKernelsActive } from './wasm-simd-kernels';
 import { installSharedIdentity, installUntapedSaves } from './shared-identity';
 
 /**
@@ -124,6 +125,8 @@ async function startBundled(name: 'wasm' | 'cpu'): Promise<void> {
   if (name === 'wasm') {
     installSharedIdentity();
     installUntapedSaves();
+    // Before the oneDNN kernels, which fall back to whatever 'wasm' kernel they find registered.
+    await installWasmSimdKernels();
   }
 }
 
@@ -177,7 +180,7 @@ function kernelsOf(name: ConcreteBackendName): string {
     const bf16 = info.convPrecision === 'bf16' ? ', convolutions in bfloat16 with float32 accumulation' : '';
     return `oneDNN ${info.onednn} (${info.isa}, ${info.threads} thread${info.threads === 1 ? '' : 's'}${bf16}) for ${oneDnnKernelNames.join(', ')}; wasm for the rest`;
   }
-  if (name === 'wasm') return 'wasm (XNNPACK, 128-bit SIMD, 1 thread)';
+  if (name === 'wasm') return `wasm (XNNPACK, 128-bit SIMD, 1 thread${wasmSimdKernelsActive() ? '; batched matmul in our SIMD kernels' : ''})`;
   if (name === 'cpu') return 'plain JavaScript';
   return 'libtensorflow';
 }

@@ -1,0 +1,122 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from './backend';
+import { setKernelPath } from './onednn-kernels';
+import { setWasmSimdKernels, wasmSimdKernelCalls, wasmSimdKernelsActive, wasmSimdKernelsUnavailableReason } from './wasm-simd-kernels';
+
+/*
+ * Our SIMD kernels (wasm/kernels.c) against the wasm backend's own, in one process: the same inputs, switched
+ * with setWasmSimdKernels. Each case also checks that ours ran (a call counter), so a fallback cannot pass
+ * for a match.
+ */
+beforeAll(async () => {
+  await initBackend({ backend: 'wasm' });
+  setKernelPath('wasm');
+});
+
+function seeded(shape: number[], seed: number): tf.Tensor {
+  let s = seed;
+  const values = Float32Array.from({ length: shape.reduce((p, d) => p * d, 1) }, () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s / 2147483648 - 0.5;
+  });
+  return tf.tensor(values, shape);
+}
+
+function both(fn: () => tf.Tensor | tf.Tensor[]): { ours: Float32Array[]; theirs: Float32Array[]; ran: number } {
+  const before = wasmSimdKernelCalls().get('BatchMatMul') ?? 0;
+  const read = () => tf.tidy(() => [fn()].flat().map((t) => t.dataSync() as Float32Array));
+  const ours = read();
+  const ran = (wasmSimdKernelCalls().get('BatchMatMul') ?? 0) - before;
+  setWasmSimdKernels(false);
+  try {
+    return { ours, theirs: read(), ran };
+  } finally {
+    setWasmSimdKernels(true);
+  }
+}
+
+function maxRelative(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let scale = 1e-30;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) {
+    scale = Math.max(scale, Math.abs(b[i]!));
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+  }
+  return diff / scale;
+}
+
+describe('wasm SIMD kernels', () => {
+  it('load on the Node wasm backend', () => {
+    expect(wasmSimdKernelsUnavailableReason()).toBeNull();
+    expect(wasmSimdKernelsActive()).toBe(true);
+  });
+
+  it('the generated module was built from the current wasm/kernels.c', () => {
+    const script = fileURLToPath(new URL('../scripts/build-wasm-kernels.mjs', import.meta.url));
+    expect(() => execFileSync(process.execPath, [script, '--check'], { stdio: 'pipe' })).not.toThrow();
+  });
+
+  // M and N around the 4-row and 8/16-column blocks' edges, K of 1 and odd, both transposes.
+  const cases: Array<[number[], number[], boolean, boolean]> = [
+    [[3, 5, 7], [3, 7, 9], false, false],
+    [[2, 8, 16], [2, 16, 8], false, false],
+    [[4, 1, 33], [4, 33, 19], false, false],
+    [[5, 13, 1], [5, 1, 21], false, false],
+    [[3, 7, 5], [3, 7, 9], true, false],
+    [[3, 5, 7], [3, 9, 7], false, true],
+    [[3, 7, 5], [3, 9, 7], true, true],
+    [[128, 16, 32], [128, 16, 32], false, true],
+    [[2, 3, 6, 4], [2, 3, 4, 5], false, false],
+  ];
+  for (const [aShape, bShape, ta, tb] of cases) {
+    it(`matMul [${aShape}]${ta ? 'ᵀ' : ''} · [${bShape}]${tb ? 'ᵀ' : ''} matches the backend's own`, () => {
+      const a = seeded(aShape, 1);
+      const b = seeded(bShape, 2);
+      const { ours, theirs, ran } = both(() => tf.matMul(a, b, ta, tb));
+      expect(ran).toBe(1);
+      expect(maxRelative(ours[0]!, theirs[0]!)).toBeLessThan(1e-5);
+      tf.dispose([a, b]);
+    });
+  }
+
+  it('broadcasts a batch of one on either side', () => {
+    const a = seeded([6, 5, 7], 3);
+    const b1 = seeded([1, 7, 4], 4);
+    const a1 = seeded([1, 5, 7], 5);
+    const b = seeded([6, 7, 4], 6);
+    const left = both(() => tf.matMul(a, b1));
+    const right = both(() => tf.matMul(a1, b, false, false));
+    const transposed = both(() => tf.matMul(a, seeded([1, 4, 7], 7), false, true));
+    for (const r of [left, right, transposed]) {
+      expect(r.ran).toBe(1);
+      expect(maxRelative(r.ours[0]!, r.theirs[0]!)).toBeLessThan(1e-5);
+    }
+    tf.dispose([a, b1, a1, b]);
+  });
+
+  it('gradients of a batched product match, with no tensor left behind', () => {
+    const a = seeded([4, 6, 8], 8);
+    const b = seeded([4, 8, 5], 9);
+    const before = tf.memory().numTensors;
+    const { ours, theirs, ran } = both(() => {
+      const [ga, gb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, y))))([a, b]);
+      return [ga!, gb!];
+    });
+    expect(ran).toBe(3);
+    expect(maxRelative(ours[0]!, theirs[0]!)).toBeLessThan(1e-5);
+    expect(maxRelative(ours[1]!, theirs[1]!)).toBeLessThan(1e-5);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([a, b]);
+  });
+
+  it('leaves single products (XNNPACK) and non-float inputs to the backend', () => {
+    const before = wasmSimdKernelCalls().get('BatchMatMul') ?? 0;
+    tf.tidy(() => tf.matMul(seeded([5, 7], 1), seeded([7, 3], 2)).dataSync());
+    tf.tidy(() => tf.matMul(seeded([1, 5, 7], 1), seeded([1, 7, 3], 2)).dataSync());
+    expect(wasmSimdKernelCalls().get('BatchMatMul') ?? 0).toBe(before);
+  });
+});

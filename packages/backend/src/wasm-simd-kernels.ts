@@ -1,0 +1,174 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { wasmKernelsBase64 } from './wasm-kernels.generated';
+
+/*
+ * Our own 128-bit SIMD kernels for the wasm backend (wasm/kernels.c), for the ops its build runs as scalar
+ * loops. The module imports the backend's WebAssembly.Memory, so it reads and writes the backend's tensors
+ * in place, like the oneDNN addon on Node, but it runs wherever the wasm backend does.
+ *
+ * BatchMatMul: tfjs-backend-wasm runs a product with a batch > 1 in a scalar loop (2.2 GFLOP/s measured),
+ * and attention (both products) and GroupNorm's channel sums are such products.
+ */
+
+interface KernelExports {
+  batch_matmul(
+    a: number,
+    b: number,
+    out: number,
+    scratch: number,
+    batchA: number,
+    batchB: number,
+    m: number,
+    k: number,
+    n: number,
+    transposeA: number,
+    transposeB: number,
+  ): void;
+}
+
+/** The part of tfjs-backend-wasm's BackendWasm used here (not in its typed API). */
+interface WasmBackendLike {
+  wasm: { asm?: { memory?: unknown } };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+  disposeData(dataId: object): boolean;
+}
+
+type KernelArgs = Parameters<KernelFunc>[0];
+
+/** The WebAssembly API this needs (the package's TypeScript lib has no DOM, so no WebAssembly value types). */
+interface WebAssemblyApi {
+  Memory: abstract new (...args: never[]) => { buffer: ArrayBufferLike };
+  instantiate(bytes: Uint8Array, imports: object): Promise<{ instance: { exports: unknown } }>;
+}
+const wasmApi = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
+
+let kernels: KernelExports | null = null;
+let unavailable: string | null = null;
+let enabled = true;
+const calls = new Map<string, number>();
+const originals = new Map<string, KernelConfig | undefined>();
+
+function decodeBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/**
+ * Instantiates the kernels on the running wasm backend's memory and registers them as its kernels, each
+ * falling back to the backend's own where it does not apply (idempotent). Returns whether they run;
+ * `wasmSimdKernelsUnavailableReason()` says why not (a threaded build's shared memory, no SIMD).
+ */
+export async function installWasmSimdKernels(): Promise<boolean> {
+  if (kernels !== null || unavailable !== null) return kernels !== null;
+  const backend = tf.findBackend('wasm') as unknown as WasmBackendLike | undefined;
+  const memory = backend?.wasm.asm?.memory;
+  if (!(memory instanceof wasmApi.Memory)) {
+    unavailable = 'the wasm backend exposes no WebAssembly.Memory';
+    return false;
+  }
+  if (typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer) {
+    unavailable = "the wasm backend's memory is shared (its threaded build): our kernels are built for unshared memory";
+    return false;
+  }
+  try {
+    const { instance } = await wasmApi.instantiate(decodeBase64(wasmKernelsBase64), { env: { memory } });
+    kernels = instance.exports as unknown as KernelExports;
+  } catch (error) {
+    unavailable = `our wasm kernels did not load: ${error instanceof Error ? error.message : String(error)}`;
+    return false;
+  }
+  register('BatchMatMul', batchMatMul);
+  return true;
+}
+
+export function wasmSimdKernelsUnavailableReason(): string | null {
+  return unavailable;
+}
+
+/** Whether our kernels run (tests switch them off to compare with the backend's own). */
+export function setWasmSimdKernels(on: boolean): void {
+  enabled = on;
+}
+
+/** Per kernel, how many calls ours ran (the rest went to the backend's own). */
+export function wasmSimdKernelCalls(): ReadonlyMap<string, number> {
+  return new Map(calls);
+}
+
+export function wasmSimdKernelsActive(): boolean {
+  return kernels !== null && enabled;
+}
+
+function register(name: string, ours: (args: KernelArgs, k: KernelExports) => TensorInfo | null): void {
+  const original = tf.getKernel(name, 'wasm');
+  originals.set(name, original);
+  if (original) tf.unregisterKernel(name, 'wasm');
+  const fallback = original?.kernelFunc;
+  tf.registerKernel({
+    kernelName: name,
+    backendName: 'wasm',
+    kernelFunc: (args) => {
+      const out = enabled && kernels ? ours(args, kernels) : null;
+      if (out !== null) {
+        calls.set(name, (calls.get(name) ?? 0) + 1);
+        return out;
+      }
+      if (!fallback) throw new Error(`kernel '${name}' is not available on the wasm backend for these arguments`);
+      return fallback(args);
+    },
+    ...(original?.setupFunc ? { setupFunc: original.setupFunc } : {}),
+    ...(original?.disposeFunc ? { disposeFunc: original.disposeFunc } : {}),
+  });
+}
+
+function offsetOf(backend: WasmBackendLike, t: TensorInfo): number {
+  const entry = backend.dataIdMap.get(t.dataId);
+  if (entry === undefined) throw new Error('tensor is not on the wasm backend');
+  return entry.memoryOffset;
+}
+
+const size = (shape: readonly number[]) => shape.reduce((p, d) => p * d, 1);
+
+/** tfjs' BatchMatMul: batch dimensions equal, or those of one side all 1 (broadcast); else the backend's own. */
+function batchMatMul({ inputs, backend, attrs }: KernelArgs, k: KernelExports): TensorInfo | null {
+  const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
+  const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return null;
+  const outerA = a.shape.slice(0, -2);
+  const outerB = b.shape.slice(0, -2);
+  const batchA = size(outerA);
+  const batchB = size(outerB);
+  // A product with one matrix pair already runs on XNNPACK's matmul, faster than ours.
+  if (Math.max(batchA, batchB) === 1) return null;
+  const sameBatch = outerA.length === outerB.length && outerA.every((d, i) => d === outerB[i]);
+  if (!sameBatch && batchA !== 1 && batchB !== 1) return null;
+  const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
+  const [ra, ca] = a.shape.slice(-2) as [number, number];
+  const [rb, cb] = b.shape.slice(-2) as [number, number];
+  const m = transposeA ? ca : ra;
+  const inner = transposeA ? ra : ca;
+  const n = transposeB ? rb : cb;
+  if ((transposeB ? cb : rb) !== inner) return null; // the backend's own kernel says what is wrong
+  const be = backend as unknown as WasmBackendLike;
+  const out = be.makeOutput([...outer, m, n], 'float32');
+  const scratch = transposeB ? be.makeOutput([inner * n], 'float32') : null;
+  k.batch_matmul(
+    offsetOf(be, a),
+    offsetOf(be, b),
+    offsetOf(be, out),
+    scratch ? offsetOf(be, scratch) : 0,
+    batchA,
+    batchB,
+    m,
+    inner,
+    n,
+    transposeA ? 1 : 0,
+    transposeB ? 1 : 0,
+  );
+  if (scratch) be.disposeData(scratch.dataId);
+  return out;
+}

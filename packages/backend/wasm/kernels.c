@@ -1,0 +1,132 @@
+/*
+ * Kernels for tfjs' wasm backend that its own build runs slowly, compiled to a small WebAssembly module
+ * that shares the backend's memory (it imports the backend's WebAssembly.Memory and reads and writes its
+ * tensors in place).
+ *
+ * Why: tfjs-backend-wasm sends a batched matmul (batch > 1) to a scalar loop, about 2 GFLOP/s a core,
+ * and attention and GroupNorm's channel sums are batched matmuls: on the pixel UNet's training step they
+ * took 255 of 1,268 ms. The same products in 128-bit SIMD run several times faster.
+ *
+ * Rules this file keeps, because the module has no memory of its own (the backend owns every byte):
+ * no static data, no stack arrays, no libc. scripts/build-wasm-kernels.mjs refuses a build that has a
+ * data section or a global (a stack pointer would mean the module writes below the backend's heap).
+ *
+ * Build: node packages/backend/scripts/build-wasm-kernels.mjs (Debian: apt-get install clang lld).
+ */
+#include <wasm_simd128.h>
+
+#define EXPORT(name) __attribute__((export_name(name)))
+
+/*
+ * C[M, N] = A · B for one matrix pair. A's element (i, k) sits at a[i·ai + k·ak], so A and Aᵀ are the
+ * same loop with the strides swapped; B is row-major [K, N] with rows ldb apart. Four rows of C at a
+ * time, eight columns (two vectors) each: 8 accumulators, 2 loads of B and 4 broadcasts of A per k.
+ */
+static void gemm(const float *a, int ai, int ak, const float *b, int ldb, float *c, int M, int K, int N) {
+  int i = 0;
+  for (; i + 4 <= M; i += 4) {
+    const float *a0 = a + i * ai, *a1 = a0 + ai, *a2 = a1 + ai, *a3 = a2 + ai;
+    float *c0 = c + i * N, *c1 = c0 + N, *c2 = c1 + N, *c3 = c2 + N;
+    int j = 0;
+    for (; j + 8 <= N; j += 8) {
+      v128_t s00 = wasm_f32x4_splat(0), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00, s31 = s00;
+      const float *bk = b + j;
+      for (int k = 0; k < K; k++, bk += ldb) {
+        const v128_t b0 = wasm_v128_load(bk), b1 = wasm_v128_load(bk + 4);
+        v128_t x = wasm_v128_load32_splat(a0 + k * ak);
+        s00 = wasm_f32x4_add(s00, wasm_f32x4_mul(x, b0));
+        s01 = wasm_f32x4_add(s01, wasm_f32x4_mul(x, b1));
+        x = wasm_v128_load32_splat(a1 + k * ak);
+        s10 = wasm_f32x4_add(s10, wasm_f32x4_mul(x, b0));
+        s11 = wasm_f32x4_add(s11, wasm_f32x4_mul(x, b1));
+        x = wasm_v128_load32_splat(a2 + k * ak);
+        s20 = wasm_f32x4_add(s20, wasm_f32x4_mul(x, b0));
+        s21 = wasm_f32x4_add(s21, wasm_f32x4_mul(x, b1));
+        x = wasm_v128_load32_splat(a3 + k * ak);
+        s30 = wasm_f32x4_add(s30, wasm_f32x4_mul(x, b0));
+        s31 = wasm_f32x4_add(s31, wasm_f32x4_mul(x, b1));
+      }
+      wasm_v128_store(c0 + j, s00), wasm_v128_store(c0 + j + 4, s01);
+      wasm_v128_store(c1 + j, s10), wasm_v128_store(c1 + j + 4, s11);
+      wasm_v128_store(c2 + j, s20), wasm_v128_store(c2 + j + 4, s21);
+      wasm_v128_store(c3 + j, s30), wasm_v128_store(c3 + j + 4, s31);
+    }
+    for (; j + 4 <= N; j += 4) {
+      v128_t s0 = wasm_f32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
+      const float *bk = b + j;
+      for (int k = 0; k < K; k++, bk += ldb) {
+        const v128_t b0 = wasm_v128_load(bk);
+        s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load32_splat(a0 + k * ak), b0));
+        s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(wasm_v128_load32_splat(a1 + k * ak), b0));
+        s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(wasm_v128_load32_splat(a2 + k * ak), b0));
+        s3 = wasm_f32x4_add(s3, wasm_f32x4_mul(wasm_v128_load32_splat(a3 + k * ak), b0));
+      }
+      wasm_v128_store(c0 + j, s0), wasm_v128_store(c1 + j, s1), wasm_v128_store(c2 + j, s2), wasm_v128_store(c3 + j, s3);
+    }
+    for (; j < N; j++) {
+      float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (int k = 0; k < K; k++) {
+        const float bv = b[k * ldb + j];
+        s0 += a0[k * ak] * bv, s1 += a1[k * ak] * bv, s2 += a2[k * ak] * bv, s3 += a3[k * ak] * bv;
+      }
+      c0[j] = s0, c1[j] = s1, c2[j] = s2, c3[j] = s3;
+    }
+  }
+  for (; i < M; i++) {
+    const float *a0 = a + i * ai;
+    float *c0 = c + i * N;
+    int j = 0;
+    for (; j + 16 <= N; j += 16) {
+      v128_t s0 = wasm_f32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
+      const float *bk = b + j;
+      for (int k = 0; k < K; k++, bk += ldb) {
+        const v128_t x = wasm_v128_load32_splat(a0 + k * ak);
+        s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(x, wasm_v128_load(bk)));
+        s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(x, wasm_v128_load(bk + 4)));
+        s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(x, wasm_v128_load(bk + 8)));
+        s3 = wasm_f32x4_add(s3, wasm_f32x4_mul(x, wasm_v128_load(bk + 12)));
+      }
+      wasm_v128_store(c0 + j, s0), wasm_v128_store(c0 + j + 4, s1), wasm_v128_store(c0 + j + 8, s2), wasm_v128_store(c0 + j + 12, s3);
+    }
+    for (; j + 4 <= N; j += 4) {
+      v128_t s0 = wasm_f32x4_splat(0);
+      const float *bk = b + j;
+      for (int k = 0; k < K; k++, bk += ldb) s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load32_splat(a0 + k * ak), wasm_v128_load(bk)));
+      wasm_v128_store(c0 + j, s0);
+    }
+    for (; j < N; j++) {
+      float s0 = 0;
+      for (int k = 0; k < K; k++) s0 += a0[k * ak] * b[k * ldb + j];
+      c0[j] = s0;
+    }
+  }
+}
+
+/* dst[K, N] = srcᵀ for src [N, K]: B of a transposed-B product laid out as gemm reads it. */
+static void transpose(const float *src, float *dst, int N, int K) {
+  for (int n = 0; n < N; n++)
+    for (int k = 0; k < K; k++) dst[k * N + n] = src[n * K + k];
+}
+
+/*
+ * out[p] = op(A[p]) · op(B[p]) for p < batch, tfjs' BatchMatMul on rank-3 views: A is [batchA, M, K]
+ * ([batchA, K, M] when transposeA), B is [batchB, K, N] ([batchB, N, K] when transposeB); a batch of 1
+ * broadcasts. `scratch` holds K·N floats when transposeB (B[p] is transposed into it first).
+ * Offsets are byte offsets into the shared memory.
+ */
+EXPORT("batch_matmul")
+void batch_matmul(const float *a, const float *b, float *out, float *scratch, int batch_a, int batch_b, int M, int K, int N, int transpose_a,
+                  int transpose_b) {
+  const int batch = batch_a > batch_b ? batch_a : batch_b;
+  const int ai = transpose_a ? 1 : K, ak = transpose_a ? M : 1;
+  for (int p = 0; p < batch; p++) {
+    const float *ap = a + (batch_a == 1 ? 0 : p) * M * K;
+    const float *bp = b + (batch_b == 1 ? 0 : p) * K * N;
+    if (transpose_b) {
+      // B broadcast over the batch is transposed once.
+      if (p == 0 || batch_b != 1) transpose(bp, scratch, N, K);
+      bp = scratch;
+    }
+    gemm(ap, ai, ak, bp, N, out + p * M * N, M, K, N);
+  }
+}
