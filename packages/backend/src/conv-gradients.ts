@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { GradConfig } from '@tensorflow/tfjs-core';
 import { gradientOverridden, overrideGradient, restoreGradient, stockGradient } from './gradient-override';
 import { kernelPath } from './onednn-kernels';
+import { wasmFilterGradientCovers } from './wasm-simd-kernels';
 
 /*
  * The Conv2D gradient rewritten as forward convolutions.
@@ -344,7 +345,13 @@ export function installConvGradients(): void {
     const dy4 = dy as tf.Tensor4D;
     return {
       x: () => conv2dInputGradient(dy4, filter, x.shape, convAttrs),
-      filter: () => conv2dFilterGradient(x, dy4, filter.shape, convAttrs),
+      // Our SIMD kernel where it covers the conv (stride 1), else the forward-conv rewrite.
+      filter: () =>
+        wasmFilterGradientCovers(x.shape, filter.shape, convAttrs)
+          ? (tf
+              .engine()
+              .runKernel(tf.Conv2DBackpropFilter, { x, dy: dy4 }, { ...convAttrs, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor4D)
+          : conv2dFilterGradient(x, dy4, filter.shape, convAttrs),
     };
   });
 }

@@ -25,11 +25,11 @@ function seeded(shape: number[], seed: number): tf.Tensor {
   return tf.tensor(values, shape);
 }
 
-function both(fn: () => tf.Tensor | tf.Tensor[]): { ours: Float32Array[]; theirs: Float32Array[]; ran: number } {
-  const before = wasmSimdKernelCalls().get('BatchMatMul') ?? 0;
+function both(fn: () => tf.Tensor | tf.Tensor[], kernel = 'BatchMatMul'): { ours: Float32Array[]; theirs: Float32Array[]; ran: number } {
+  const before = wasmSimdKernelCalls().get(kernel) ?? 0;
   const read = () => tf.tidy(() => [fn()].flat().map((t) => t.dataSync() as Float32Array));
   const ours = read();
-  const ran = (wasmSimdKernelCalls().get('BatchMatMul') ?? 0) - before;
+  const ran = (wasmSimdKernelCalls().get(kernel) ?? 0) - before;
   setWasmSimdKernels(false);
   try {
     return { ours, theirs: read(), ran };
@@ -118,5 +118,60 @@ describe('wasm SIMD kernels', () => {
     tf.tidy(() => tf.matMul(seeded([5, 7], 1), seeded([7, 3], 2)).dataSync());
     tf.tidy(() => tf.matMul(seeded([1, 5, 7], 1), seeded([1, 7, 3], 2)).dataSync());
     expect(wasmSimdKernelCalls().get('BatchMatMul') ?? 0).toBe(before);
+  });
+
+  // Against the forward-conv rewrite (what runs with our kernels off): pads on every side or none, 1×1, even
+  // kernels, one input or output channel, batch 1.
+  const convs: Array<[number[], number[], 'same' | 'valid' | tf.backend_util.ExplicitPadding]> = [
+    [[2, 8, 8, 5], [3, 3, 5, 7], 'same'],
+    [[2, 8, 8, 5], [3, 3, 5, 7], 'valid'],
+    [[3, 6, 5, 4], [1, 1, 4, 9], 'valid'],
+    [[2, 7, 6, 3], [2, 2, 3, 4], 'same'],
+    [[1, 9, 9, 1], [3, 3, 1, 16], 'same'],
+    [[2, 8, 8, 16], [3, 3, 16, 1], 'same'],
+    [
+      [2, 6, 7, 4],
+      [3, 3, 4, 6],
+      [
+        [0, 0],
+        [2, 0],
+        [0, 1],
+        [0, 0],
+      ],
+    ],
+  ];
+  for (const [xShape, fShape, pad] of convs) {
+    it(`conv2d filter gradient x [${xShape}] filter [${fShape}] pad ${JSON.stringify(pad)} matches the rewrite`, () => {
+      const x = seeded(xShape, 11);
+      const f = seeded(fShape, 12);
+      const { ours, theirs, ran } = both(
+        () => tf.grad((w: tf.Tensor) => tf.sum(tf.square(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, pad))))(f),
+        'Conv2DBackpropFilter',
+      );
+      expect(ran).toBe(1);
+      expect(maxRelative(ours[0]!, theirs[0]!)).toBeLessThan(1e-5);
+      tf.dispose([x, f]);
+    });
+  }
+
+  it('leaves strided conv filter gradients to the rewrite, with no tensor left behind', () => {
+    const x = seeded([2, 8, 8, 3], 13);
+    const f = seeded([3, 3, 3, 4], 14);
+    const before = wasmSimdKernelCalls().get('Conv2DBackpropFilter') ?? 0;
+    const tensors = tf.memory().numTensors;
+    tf.tidy(() =>
+      tf
+        .grad((w: tf.Tensor) => tf.sum(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same')))(f)
+        .dataSync(),
+    );
+    expect(wasmSimdKernelCalls().get('Conv2DBackpropFilter') ?? 0).toBe(before);
+    tf.tidy(() =>
+      tf
+        .grad((w: tf.Tensor) => tf.sum(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same')))(f)
+        .dataSync(),
+    );
+    expect(wasmSimdKernelCalls().get('Conv2DBackpropFilter') ?? 0).toBe(before + 1);
+    expect(tf.memory().numTensors).toBe(tensors);
+    tf.dispose([x, f]);
   });
 });

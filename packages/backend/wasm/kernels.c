@@ -18,18 +18,23 @@
 #define EXPORT(name) __attribute__((export_name(name)))
 
 /*
- * C[M, N] = A · B for one matrix pair. A's element (i, k) sits at a[i·ai + k·ak], so A and Aᵀ are the
+ * C[M, N] = A · B (C += A · B when accumulate) for one matrix pair. A's element (i, k) sits at a[i·ai + k·ak], so A and Aᵀ are the
  * same loop with the strides swapped; B is row-major [K, N] with rows ldb apart. Four rows of C at a
  * time, eight columns (two vectors) each: 8 accumulators, 2 loads of B and 4 broadcasts of A per k.
  */
-static void gemm(const float *a, int ai, int ak, const float *b, int ldb, float *c, int M, int K, int N) {
+static void gemm(const float *a, int ai, int ak, const float *b, int ldb, float *c, int M, int K, int N, int accumulate) {
+  const v128_t zero = wasm_f32x4_splat(0);
   int i = 0;
   for (; i + 4 <= M; i += 4) {
     const float *a0 = a + i * ai, *a1 = a0 + ai, *a2 = a1 + ai, *a3 = a2 + ai;
     float *c0 = c + i * N, *c1 = c0 + N, *c2 = c1 + N, *c3 = c2 + N;
     int j = 0;
     for (; j + 8 <= N; j += 8) {
-      v128_t s00 = wasm_f32x4_splat(0), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00, s31 = s00;
+      v128_t s00 = zero, s01 = zero, s10 = zero, s11 = zero, s20 = zero, s21 = zero, s30 = zero, s31 = zero;
+      if (accumulate) {
+        s00 = wasm_v128_load(c0 + j), s01 = wasm_v128_load(c0 + j + 4), s10 = wasm_v128_load(c1 + j), s11 = wasm_v128_load(c1 + j + 4);
+        s20 = wasm_v128_load(c2 + j), s21 = wasm_v128_load(c2 + j + 4), s30 = wasm_v128_load(c3 + j), s31 = wasm_v128_load(c3 + j + 4);
+      }
       const float *bk = b + j;
       for (int k = 0; k < K; k++, bk += ldb) {
         const v128_t b0 = wasm_v128_load(bk), b1 = wasm_v128_load(bk + 4);
@@ -52,7 +57,8 @@ static void gemm(const float *a, int ai, int ak, const float *b, int ldb, float 
       wasm_v128_store(c3 + j, s30), wasm_v128_store(c3 + j + 4, s31);
     }
     for (; j + 4 <= N; j += 4) {
-      v128_t s0 = wasm_f32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
+      v128_t s0 = zero, s1 = zero, s2 = zero, s3 = zero;
+      if (accumulate) s0 = wasm_v128_load(c0 + j), s1 = wasm_v128_load(c1 + j), s2 = wasm_v128_load(c2 + j), s3 = wasm_v128_load(c3 + j);
       const float *bk = b + j;
       for (int k = 0; k < K; k++, bk += ldb) {
         const v128_t b0 = wasm_v128_load(bk);
@@ -65,6 +71,7 @@ static void gemm(const float *a, int ai, int ak, const float *b, int ldb, float 
     }
     for (; j < N; j++) {
       float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      if (accumulate) s0 = c0[j], s1 = c1[j], s2 = c2[j], s3 = c3[j];
       for (int k = 0; k < K; k++) {
         const float bv = b[k * ldb + j];
         s0 += a0[k * ak] * bv, s1 += a1[k * ak] * bv, s2 += a2[k * ak] * bv, s3 += a3[k * ak] * bv;
@@ -77,7 +84,8 @@ static void gemm(const float *a, int ai, int ak, const float *b, int ldb, float 
     float *c0 = c + i * N;
     int j = 0;
     for (; j + 16 <= N; j += 16) {
-      v128_t s0 = wasm_f32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
+      v128_t s0 = zero, s1 = zero, s2 = zero, s3 = zero;
+      if (accumulate) s0 = wasm_v128_load(c0 + j), s1 = wasm_v128_load(c0 + j + 4), s2 = wasm_v128_load(c0 + j + 8), s3 = wasm_v128_load(c0 + j + 12);
       const float *bk = b + j;
       for (int k = 0; k < K; k++, bk += ldb) {
         const v128_t x = wasm_v128_load32_splat(a0 + k * ak);
@@ -89,13 +97,13 @@ static void gemm(const float *a, int ai, int ak, const float *b, int ldb, float 
       wasm_v128_store(c0 + j, s0), wasm_v128_store(c0 + j + 4, s1), wasm_v128_store(c0 + j + 8, s2), wasm_v128_store(c0 + j + 12, s3);
     }
     for (; j + 4 <= N; j += 4) {
-      v128_t s0 = wasm_f32x4_splat(0);
+      v128_t s0 = accumulate ? wasm_v128_load(c0 + j) : zero;
       const float *bk = b + j;
       for (int k = 0; k < K; k++, bk += ldb) s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load32_splat(a0 + k * ak), wasm_v128_load(bk)));
       wasm_v128_store(c0 + j, s0);
     }
     for (; j < N; j++) {
-      float s0 = 0;
+      float s0 = accumulate ? c0[j] : 0;
       for (int k = 0; k < K; k++) s0 += a0[k * ak] * b[k * ldb + j];
       c0[j] = s0;
     }
@@ -127,6 +135,51 @@ void batch_matmul(const float *a, const float *b, float *out, float *scratch, in
       if (p == 0 || batch_b != 1) transpose(bp, scratch, N, K);
       bp = scratch;
     }
-    gemm(ap, ai, ak, bp, N, out + p * M * N, M, K, N);
+    gemm(ap, ai, ak, bp, N, out + p * M * N, M, K, N, 0);
   }
+}
+
+/*
+ * dL/dW of a stride-1 NHWC convolution y = conv(x, W): dW[i, j, ci, co] = Σ_{b,h,w} x[b, h+i−top, w+j−left, ci]·dy[b, h, w, co].
+ *
+ * The input is copied into its zero-padded window xp [B, Hp, Wp, Cin] (Hp = Ho + kh − 1, Wp = Wo + kw − 1) and dy
+ * into dyp [B, Hp, Wp, Cout], zero outside its Ho × Wo corner. In these two layouts every tap (i, j) is one shift of the
+ * flattened pixel index: xp's pixel q + i·Wp + j meets dyp's pixel q for every q, and the extra dyp pixels are zeros.
+ * So each tap is one product with a long inner dimension, dW[i, j] = xp[shift:]ᵀ · dyp, run in chunks of pixels
+ * that stay in cache, accumulating. `scratch` holds B·Hp·Wp·(Cin + Cout) floats.
+ */
+EXPORT("conv2d_filter_grad")
+void conv2d_filter_grad(const float *x, const float *dy, float *dw, float *scratch, int B, int H, int W, int Cin, int Ho, int Wo, int Cout, int kh,
+                        int kw, int top, int left) {
+  const int Hp = Ho + kh - 1, Wp = Wo + kw - 1;
+  float *xp = scratch, *dyp = scratch + B * Hp * Wp * Cin;
+  for (int b = 0; b < B; b++)
+    for (int r = 0; r < Hp; r++)
+      for (int c = 0; c < Wp; c++) {
+        const int h = r - top, w = c - left;
+        float *to = xp + ((b * Hp + r) * Wp + c) * Cin;
+        if (h >= 0 && h < H && w >= 0 && w < W) {
+          const float *from = x + ((b * H + h) * W + w) * Cin;
+          for (int i = 0; i < Cin; i++) to[i] = from[i];
+        } else {
+          for (int i = 0; i < Cin; i++) to[i] = 0;
+        }
+        float *dto = dyp + ((b * Hp + r) * Wp + c) * Cout;
+        if (r < Ho && c < Wo) {
+          const float *from = dy + ((b * Ho + r) * Wo + c) * Cout;
+          for (int i = 0; i < Cout; i++) dto[i] = from[i];
+        } else {
+          for (int i = 0; i < Cout; i++) dto[i] = 0;
+        }
+      }
+  const int pixels = B * Hp * Wp, chunk = 512;
+  for (int i = 0; i < kh; i++)
+    for (int j = 0; j < kw; j++) {
+      const int shift = i * Wp + j, K = pixels - shift;
+      float *tap = dw + (i * kw + j) * Cin * Cout;
+      for (int k0 = 0; k0 < K; k0 += chunk) {
+        const int k = K - k0 < chunk ? K - k0 : chunk;
+        gemm(xp + (shift + k0) * Cin, 1, Cin, dyp + k0 * Cout, Cout, tap, Cin, k, Cout, k0 > 0);
+      }
+    }
 }
