@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { LdmError } from './errors';
+import { installWasmSimdKernels, wasmSimdKernelsActive } from './wasm-simd-kernels';
 
 /** The order `auto` tries in a browser: WebGL only when the page registered it (import '@tensorflow/tfjs-backend-webgl'). */
 const browserLadder = ['webgl', 'wasm', 'cpu'] as const;
@@ -31,7 +32,10 @@ export function activeBackend(): BrowserBackendInfo | undefined {
 }
 
 function kernelsOf(name: BrowserBackendName): string {
-  if (name === 'wasm') return `wasm (XNNPACK${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? ', 128-bit SIMD' : ''}, in the browser)`;
+  if (name === 'wasm') {
+    const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? ', 128-bit SIMD' : '';
+    return `wasm (XNNPACK${simd}${wasmSimdKernelsActive() ? '; batched matmul, GroupNorm and SiLU in our SIMD kernels' : ''}, in the browser)`;
+  }
   if (name === 'webgl') return 'WebGL shaders';
   return 'plain JavaScript';
 }
@@ -40,6 +44,8 @@ async function start(name: BrowserBackendName): Promise<void> {
   if (tf.findBackendFactory(name) === null) throw new Error(`tfjs backend '${name}' is not registered in this page`);
   if (!(await tf.setBackend(name))) throw new Error(`tfjs backend '${name}' failed to initialise`);
   await tf.ready();
+  // Our SIMD kernels share the wasm backend's memory; its threaded build (shared memory) keeps its own kernels.
+  if (name === 'wasm') await installWasmSimdKernels();
 }
 
 function describe(error: unknown): string {

@@ -180,7 +180,8 @@ function kernelsOf(name: ConcreteBackendName): string {
     const bf16 = info.convPrecision === 'bf16' ? ', convolutions in bfloat16 with float32 accumulation' : '';
     return `oneDNN ${info.onednn} (${info.isa}, ${info.threads} thread${info.threads === 1 ? '' : 's'}${bf16}) for ${oneDnnKernelNames.join(', ')}; wasm for the rest`;
   }
-  if (name === 'wasm') return `wasm (XNNPACK, 128-bit SIMD, 1 thread${wasmSimdKernelsActive() ? '; batched matmul in our SIMD kernels' : ''})`;
+  if (name === 'wasm')
+    return `wasm (XNNPACK, 128-bit SIMD, 1 thread${wasmSimdKernelsActive() ? '; batched matmul, conv filter gradients, GroupNorm and SiLU in our SIMD kernels' : ''})`;
   if (name === 'cpu') return 'plain JavaScript';
   return 'libtensorflow';
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { kernelPath } from './onednn-kernels';
+import { wasmSimdKernelsActive } from './wasm-simd-kernels';
 
 /*
  * Ops that run as one fused native kernel on the oneDNN path (`initBackend({ backend: 'native' })`).
@@ -10,6 +11,14 @@ import { kernelPath } from './onednn-kernels';
 /** Whether the fused kernels can run now: the native backend is active. */
 export function fusedOpsAvailable(): boolean {
   return kernelPath() === 'onednn' && tf.getBackend() === 'wasm';
+}
+
+/**
+ * Whether `groupNormFused` and `siluFused` can run now: on the native backend (oneDNN path), and on the wasm
+ * backend where our SIMD module runs them (wasm-simd-kernels.ts).
+ */
+export function fusedNormOpsAvailable(): boolean {
+  return tf.getBackend() === 'wasm' && (kernelPath() === 'onednn' || wasmSimdKernelsActive());
 }
 
 /**

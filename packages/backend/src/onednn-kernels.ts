@@ -206,13 +206,16 @@ export function installOneDnnKernels(): void {
     LdmGlobalNorm: globalNorm,
   };
   for (const name of fusedKernelNames) {
-    if (tf.getKernel(name, 'wasm')) continue;
+    // Off the oneDNN path, our wasm module's kernel (wasm-simd-kernels.ts) where it has one.
+    const wasmKernel = tf.getKernel(name, 'wasm');
+    if (wasmKernel) tf.unregisterKernel(name, 'wasm');
     tf.registerKernel({
       kernelName: name,
       backendName: 'wasm',
       kernelFunc: (args) => {
-        if (path !== 'onednn') throw new Error(`kernel '${name}' runs only on the oneDNN path (check fusedOpsAvailable() first)`);
-        return fused[name](args, binding!);
+        if (path === 'onednn') return fused[name](args, binding!);
+        if (wasmKernel) return wasmKernel.kernelFunc(args);
+        throw new Error(`kernel '${name}' runs only on the oneDNN path (check fusedOpsAvailable() first)`);
       },
     });
   }

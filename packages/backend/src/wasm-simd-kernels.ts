@@ -9,11 +9,47 @@ import { wasmKernelsBase64 } from './wasm-kernels.generated';
  *
  * BatchMatMul: tfjs-backend-wasm runs a product with a batch > 1 in a scalar loop (2.2 GFLOP/s measured),
  * and attention (both products) and GroupNorm's channel sums are such products.
+ * LdmGroupNorm(Grad), LdmSilu(Grad): the fused kernels of fused-ops.ts, the native addon's math in one pass
+ * each, where tfjs ops take 10–20 small kernels a GroupNorm.
  * Conv2DBackpropFilter (stride 1): tfjs-backend-wasm has none; the forward-conv rewrite (conv-gradients.ts)
  * runs XNNPACK with an H×W "filter" at 12–18 GFLOP/s, half its usual speed.
  */
 
 interface KernelExports {
+  silu(x: number, y: number, n: number): void;
+  silu_grad(dy: number, x: number, dx: number, n: number): void;
+  group_norm(
+    x: number,
+    gamma: number,
+    beta: number,
+    y: number,
+    mean: number,
+    inv: number,
+    scratch: number,
+    b: number,
+    hw: number,
+    c: number,
+    g: number,
+    eps: number,
+    act: number,
+  ): void;
+  group_norm_grad(
+    dy: number,
+    x: number,
+    gamma: number,
+    beta: number,
+    mean: number,
+    inv: number,
+    dx: number,
+    dGamma: number,
+    dBeta: number,
+    scratch: number,
+    b: number,
+    hw: number,
+    c: number,
+    g: number,
+    act: number,
+  ): void;
   conv2d_filter_grad(x: number, dy: number, dw: number, scratch: number, ...geometry: number[]): void;
   batch_matmul(
     a: number,
@@ -86,6 +122,10 @@ export async function installWasmSimdKernels(): Promise<boolean> {
   }
   register('BatchMatMul', batchMatMul);
   register('Conv2DBackpropFilter', conv2dBackpropFilter);
+  register('LdmGroupNorm', groupNorm);
+  register('LdmGroupNormGrad', groupNormGrad);
+  register('LdmSilu', silu);
+  register('LdmSiluGrad', siluGrad);
   return true;
 }
 
@@ -107,7 +147,7 @@ export function wasmSimdKernelsActive(): boolean {
   return kernels !== null && enabled;
 }
 
-function register(name: string, ours: (args: KernelArgs, k: KernelExports) => TensorInfo | null): void {
+function register(name: string, ours: (args: KernelArgs, k: KernelExports) => TensorInfo | TensorInfo[] | null): void {
   const original = tf.getKernel(name, 'wasm');
   originals.set(name, original);
   if (original) tf.unregisterKernel(name, 'wasm');
@@ -147,7 +187,7 @@ function batchMatMul({ inputs, backend, attrs }: KernelArgs, k: KernelExports): 
   const batchA = size(outerA);
   const batchB = size(outerB);
   // A product with one matrix pair already runs on XNNPACK's matmul, faster than ours.
-  if (Math.max(batchA, batchB) === 1) return null;
+  if (Math.max(batchA, batchB) === 1 || batchA === 0 || batchB === 0) return null;
   const sameBatch = outerA.length === outerB.length && outerA.every((d, i) => d === outerB[i]);
   if (!sameBatch && batchA !== 1 && batchB !== 1) return null;
   const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
@@ -223,4 +263,51 @@ function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs, k: KernelE
   );
   be.disposeData(scratch.dataId);
   return out;
+}
+
+function groupNorm({ inputs, backend, attrs }: KernelArgs, k: KernelExports): TensorInfo[] {
+  const { x, gamma, beta } = inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
+  const { groups, eps, silu } = attrs as unknown as { groups: number; eps: number; silu?: boolean };
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  const be = backend as unknown as WasmBackendLike;
+  const y = be.makeOutput([n, h, w, c], 'float32');
+  const mean = be.makeOutput([n, groups], 'float32');
+  const inv = be.makeOutput([n, groups], 'float32');
+  const scratch = be.makeOutput([5 * c], 'float32');
+  const o = (t: TensorInfo) => offsetOf(be, t);
+  k.group_norm(o(x), o(gamma), o(beta), o(y), o(mean), o(inv), o(scratch), n, h * w, c, groups, eps, silu ? 1 : 0);
+  be.disposeData(scratch.dataId);
+  return [y, mean, inv];
+}
+
+function groupNormGrad({ inputs, backend, attrs }: KernelArgs, k: KernelExports): TensorInfo[] {
+  const { dy, x, gamma, beta, mean, inv } = inputs as Record<'dy' | 'x' | 'gamma' | 'mean' | 'inv', TensorInfo> & { beta?: TensorInfo };
+  const { groups, silu } = attrs as unknown as { groups: number; silu?: boolean };
+  if (silu && !beta) throw new Error('LdmGroupNormGrad with silu needs beta (the forward pass is recomputed)');
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  const be = backend as unknown as WasmBackendLike;
+  const dx = be.makeOutput([n, h, w, c], 'float32');
+  const dGamma = be.makeOutput([c], 'float32');
+  const dBeta = be.makeOutput([c], 'float32');
+  const scratch = be.makeOutput([11 * c + (silu ? h * w * c : 0)], 'float32');
+  const o = (t: TensorInfo) => offsetOf(be, t);
+  k.group_norm_grad(o(dy), o(x), o(gamma), silu ? o(beta!) : 0, o(mean), o(inv), o(dx), o(dGamma), o(dBeta), o(scratch), n, h * w, c, groups, silu ? 1 : 0);
+  be.disposeData(scratch.dataId);
+  return [dx, dGamma, dBeta];
+}
+
+function silu({ inputs, backend }: KernelArgs, k: KernelExports): TensorInfo {
+  const { x } = inputs as { x: TensorInfo };
+  const be = backend as unknown as WasmBackendLike;
+  const y = be.makeOutput([...x.shape], 'float32');
+  k.silu(offsetOf(be, x), offsetOf(be, y), size(x.shape));
+  return y;
+}
+
+function siluGrad({ inputs, backend }: KernelArgs, k: KernelExports): TensorInfo {
+  const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo };
+  const be = backend as unknown as WasmBackendLike;
+  const dx = be.makeOutput([...x.shape], 'float32');
+  k.silu_grad(offsetOf(be, dy), offsetOf(be, x), offsetOf(be, dx), size(x.shape));
+  return dx;
 }

@@ -183,3 +183,156 @@ void conv2d_filter_grad(const float *x, const float *dy, float *dw, float *scrat
       }
     }
 }
+
+/*
+ * GroupNorm and SiLU, the same math as the native addon's (packages/onednn/src/addon.cc), so both paths agree to
+ * float32 rounding: two-pass statistics accumulated in float64 per channel, then per group.
+ */
+
+/* e^x by Cody–Waite range reduction and a degree-6 polynomial: relative error ≈ 2e-7 (no libm here). */
+static inline float exp_approx(float x) {
+  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+  const float n = __builtin_nearbyintf(x * 1.44269504088896341f);
+  const float r = (x - n * 0.693145751953125f) - n * 1.42860682030941723212e-6f;
+  float p = 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  union {
+    int i;
+    float f;
+  } scale = {.i = ((int)n + 127) << 23};
+  return p * scale.f;
+}
+
+static inline float silu_of(float v) { return v / (1.0f + exp_approx(-v)); }
+static inline float silu_grad_of(float dy, float v) {
+  const float s = 1.0f / (1.0f + exp_approx(-v));
+  return dy * s * (1.0f + v * (1.0f - s));
+}
+
+EXPORT("silu")
+void silu(const float *x, float *y, int n) {
+  for (int i = 0; i < n; i++) y[i] = silu_of(x[i]);
+}
+
+EXPORT("silu_grad")
+void silu_grad(const float *dy, const float *x, float *dx, int n) {
+  for (int i = 0; i < n; i++) dx[i] = silu_grad_of(dy[i], x[i]);
+}
+
+/*
+ * y = (x − μ)·inv·γ + β over NHWC viewed as [B, HW, C], statistics per sample and group of C/G adjacent channels
+ * (SiLU of it when act); mean and inv = 1/√(σ² + ε) per [b, g] are kept for the gradient.
+ * scratch: C doubles then 3·C floats.
+ */
+EXPORT("group_norm")
+void group_norm(const float *x, const float *gamma, const float *beta, float *y, float *mean, float *inv, double *scratch, int B, int HW, int C,
+                int G, double eps, int act) {
+  const int cg = C / G;
+  const double n = (double)HW * cg;
+  double *acc = scratch;
+  float *mu = (float *)(scratch + C), *scale = mu + C, *shift = scale + C;
+  for (int b = 0; b < B; b++) {
+    const float *xb = x + b * HW * C;
+    float *yb = y + b * HW * C;
+    for (int c = 0; c < C; c++) acc[c] = 0;
+    for (int i = 0; i < HW; i++)
+      for (int c = 0; c < C; c++) acc[c] += xb[i * C + c];
+    for (int g = 0; g < G; g++) {
+      double s = 0;
+      for (int c = 0; c < cg; c++) s += acc[g * cg + c];
+      for (int c = 0; c < cg; c++) mu[g * cg + c] = (float)(s / n);
+      mean[b * G + g] = (float)(s / n);
+    }
+    for (int c = 0; c < C; c++) acc[c] = 0;
+    for (int i = 0; i < HW; i++)
+      for (int c = 0; c < C; c++) {
+        const double d = (double)xb[i * C + c] - mu[c];
+        acc[c] += d * d;
+      }
+    for (int g = 0; g < G; g++) {
+      double s = 0;
+      for (int c = 0; c < cg; c++) s += acc[g * cg + c];
+      const float is = (float)(1.0 / __builtin_sqrt(s / n + eps));
+      inv[b * G + g] = is;
+      for (int c = 0; c < cg; c++) {
+        const int k = g * cg + c;
+        scale[k] = is * gamma[k];
+        shift[k] = beta[k] - mu[k] * scale[k];
+      }
+    }
+    if (act)
+      for (int i = 0; i < HW; i++)
+        for (int c = 0; c < C; c++) yb[i * C + c] = silu_of(xb[i * C + c] * scale[c] + shift[c]);
+    else
+      for (int i = 0; i < HW; i++)
+        for (int c = 0; c < C; c++) yb[i * C + c] = xb[i * C + c] * scale[c] + shift[c];
+  }
+}
+
+/*
+ * dx = inv·(γ·dy − mean_g(γ·dy) − x̂·mean_g(γ·dy·x̂)), dγ = Σ dy·x̂, dβ = Σ dy (sums over b and HW). With act, dy is
+ * first taken through SiLU's derivative at the normalised value, recomputed as the forward pass computed it, into
+ * dv (HW·C floats). scratch: 4·C doubles then 3·C floats (+ HW·C floats for dv when act).
+ */
+EXPORT("group_norm_grad")
+void group_norm_grad(const float *dy, const float *x, const float *gamma, const float *beta, const float *mean, const float *inv, float *dx,
+                     float *dgamma, float *dbeta, double *scratch, int B, int HW, int C, int G, int act) {
+  const int cg = C / G;
+  const double n = (double)HW * cg;
+  double *sDy = scratch, *sDyX = sDy + C, *totalGamma = sDyX + C, *totalBeta = totalGamma + C;
+  float *coefDy = (float *)(totalBeta + C), *coefX = coefDy + C, *bias = coefX + C, *dv = bias + C;
+  for (int c = 0; c < C; c++) totalGamma[c] = 0, totalBeta[c] = 0;
+  for (int b = 0; b < B; b++) {
+    const int base = b * HW * C;
+    const float *dyb = dy + base, *xb = x + base;
+    if (act) {
+      // The forward pass's scale and shift (in coefDy, bias for now), from the same float32 μ, inv, γ, β.
+      for (int c = 0; c < C; c++) {
+        const float mu = mean[b * G + c / cg];
+        coefDy[c] = inv[b * G + c / cg] * gamma[c];
+        bias[c] = beta[c] - mu * coefDy[c];
+      }
+      for (int i = 0; i < HW; i++)
+        for (int c = 0; c < C; c++) dv[i * C + c] = silu_grad_of(dyb[i * C + c], xb[i * C + c] * coefDy[c] + bias[c]);
+      dyb = dv;
+    }
+    for (int c = 0; c < C; c++) sDy[c] = 0, sDyX[c] = 0;
+    for (int i = 0; i < HW; i++)
+      for (int c = 0; c < C; c++) {
+        const double d = dyb[i * C + c];
+        sDy[c] += d;
+        sDyX[c] += d * xb[i * C + c];
+      }
+    for (int g = 0; g < G; g++) {
+      const double mu = mean[b * G + g], is = inv[b * G + g];
+      double m1 = 0, m2 = 0;
+      for (int c = 0; c < cg; c++) {
+        const int k = g * cg + c;
+        const double sDyXhat = is * (sDyX[k] - mu * sDy[k]);
+        totalBeta[k] += sDy[k];
+        totalGamma[k] += sDyXhat;
+        m1 += sDy[k] * gamma[k];
+        m2 += sDyXhat * gamma[k];
+      }
+      m1 /= n;
+      m2 /= n;
+      for (int c = 0; c < cg; c++) {
+        const int k = g * cg + c;
+        coefDy[k] = (float)(is * gamma[k]);
+        coefX[k] = (float)(-is * is * m2);
+        bias[k] = (float)(mu * is * is * m2 - is * m1);
+      }
+    }
+    for (int i = 0; i < HW; i++)
+      for (int c = 0; c < C; c++) {
+        const int k = base + i * C + c;
+        dx[k] = dyb[i * C + c] * coefDy[c] + x[k] * coefX[c] + bias[c];
+      }
+  }
+  for (int c = 0; c < C; c++) dgamma[c] = (float)totalGamma[c], dbeta[c] = (float)totalBeta[c];
+}

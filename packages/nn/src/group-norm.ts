@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LdmError, fusedOpsAvailable, groupNormFused } from '@ldm/backend';
+import { LdmError, fusedNormOpsAvailable, groupNormFused } from '@ldm/backend';
 import { Module } from './module';
 import { silu } from './activations';
 
@@ -91,15 +91,15 @@ export class GroupNorm extends Module {
     this.checkInput(x);
     const gamma = this.weight as tf.Tensor1D;
     const beta = this.bias as tf.Tensor1D;
-    // The native backend runs the whole op (and its gradient) as one kernel; the tfjs ops are the reference.
-    if (fusedOpsAvailable()) return tf.tidy(() => groupNormFused(x, gamma, beta, this.numGroups, this.eps));
+    // The native backend and our wasm module run the whole op (and its gradient) as one kernel; the tfjs ops are the reference.
+    if (fusedNormOpsAvailable()) return tf.tidy(() => groupNormFused(x, gamma, beta, this.numGroups, this.eps));
     return tf.tidy(() => groupNormOp(x, gamma, beta, this.numGroups, this.eps));
   }
 
-  /** silu(forward(x)), the ResNet blocks' norm-then-activation: one kernel each way on the native backend. */
+  /** silu(forward(x)), the ResNet blocks' norm-then-activation: one kernel each way on the native and wasm backends. */
   forwardSilu(x: tf.Tensor4D): tf.Tensor4D {
     this.checkInput(x);
-    if (fusedOpsAvailable()) return tf.tidy(() => groupNormFused(x, this.weight as tf.Tensor1D, this.bias as tf.Tensor1D, this.numGroups, this.eps, true));
+    if (fusedNormOpsAvailable()) return tf.tidy(() => groupNormFused(x, this.weight as tf.Tensor1D, this.bias as tf.Tensor1D, this.numGroups, this.eps, true));
     return tf.tidy(() => silu(this.forward(x)));
   }
 

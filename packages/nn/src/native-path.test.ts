@@ -1,6 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Generator, fusedOpsAvailable, initBackend, loadOneDnn, randn, setKernelPath, setOneDnnThreads } from '@ldm/backend';
+import {
+  Generator,
+  fusedNormOpsAvailable,
+  fusedOpsAvailable,
+  initBackend,
+  loadOneDnn,
+  randn,
+  setKernelPath,
+  setOneDnnThreads,
+  setWasmSimdKernels,
+  wasmSimdKernelCalls,
+} from '@ldm/backend';
 import { silu } from './activations';
 import { Conv2d } from './conv2d';
 import { GroupNorm } from './group-norm';
@@ -11,7 +22,8 @@ import { globalNorm, globalNormOps } from './optim/clip-grad-norm';
 
 /*
  * The fused native kernels (GroupNorm, SiLU, Adam, EMA, the global norm) against the same layers composed from tfjs ops,
- * switching paths in one process. Skipped where the @ldm/onednn addon is not built.
+ * switching paths in one process. Skipped where the @ldm/onednn addon is not built. The reference is the wasm path
+ * with our SIMD module off (it runs GroupNorm and SiLU fused too); the module's own kernels are checked at the end.
  */
 const built = await loadOneDnn();
 
@@ -33,12 +45,39 @@ function worstRelative(a: Float32Array[], b: Float32Array[]): number {
 function onBothPaths(fn: () => tf.Tensor[]): [Float32Array[], Float32Array[]] {
   const run = (path: 'wasm' | 'onednn') => {
     setKernelPath(path);
-    const outs = tf.tidy(fn);
-    const data = outs.map((t) => Float32Array.from(t.dataSync()));
-    tf.dispose(outs);
-    return data;
+    setWasmSimdKernels(path === 'onednn');
+    try {
+      const outs = tf.tidy(fn);
+      const data = outs.map((t) => Float32Array.from(t.dataSync()));
+      tf.dispose(outs);
+      return data;
+    } finally {
+      setWasmSimdKernels(true);
+    }
   };
   return [run('wasm'), run('onednn')];
+}
+
+/** A GroupNorm with random γ, β; an input x and a weighting w of the output (loss Σ w·f(x)). */
+function groupNormCase(gen: Generator, shape: readonly [number, number, number, number], groups: number) {
+  const norm = new GroupNorm(groups, shape[3]);
+  tf.tidy(() => {
+    norm.weight.assign(tf.add(1, randn([shape[3]], gen.split('w'))));
+    norm.bias.assign(randn([shape[3]], gen.split('b')));
+  });
+  const x = tf.tidy(() => tf.add(tf.mul(randn([...shape], gen.split('x')), 3), 0.5)) as tf.Tensor4D;
+  const w = randn([...shape], gen.split('dy'));
+  /** f(x), the loss, and its gradients with respect to γ, β and x. */
+  const outputs = (f: (xi: tf.Tensor4D) => tf.Tensor4D) => () => {
+    const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(f(x), w)) as tf.Scalar, [norm.weight, norm.bias]);
+    const dx = tf.grad((xi: tf.Tensor) => tf.sum(tf.mul(f(xi as tf.Tensor4D), w)))(x);
+    return [f(x), value, grads[norm.weight.name]!, grads[norm.bias.name]!, dx];
+  };
+  const dispose = () => {
+    tf.dispose([x, w]);
+    norm.dispose();
+  };
+  return { norm, outputs, dispose };
 }
 
 describe.skipIf(!built)('fused native kernels match the tfjs-op layers', () => {
@@ -46,28 +85,6 @@ describe.skipIf(!built)('fused native kernels match the tfjs-op layers', () => {
     await initBackend({ backend: 'native' });
   });
   afterAll(() => setKernelPath('onednn'));
-
-  /** A GroupNorm with random γ, β; an input x and a weighting w of the output (loss Σ w·f(x)). */
-  function groupNormCase(gen: Generator, shape: readonly [number, number, number, number], groups: number) {
-    const norm = new GroupNorm(groups, shape[3]);
-    tf.tidy(() => {
-      norm.weight.assign(tf.add(1, randn([shape[3]], gen.split('w'))));
-      norm.bias.assign(randn([shape[3]], gen.split('b')));
-    });
-    const x = tf.tidy(() => tf.add(tf.mul(randn([...shape], gen.split('x')), 3), 0.5)) as tf.Tensor4D;
-    const w = randn([...shape], gen.split('dy'));
-    /** f(x), the loss, and its gradients with respect to γ, β and x. */
-    const outputs = (f: (xi: tf.Tensor4D) => tf.Tensor4D) => () => {
-      const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(f(x), w)) as tf.Scalar, [norm.weight, norm.bias]);
-      const dx = tf.grad((xi: tf.Tensor) => tf.sum(tf.mul(f(xi as tf.Tensor4D), w)))(x);
-      return [f(x), value, grads[norm.weight.name]!, grads[norm.bias.name]!, dx];
-    };
-    const dispose = () => {
-      tf.dispose([x, w]);
-      norm.dispose();
-    };
-    return { norm, outputs, dispose };
-  }
 
   it('GroupNorm forward and gradients (x, γ, β), several shapes, no leak', () => {
     const gen = new Generator(3);
@@ -293,5 +310,68 @@ describe.skipIf(!built)('fused native kernels match the tfjs-op layers', () => {
       return out;
     });
     expect(worstRelative(ref, got)).toBeLessThan(1e-5);
+  });
+});
+
+describe('our wasm SIMD kernels (GroupNorm, SiLU) match the tfjs-op layers', () => {
+  beforeAll(async () => {
+    if (!built) await initBackend({ backend: 'wasm' });
+    setKernelPath('wasm');
+  });
+  afterAll(() => {
+    if (built) setKernelPath('onednn');
+  });
+
+  /** fn with our kernels off (the tfjs ops) and on; how many times `kernel` ran with them on. */
+  function offAndOn(fn: () => tf.Tensor[], kernel: string): [Float32Array[], Float32Array[], number] {
+    const read = () => {
+      const outs = tf.tidy(fn);
+      const data = outs.map((t) => Float32Array.from(t.dataSync()));
+      tf.dispose(outs);
+      return data;
+    };
+    setWasmSimdKernels(false);
+    expect(fusedNormOpsAvailable()).toBe(false);
+    const ref = read();
+    setWasmSimdKernels(true);
+    expect(fusedNormOpsAvailable()).toBe(true);
+    const before = wasmSimdKernelCalls().get(kernel) ?? 0;
+    const got = read();
+    return [ref, got, (wasmSimdKernelCalls().get(kernel) ?? 0) - before];
+  }
+
+  it('GroupNorm and GroupNorm + SiLU, forward and gradients (x, γ, β), several shapes, no leak', () => {
+    const gen = new Generator(3);
+    for (const [shape, groups] of [
+      [[4, 8, 8, 32], 8],
+      [[2, 5, 7, 12], 3],
+      [[3, 4, 4, 64], 32],
+    ] as const) {
+      const { norm, outputs, dispose } = groupNormCase(gen, shape, groups);
+      const before = tf.memory().numTensors;
+      const [ref, got, ran] = offAndOn(
+        outputs((xi) => norm.forward(xi)),
+        'LdmGroupNormGrad',
+      );
+      expect(ran).toBeGreaterThan(0);
+      expect(worstRelative(ref, got)).toBeLessThan(2e-5);
+      const [refSilu, gotSilu, ranSilu] = offAndOn(
+        outputs((xi) => norm.forwardSilu(xi)),
+        'LdmGroupNorm',
+      );
+      expect(ranSilu).toBeGreaterThan(0);
+      expect(worstRelative(refSilu, gotSilu)).toBeLessThan(2e-5);
+      expect(tf.memory().numTensors).toBe(before);
+      dispose();
+    }
+  });
+
+  it('SiLU forward and gradient', () => {
+    const gen = new Generator(4);
+    const x = tf.tidy(() => tf.mul(randn([3, 7, 5, 9], gen.split('x')), 4));
+    const [ref, got, ran] = offAndOn(() => [silu(x), tf.grad((xi: tf.Tensor) => tf.sum(tf.mul(silu(xi), xi)))(x)], 'LdmSiluGrad');
+    expect(ran).toBe(1);
+    expect(worstRelative(ref, got)).toBeLessThan(2e-6);
+    x.dispose();
   });
 });
