@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import type { OneDnnBinding } from '@ldm/onednn';
+import { rowGroups } from './row-groups';
 
 /*
  * oneDNN kernels for the wasm backend, from the optional Node-API addon `@ldm/onednn`.
@@ -502,20 +503,6 @@ function addRows({ inputs, backend }: KernelArgs, b: OneDnnBinding): TensorInfo 
   const out = be.makeOutput([...full.shape], 'float32');
   b.addRows(heap(be), groups, size / cols / groups, cols, same ? 1 : 0, offsetOf(be, full), offsetOf(be, other), offsetOf(be, out));
   return out;
-}
-
-/**
- * When `row` (right-aligned to `full`'s rank) is `full`'s leading k dims, then 1s, then `full`'s last dim — so it adds
- * one row per index of those k dims — the number of such rows G; else null.
- */
-function rowGroups(row: readonly number[], full: readonly number[]): number | null {
-  const rank = full.length;
-  if (rank < 1 || row.length < 1 || row.length > rank || row[row.length - 1] !== full[rank - 1]) return null;
-  const r = [...new Array<number>(rank - row.length).fill(1), ...row];
-  let k = 0;
-  while (k < rank - 1 && r[k] === full[k] && r[k] !== 1) k++;
-  for (let i = k; i < rank - 1; i++) if (r[i] !== 1) return null;
-  return full.slice(0, k).reduce((p, d) => p * d, 1);
 }
 
 /**

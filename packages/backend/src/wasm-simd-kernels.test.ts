@@ -174,4 +174,36 @@ describe('wasm SIMD kernels', () => {
     expect(tf.memory().numTensors).toBe(tensors);
     tf.dispose([x, f]);
   });
+
+  it('sums over leading axes (bias gradients, per-sample sums) as the backend does, other reductions left to it', () => {
+    const x = seeded([4, 5, 6, 7], 21);
+    for (const [axis, keepDims] of [
+      [[0, 1, 2], false],
+      [[0, 1, 2], true],
+      [[1, 2], false],
+      [[2], true],
+    ] as const) {
+      const r = both(() => tf.sum(x, [...axis], keepDims), 'Sum');
+      expect(r.ran).toBe(1);
+      expect(maxRelative(r.ours[0]!, r.theirs[0]!)).toBeLessThan(1e-5);
+    }
+    const leftAlone = both(() => [tf.sum(x, 3), tf.sum(x, [0, 3])], 'Sum');
+    expect(leftAlone.ran).toBe(0);
+    x.dispose();
+  });
+
+  it('adds a row to every row (bias, per-sample embedding) as the backend does, other broadcasts left to it', () => {
+    const x = seeded([3, 4, 5, 6], 22);
+    for (const row of [[6], [1, 1, 1, 6], [3, 1, 1, 6], [1, 6]]) {
+      const b = seeded(row, 23);
+      const r = both(() => [tf.add(x, b), tf.add(b, x)], 'Add');
+      expect(r.ran).toBe(2);
+      expect(maxRelative(r.ours[0]!, r.theirs[0]!)).toBe(0);
+      expect(maxRelative(r.ours[1]!, r.theirs[1]!)).toBe(0);
+      b.dispose();
+    }
+    const leftAlone = both(() => [tf.add(x, x), tf.add(x, seeded([1, 4, 5, 6], 24)), tf.add(x, seeded([3, 4, 1, 1], 25))], 'Add');
+    expect(leftAlone.ran).toBe(0);
+    x.dispose();
+  });
 });

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { rowGroups } from './row-groups';
 import { wasmKernelsBase64 } from './wasm-kernels.generated';
 
 /*
@@ -11,11 +12,15 @@ import { wasmKernelsBase64 } from './wasm-kernels.generated';
  * and attention (both products) and GroupNorm's channel sums are such products.
  * LdmGroupNorm(Grad), LdmSilu(Grad): the fused kernels of fused-ops.ts, the native addon's math in one pass
  * each, where tfjs ops take 10–20 small kernels a GroupNorm.
+ * Sum over leading axes (bias gradients) and Add of a row to every row (biases, time embeddings): the backend
+ * transposes the whole tensor for the one and walks broadcast indices one by one for the other.
  * Conv2DBackpropFilter (stride 1): tfjs-backend-wasm has none; the forward-conv rewrite (conv-gradients.ts)
  * runs XNNPACK with an H×W "filter" at 12–18 GFLOP/s, half its usual speed.
  */
 
 interface KernelExports {
+  sum_leading(x: number, y: number, scratch: number, g: number, r: number, c: number): void;
+  add_rows(a: number, b: number, out: number, g: number, r: number, c: number, same: number): void;
   silu(x: number, y: number, n: number): void;
   silu_grad(dy: number, x: number, dx: number, n: number): void;
   group_norm(
@@ -126,6 +131,8 @@ export async function installWasmSimdKernels(): Promise<boolean> {
   register('LdmGroupNormGrad', groupNormGrad);
   register('LdmSilu', silu);
   register('LdmSiluGrad', siluGrad);
+  register('Sum', sumLeadingAxes);
+  register('Add', addRows);
   return true;
 }
 
@@ -273,7 +280,7 @@ function groupNorm({ inputs, backend, attrs }: KernelArgs, k: KernelExports): Te
   const y = be.makeOutput([n, h, w, c], 'float32');
   const mean = be.makeOutput([n, groups], 'float32');
   const inv = be.makeOutput([n, groups], 'float32');
-  const scratch = be.makeOutput([5 * c], 'float32');
+  const scratch = be.makeOutput([6 * c], 'float32');
   const o = (t: TensorInfo) => offsetOf(be, t);
   k.group_norm(o(x), o(gamma), o(beta), o(y), o(mean), o(inv), o(scratch), n, h * w, c, groups, eps, silu ? 1 : 0);
   be.disposeData(scratch.dataId);
@@ -289,7 +296,7 @@ function groupNormGrad({ inputs, backend, attrs }: KernelArgs, k: KernelExports)
   const dx = be.makeOutput([n, h, w, c], 'float32');
   const dGamma = be.makeOutput([c], 'float32');
   const dBeta = be.makeOutput([c], 'float32');
-  const scratch = be.makeOutput([11 * c + (silu ? h * w * c : 0)], 'float32');
+  const scratch = be.makeOutput([13 * c + (silu ? h * w * c : 0)], 'float32');
   const o = (t: TensorInfo) => offsetOf(be, t);
   k.group_norm_grad(o(dy), o(x), o(gamma), silu ? o(beta!) : 0, o(mean), o(inv), o(dx), o(dGamma), o(dBeta), o(scratch), n, h * w, c, groups, silu ? 1 : 0);
   be.disposeData(scratch.dataId);
@@ -310,4 +317,44 @@ function siluGrad({ inputs, backend }: KernelArgs, k: KernelExports): TensorInfo
   const dx = be.makeOutput([...x.shape], 'float32');
   k.silu_grad(offsetOf(be, dy), offsetOf(be, x), offsetOf(be, dx), size(x.shape));
   return dx;
+}
+
+/** Sum over axes [first, rank − 2], keeping the last: [G, R, C] → [G, C]; other reductions stay the backend's. */
+function sumLeadingAxes({ inputs, backend, attrs }: KernelArgs, k: KernelExports): TensorInfo | null {
+  const { x } = inputs as { x: TensorInfo };
+  const { axis, keepDims } = attrs as unknown as { axis: number | number[]; keepDims: boolean };
+  const rank = x.shape.length;
+  if (x.dtype !== 'float32' || rank < 2) return null;
+  const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+  const first = axes[0]!;
+  if (axes.length === 0 || axes[axes.length - 1] !== rank - 2 || axes.some((a, i) => a !== first + i)) return null;
+  const cols = x.shape[rank - 1]!;
+  const groups = size(x.shape.slice(0, first));
+  const rows = size(x.shape.slice(first, rank - 1));
+  if (rows === 0 || cols === 0 || groups === 0) return null;
+  const be = backend as unknown as WasmBackendLike;
+  const kept = x.shape.slice(0, first);
+  const out = be.makeOutput(keepDims ? [...kept, ...axes.map(() => 1), cols] : [...kept, cols], 'float32');
+  const scratch = be.makeOutput([3 * cols], 'float32');
+  k.sum_leading(offsetOf(be, x), offsetOf(be, out), offsetOf(be, scratch), groups, rows, cols);
+  be.disposeData(scratch.dataId);
+  return out;
+}
+
+/** float32 a + b where one is a row per group of the other (see rowGroups); same shapes and other broadcasts stay the backend's. */
+function addRows({ inputs, backend }: KernelArgs, k: KernelExports): TensorInfo | null {
+  const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') return null;
+  const full = rowGroups(b.shape, a.shape) !== null ? a : rowGroups(a.shape, b.shape) !== null ? b : null;
+  if (!full || full.shape.length === 0) return null;
+  const other = full === a ? b : a;
+  if (other.shape.length === full.shape.length && other.shape.every((d, i) => d === full.shape[i])) return null;
+  const total = size(full.shape);
+  const cols = full.shape[full.shape.length - 1]!;
+  if (total === 0 || cols === 0) return null;
+  const groups = rowGroups(other.shape, full.shape)!;
+  const be = backend as unknown as WasmBackendLike;
+  const out = be.makeOutput([...full.shape], 'float32');
+  k.add_rows(offsetOf(be, full), offsetOf(be, other), offsetOf(be, out), groups, total / cols / groups, cols, 0);
+  return out;
 }

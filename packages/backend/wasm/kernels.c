@@ -186,8 +186,10 @@ void conv2d_filter_grad(const float *x, const float *dy, float *dw, float *scrat
 
 /*
  * GroupNorm and SiLU, the same math as the native addon's (packages/onednn/src/addon.cc), so both paths agree to
- * float32 rounding: two-pass statistics accumulated in float64 per channel, then per group.
+ * float32 rounding: two-pass statistics per channel, then per group, accumulated in float64 (here over partial sums
+ * of ROWS rows in float32 vectors: float64 has 2 lanes in wasm, float32 has 4).
  */
+#define ROWS 64
 
 /* e^x by Cody–Waite range reduction and a degree-6 polynomial: relative error ≈ 2e-7 (no libm here). */
 static inline float exp_approx(float x) {
@@ -227,7 +229,7 @@ void silu_grad(const float *dy, const float *x, float *dx, int n) {
 /*
  * y = (x − μ)·inv·γ + β over NHWC viewed as [B, HW, C], statistics per sample and group of C/G adjacent channels
  * (SiLU of it when act); mean and inv = 1/√(σ² + ε) per [b, g] are kept for the gradient.
- * scratch: C doubles then 3·C floats.
+ * scratch: C doubles then 4·C floats.
  */
 EXPORT("group_norm")
 void group_norm(const float *x, const float *gamma, const float *beta, float *y, float *mean, float *inv, double *scratch, int B, int HW, int C,
@@ -235,25 +237,36 @@ void group_norm(const float *x, const float *gamma, const float *beta, float *y,
   const int cg = C / G;
   const double n = (double)HW * cg;
   double *acc = scratch;
-  float *mu = (float *)(scratch + C), *scale = mu + C, *shift = scale + C;
+  float *mu = (float *)(scratch + C), *scale = mu + C, *shift = scale + C, *part = shift + C;
   for (int b = 0; b < B; b++) {
     const float *xb = x + b * HW * C;
     float *yb = y + b * HW * C;
+    // Per-channel sums in float32 vectors over ROWS rows at a time, added up in float64.
     for (int c = 0; c < C; c++) acc[c] = 0;
-    for (int i = 0; i < HW; i++)
-      for (int c = 0; c < C; c++) acc[c] += xb[i * C + c];
+    for (int i0 = 0; i0 < HW; i0 += ROWS) {
+      const int i1 = HW - i0 < ROWS ? HW : i0 + ROWS;
+      for (int c = 0; c < C; c++) part[c] = 0;
+      for (int i = i0; i < i1; i++)
+        for (int c = 0; c < C; c++) part[c] += xb[i * C + c];
+      for (int c = 0; c < C; c++) acc[c] += part[c];
+    }
     for (int g = 0; g < G; g++) {
       double s = 0;
       for (int c = 0; c < cg; c++) s += acc[g * cg + c];
       for (int c = 0; c < cg; c++) mu[g * cg + c] = (float)(s / n);
       mean[b * G + g] = (float)(s / n);
     }
-    for (int c = 0; c < C; c++) acc[c] = 0;
-    for (int i = 0; i < HW; i++)
-      for (int c = 0; c < C; c++) {
-        const double d = (double)xb[i * C + c] - mu[c];
-        acc[c] += d * d;
-      }
+    for (int c = 0; c < C; c++) acc[c] = 0;  // second pass: Σ(x − μ)², no cancellation
+    for (int i0 = 0; i0 < HW; i0 += ROWS) {
+      const int i1 = HW - i0 < ROWS ? HW : i0 + ROWS;
+      for (int c = 0; c < C; c++) part[c] = 0;
+      for (int i = i0; i < i1; i++)
+        for (int c = 0; c < C; c++) {
+          const float d = xb[i * C + c] - mu[c];
+          part[c] += d * d;
+        }
+      for (int c = 0; c < C; c++) acc[c] += part[c];
+    }
     for (int g = 0; g < G; g++) {
       double s = 0;
       for (int c = 0; c < cg; c++) s += acc[g * cg + c];
@@ -277,7 +290,7 @@ void group_norm(const float *x, const float *gamma, const float *beta, float *y,
 /*
  * dx = inv·(γ·dy − mean_g(γ·dy) − x̂·mean_g(γ·dy·x̂)), dγ = Σ dy·x̂, dβ = Σ dy (sums over b and HW). With act, dy is
  * first taken through SiLU's derivative at the normalised value, recomputed as the forward pass computed it, into
- * dv (HW·C floats). scratch: 4·C doubles then 3·C floats (+ HW·C floats for dv when act).
+ * dv (HW·C floats). scratch: 4·C doubles then 5·C floats (+ HW·C floats for dv when act).
  */
 EXPORT("group_norm_grad")
 void group_norm_grad(const float *dy, const float *x, const float *gamma, const float *beta, const float *mean, const float *inv, float *dx,
@@ -285,7 +298,7 @@ void group_norm_grad(const float *dy, const float *x, const float *gamma, const 
   const int cg = C / G;
   const double n = (double)HW * cg;
   double *sDy = scratch, *sDyX = sDy + C, *totalGamma = sDyX + C, *totalBeta = totalGamma + C;
-  float *coefDy = (float *)(totalBeta + C), *coefX = coefDy + C, *bias = coefX + C, *dv = bias + C;
+  float *coefDy = (float *)(totalBeta + C), *coefX = coefDy + C, *bias = coefX + C, *partDy = bias + C, *partDyX = partDy + C, *dv = partDyX + C;
   for (int c = 0; c < C; c++) totalGamma[c] = 0, totalBeta[c] = 0;
   for (int b = 0; b < B; b++) {
     const int base = b * HW * C;
@@ -302,12 +315,17 @@ void group_norm_grad(const float *dy, const float *x, const float *gamma, const 
       dyb = dv;
     }
     for (int c = 0; c < C; c++) sDy[c] = 0, sDyX[c] = 0;
-    for (int i = 0; i < HW; i++)
-      for (int c = 0; c < C; c++) {
-        const double d = dyb[i * C + c];
-        sDy[c] += d;
-        sDyX[c] += d * xb[i * C + c];
-      }
+    for (int i0 = 0; i0 < HW; i0 += ROWS) {
+      const int i1 = HW - i0 < ROWS ? HW : i0 + ROWS;
+      for (int c = 0; c < C; c++) partDy[c] = 0, partDyX[c] = 0;
+      for (int i = i0; i < i1; i++)
+        for (int c = 0; c < C; c++) {
+          const float d = dyb[i * C + c];
+          partDy[c] += d;
+          partDyX[c] += d * xb[i * C + c];
+        }
+      for (int c = 0; c < C; c++) sDy[c] += partDy[c], sDyX[c] += partDyX[c];
+    }
     for (int g = 0; g < G; g++) {
       const double mu = mean[b * G + g], is = inv[b * G + g];
       double m1 = 0, m2 = 0;
@@ -335,4 +353,47 @@ void group_norm_grad(const float *dy, const float *x, const float *gamma, const 
       }
   }
   for (int c = 0; c < C; c++) dgamma[c] = (float)totalGamma[c], dbeta[c] = (float)totalBeta[c];
+}
+
+/*
+ * [G, R, C] → [G, C], summing each group's R rows: the gradient of every bias add (G = 1) and of a time
+ * embedding added over H×W (G = B). The backend reduces only an inner axis, so it transposes the whole tensor
+ * first. Rows are summed 64 at a time in float32 vectors, the partial sums added in float64.
+ * scratch: C doubles then C floats.
+ */
+EXPORT("sum_leading")
+void sum_leading(const float *x, float *y, double *scratch, int G, int R, int C) {
+  double *acc = scratch;
+  float *part = (float *)(scratch + C);
+  for (int g = 0; g < G; g++) {
+    const float *xg = x + g * R * C;
+    for (int c = 0; c < C; c++) acc[c] = 0;
+    for (int r0 = 0; r0 < R; r0 += 64) {
+      const int r1 = R - r0 < 64 ? R : r0 + 64;
+      for (int c = 0; c < C; c++) part[c] = 0;
+      for (int r = r0; r < r1; r++)
+        for (int c = 0; c < C; c++) part[c] += xg[r * C + c];
+      for (int c = 0; c < C; c++) acc[c] += part[c];
+    }
+    for (int c = 0; c < C; c++) y[g * C + c] = (float)acc[c];
+  }
+}
+
+/*
+ * out = a + b for a of [G, R, C] and b of the same shape (same) or [G, C] added to each of a group's R rows (a
+ * bias: G = 1; a time embedding [B, 1, 1, C] on [B, H, W, C]: G = B). The backend's broadcasting Add walks
+ * indices element by element.
+ */
+EXPORT("add_rows")
+void add_rows(const float *a, const float *b, float *out, int G, int R, int C, int same) {
+  if (same) {
+    const int n = G * R * C;
+    for (int i = 0; i < n; i++) out[i] = a[i] + b[i];
+    return;
+  }
+  for (int row = 0; row < G * R; row++) {
+    const float *bg = b + (row / R) * C, *ar = a + row * C;
+    float *o = out + row * C;
+    for (int c = 0; c < C; c++) o[c] = ar[c] + bg[c];
+  }
 }

@@ -346,6 +346,7 @@ describe('our wasm SIMD kernels (GroupNorm, SiLU) match the tfjs-op layers', () 
       [[4, 8, 8, 32], 8],
       [[2, 5, 7, 12], 3],
       [[3, 4, 4, 64], 32],
+      [[2, 12, 10, 16], 4],
     ] as const) {
       const { norm, outputs, dispose } = groupNormCase(gen, shape, groups);
       const before = tf.memory().numTensors;
