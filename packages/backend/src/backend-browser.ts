@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { LdmError } from './errors';
-import { installWasmSimdKernels, wasmSimdKernelsActive } from './wasm-simd-kernels';
+import { installWasmSimdKernels, wasmSimdKernelsActive, wasmSimdKernelsSummary } from './wasm-simd-kernels';
 
 /** The order `auto` tries in a browser: WebGL only when the page registered it (import '@tensorflow/tfjs-backend-webgl'). */
 const browserLadder = ['webgl', 'wasm', 'cpu'] as const;
@@ -34,7 +34,7 @@ export function activeBackend(): BrowserBackendInfo | undefined {
 function kernelsOf(name: BrowserBackendName): string {
   if (name === 'wasm') {
     const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? ', 128-bit SIMD' : '';
-    return `wasm (XNNPACK${simd}${wasmSimdKernelsActive() ? '; batched matmul, GroupNorm and SiLU in our SIMD kernels' : ''}, in the browser)`;
+    return `wasm (XNNPACK${simd}${wasmSimdKernelsActive() ? `; our SIMD kernels for ${wasmSimdKernelsSummary}` : ''}, in the browser)`;
   }
   if (name === 'webgl') return 'WebGL shaders';
   return 'plain JavaScript';

@@ -21,7 +21,7 @@ import {
   setOneDnnThreads,
 } from './onednn-kernels';
 import { installResizeGradient } from './resize-gradient';
-import { installWasmSimdKernels, wasmSimdKernelsActive } from './wasm-simd-kernels';
+import { installWasmSimdKernels, wasmSimdKernelsActive, wasmSimdKernelsSummary } from './wasm-simd-kernels';
 import { installSharedIdentity, installUntapedSaves } from './shared-identity';
 
 /**
@@ -180,8 +180,7 @@ function kernelsOf(name: ConcreteBackendName): string {
     const bf16 = info.convPrecision === 'bf16' ? ', convolutions in bfloat16 with float32 accumulation' : '';
     return `oneDNN ${info.onednn} (${info.isa}, ${info.threads} thread${info.threads === 1 ? '' : 's'}${bf16}) for ${oneDnnKernelNames.join(', ')}; wasm for the rest`;
   }
-  if (name === 'wasm')
-    return `wasm (XNNPACK, 128-bit SIMD, 1 thread${wasmSimdKernelsActive() ? '; batched matmul, conv filter gradients, GroupNorm and SiLU in our SIMD kernels' : ''})`;
+  if (name === 'wasm') return `wasm (XNNPACK, 128-bit SIMD, 1 thread${wasmSimdKernelsActive() ? `; our SIMD kernels for ${wasmSimdKernelsSummary}` : ''})`;
   if (name === 'cpu') return 'plain JavaScript';
   return 'libtensorflow';
 }

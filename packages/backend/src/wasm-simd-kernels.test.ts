@@ -206,4 +206,53 @@ describe('wasm SIMD kernels', () => {
     expect(leftAlone.ran).toBe(0);
     x.dispose();
   });
+
+  // Against XNNPACK (what runs with our kernels off): pads on every side or none, 1×1, even kernels, pixel counts and
+  // channels off the 4×8 blocks, one input or output channel.
+  const forwardConvs: Array<[number[], number[], 'same' | 'valid' | tf.backend_util.ExplicitPadding]> = [
+    [[2, 8, 8, 5], [3, 3, 5, 16], 'same'],
+    [[2, 7, 9, 6], [3, 3, 6, 11], 'valid'],
+    [[3, 6, 5, 4], [1, 1, 4, 9], 'valid'],
+    [[2, 7, 6, 3], [2, 2, 3, 8], 'same'],
+    [[1, 9, 9, 1], [3, 3, 1, 16], 'same'],
+    [[2, 8, 8, 16], [3, 3, 16, 1], 'same'],
+    [
+      [2, 6, 7, 4],
+      [3, 3, 4, 6],
+      [
+        [0, 0],
+        [2, 0],
+        [0, 1],
+        [0, 0],
+      ],
+    ],
+  ];
+  for (const [xShape, fShape, pad] of forwardConvs) {
+    it(`conv2d x [${xShape}] filter [${fShape}] pad ${JSON.stringify(pad)} matches XNNPACK, and its input gradient`, () => {
+      const x = seeded(xShape, 31);
+      const f = seeded(fShape, 32);
+      const { ours, theirs, ran } = both(
+        () => [
+          tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, pad),
+          tf.grad((xi: tf.Tensor) => tf.sum(tf.square(tf.conv2d(xi as tf.Tensor4D, f as tf.Tensor4D, 1, pad))))(x),
+        ],
+        'Conv2D',
+      );
+      expect(ran).toBe(3);
+      expect(maxRelative(ours[0]!, theirs[0]!)).toBeLessThan(1e-5);
+      expect(maxRelative(ours[1]!, theirs[1]!)).toBeLessThan(1e-5);
+      tf.dispose([x, f]);
+    });
+  }
+
+  it('leaves strided and dilated convolutions to XNNPACK', () => {
+    const x = seeded([2, 8, 8, 3], 33);
+    const f = seeded([3, 3, 3, 4], 34);
+    const r = both(
+      () => [tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 2, 'same'), tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'same', 'NHWC', 2)],
+      'Conv2D',
+    );
+    expect(r.ran).toBe(0);
+    tf.dispose([x, f]);
+  });
 });

@@ -217,12 +217,12 @@ static inline float silu_grad_of(float dy, float v) {
 }
 
 EXPORT("silu")
-void silu(const float *x, float *y, int n) {
+void silu(const float *restrict x, float *restrict y, int n) {
   for (int i = 0; i < n; i++) y[i] = silu_of(x[i]);
 }
 
 EXPORT("silu_grad")
-void silu_grad(const float *dy, const float *x, float *dx, int n) {
+void silu_grad(const float *restrict dy, const float *restrict x, float *restrict dx, int n) {
   for (int i = 0; i < n; i++) dx[i] = silu_grad_of(dy[i], x[i]);
 }
 
@@ -232,7 +232,8 @@ void silu_grad(const float *dy, const float *x, float *dx, int n) {
  * scratch: C doubles then 4·C floats.
  */
 EXPORT("group_norm")
-void group_norm(const float *x, const float *gamma, const float *beta, float *y, float *mean, float *inv, double *scratch, int B, int HW, int C,
+void group_norm(const float *restrict x, const float *restrict gamma, const float *restrict beta, float *restrict y, float *restrict mean,
+                float *restrict inv, double *restrict scratch, int B, int HW, int C,
                 int G, double eps, int act) {
   const int cg = C / G;
   const double n = (double)HW * cg;
@@ -293,8 +294,9 @@ void group_norm(const float *x, const float *gamma, const float *beta, float *y,
  * dv (HW·C floats). scratch: 4·C doubles then 5·C floats (+ HW·C floats for dv when act).
  */
 EXPORT("group_norm_grad")
-void group_norm_grad(const float *dy, const float *x, const float *gamma, const float *beta, const float *mean, const float *inv, float *dx,
-                     float *dgamma, float *dbeta, double *scratch, int B, int HW, int C, int G, int act) {
+void group_norm_grad(const float *restrict dy, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+                     const float *restrict mean, const float *restrict inv, float *restrict dx, float *restrict dgamma, float *restrict dbeta,
+                     double *restrict scratch, int B, int HW, int C, int G, int act) {
   const int cg = C / G;
   const double n = (double)HW * cg;
   double *sDy = scratch, *sDyX = sDy + C, *totalGamma = sDyX + C, *totalBeta = totalGamma + C;
@@ -362,7 +364,7 @@ void group_norm_grad(const float *dy, const float *x, const float *gamma, const 
  * scratch: C doubles then C floats.
  */
 EXPORT("sum_leading")
-void sum_leading(const float *x, float *y, double *scratch, int G, int R, int C) {
+void sum_leading(const float *restrict x, float *restrict y, double *restrict scratch, int G, int R, int C) {
   double *acc = scratch;
   float *part = (float *)(scratch + C);
   for (int g = 0; g < G; g++) {
@@ -385,7 +387,7 @@ void sum_leading(const float *x, float *y, double *scratch, int G, int R, int C)
  * indices element by element.
  */
 EXPORT("add_rows")
-void add_rows(const float *a, const float *b, float *out, int G, int R, int C, int same) {
+void add_rows(const float *restrict a, const float *restrict b, float *restrict out, int G, int R, int C, int same) {
   if (same) {
     const int n = G * R * C;
     for (int i = 0; i < n; i++) out[i] = a[i] + b[i];
@@ -396,4 +398,114 @@ void add_rows(const float *a, const float *b, float *out, int G, int R, int C, i
     float *o = out + row * C;
     for (int c = 0; c < C; c++) o[c] = ar[c] + bg[c];
   }
+}
+
+/*
+ * One output row of a stride-1 convolution: y[p, co] = bias[co] + Σ_{i,j,ci} xrow[i·rowStride + (p + j)·Cin + ci]·W[i, j, ci, co]
+ * for p < Wo, from a zero-padded input whose row (b, h) starts at xrow. As gemm, four pixels by eight output
+ * channels at a time, with the kh·kw taps inside the accumulation: each output is loaded and stored once.
+ */
+static void conv_row(const float *xrow, int rowStride, const float *w, const float *bias, float *yrow, int Wo, int Cin, int Cout, int kh, int kw) {
+  const v128_t zero = wasm_f32x4_splat(0);
+  const int tapStride = Cin * Cout;
+  int p = 0;
+  for (; p + 4 <= Wo; p += 4) {
+    float *y0 = yrow + p * Cout, *y1 = y0 + Cout, *y2 = y1 + Cout, *y3 = y2 + Cout;
+    int co = 0;
+    for (; co + 8 <= Cout; co += 8) {
+      const v128_t c0 = bias ? wasm_v128_load(bias + co) : zero, c1 = bias ? wasm_v128_load(bias + co + 4) : zero;
+      v128_t s00 = c0, s01 = c1, s10 = c0, s11 = c1, s20 = c0, s21 = c1, s30 = c0, s31 = c1;
+      for (int i = 0; i < kh; i++)
+        for (int j = 0; j < kw; j++) {
+          const float *a0 = xrow + i * rowStride + (p + j) * Cin, *a1 = a0 + Cin, *a2 = a1 + Cin, *a3 = a2 + Cin;
+          const float *wk = w + (i * kw + j) * tapStride + co;
+          for (int k = 0; k < Cin; k++, wk += Cout) {
+            const v128_t b0 = wasm_v128_load(wk), b1 = wasm_v128_load(wk + 4);
+            v128_t x = wasm_v128_load32_splat(a0 + k);
+            s00 = wasm_f32x4_add(s00, wasm_f32x4_mul(x, b0));
+            s01 = wasm_f32x4_add(s01, wasm_f32x4_mul(x, b1));
+            x = wasm_v128_load32_splat(a1 + k);
+            s10 = wasm_f32x4_add(s10, wasm_f32x4_mul(x, b0));
+            s11 = wasm_f32x4_add(s11, wasm_f32x4_mul(x, b1));
+            x = wasm_v128_load32_splat(a2 + k);
+            s20 = wasm_f32x4_add(s20, wasm_f32x4_mul(x, b0));
+            s21 = wasm_f32x4_add(s21, wasm_f32x4_mul(x, b1));
+            x = wasm_v128_load32_splat(a3 + k);
+            s30 = wasm_f32x4_add(s30, wasm_f32x4_mul(x, b0));
+            s31 = wasm_f32x4_add(s31, wasm_f32x4_mul(x, b1));
+          }
+        }
+      wasm_v128_store(y0 + co, s00), wasm_v128_store(y0 + co + 4, s01);
+      wasm_v128_store(y1 + co, s10), wasm_v128_store(y1 + co + 4, s11);
+      wasm_v128_store(y2 + co, s20), wasm_v128_store(y2 + co + 4, s21);
+      wasm_v128_store(y3 + co, s30), wasm_v128_store(y3 + co + 4, s31);
+    }
+    for (; co < Cout; co++) {
+      const float c0 = bias ? bias[co] : 0;
+      float s0 = c0, s1 = c0, s2 = c0, s3 = c0;
+      for (int i = 0; i < kh; i++)
+        for (int j = 0; j < kw; j++) {
+          const float *a0 = xrow + i * rowStride + (p + j) * Cin;
+          const float *wk = w + (i * kw + j) * tapStride + co;
+          for (int k = 0; k < Cin; k++) {
+            const float wv = wk[k * Cout];
+            s0 += a0[k] * wv, s1 += a0[Cin + k] * wv, s2 += a0[2 * Cin + k] * wv, s3 += a0[3 * Cin + k] * wv;
+          }
+        }
+      y0[co] = s0, y1[co] = s1, y2[co] = s2, y3[co] = s3;
+    }
+  }
+  for (; p < Wo; p++) {
+    float *y0 = yrow + p * Cout;
+    int co = 0;
+    for (; co + 4 <= Cout; co += 4) {
+      v128_t s0 = bias ? wasm_v128_load(bias + co) : zero;
+      for (int i = 0; i < kh; i++)
+        for (int j = 0; j < kw; j++) {
+          const float *a0 = xrow + i * rowStride + (p + j) * Cin;
+          const float *wk = w + (i * kw + j) * tapStride + co;
+          for (int k = 0; k < Cin; k++, wk += Cout) s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load32_splat(a0 + k), wasm_v128_load(wk)));
+        }
+      wasm_v128_store(y0 + co, s0);
+    }
+    for (; co < Cout; co++) {
+      float s0 = bias ? bias[co] : 0;
+      for (int i = 0; i < kh; i++)
+        for (int j = 0; j < kw; j++) {
+          const float *a0 = xrow + i * rowStride + (p + j) * Cin;
+          const float *wk = w + (i * kw + j) * tapStride + co;
+          for (int k = 0; k < Cin; k++) s0 += a0[k] * wk[k * Cout];
+        }
+      y0[co] = s0;
+    }
+  }
+}
+
+/*
+ * y = conv(x, W) (+ bias) for a stride-1, undilated NHWC convolution with any padding. The input is copied into
+ * its zero-padded window [B, Ho + kh − 1, Wo + kw − 1, Cin] in scratch (not when it has no padding), so every
+ * output row reads whole input rows. bias: 0 for none.
+ */
+EXPORT("conv2d")
+void conv2d(const float *x, const float *w, const float *bias, float *y, float *scratch, int B, int H, int W, int Cin, int Ho, int Wo, int Cout, int kh,
+            int kw, int top, int left) {
+  const int Hp = Ho + kh - 1, Wp = Wo + kw - 1;
+  const float *xp = x;
+  if (top != 0 || left != 0 || Hp != H || Wp != W) {
+    for (int b = 0; b < B; b++)
+      for (int r = 0; r < Hp; r++)
+        for (int c = 0; c < Wp; c++) {
+          const int h = r - top, v = c - left;
+          float *to = scratch + ((b * Hp + r) * Wp + c) * Cin;
+          if (h >= 0 && h < H && v >= 0 && v < W) {
+            const float *from = x + ((b * H + h) * W + v) * Cin;
+            for (int i = 0; i < Cin; i++) to[i] = from[i];
+          } else {
+            for (int i = 0; i < Cin; i++) to[i] = 0;
+          }
+        }
+    xp = scratch;
+  }
+  for (int b = 0; b < B; b++)
+    for (int h = 0; h < Ho; h++) conv_row(xp + (b * Hp + h) * Wp * Cin, Wp * Cin, w, bias, y + (b * Ho + h) * Wo * Cout, Wo, Cin, Cout, kh, kw);
 }
