@@ -121,7 +121,7 @@ describe('wasm SIMD kernels', () => {
   });
 
   // Against the forward-conv rewrite (what runs with our kernels off): pads on every side or none, 1×1, even
-  // kernels, one input or output channel, batch 1.
+  // kernels, one input or output channel, batch 1, rows in more than one cache-sized chunk (the last).
   const convs: Array<[number[], number[], 'same' | 'valid' | tf.backend_util.ExplicitPadding]> = [
     [[2, 8, 8, 5], [3, 3, 5, 7], 'same'],
     [[2, 8, 8, 5], [3, 3, 5, 7], 'valid'],
@@ -139,6 +139,7 @@ describe('wasm SIMD kernels', () => {
         [0, 0],
       ],
     ],
+    [[2, 10, 12, 24], [3, 3, 24, 40], 'same'],
   ];
   for (const [xShape, fShape, pad] of convs) {
     it(`conv2d filter gradient x [${xShape}] filter [${fShape}] pad ${JSON.stringify(pad)} matches the rewrite`, () => {

@@ -257,12 +257,15 @@ function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs, k: KernelE
   if (dy.shape.join() !== [b, ho, wo, cout].join() || ho <= 0 || wo <= 0) return null;
   const be = backend as unknown as WasmBackendLike;
   const out = be.makeOutput([kh, kw, cin, cout], 'float32');
-  const scratch = be.makeOutput([b * (ho + kh - 1) * (wo + kw - 1) * (cin + cout)], 'float32');
+  const hp = ho + kh - 1;
+  const wp = wo + kw - 1;
+  const { top, left } = info.padInfo;
+  const scratch = top !== 0 || left !== 0 || hp !== h || wp !== w ? be.makeOutput([b * hp * wp * cin], 'float32') : null;
   k.conv2d_filter_grad(
     offsetOf(be, x),
     offsetOf(be, dy),
     offsetOf(be, out),
-    offsetOf(be, scratch),
+    scratch ? offsetOf(be, scratch) : 0,
     b,
     h,
     w,
@@ -272,10 +275,10 @@ function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs, k: KernelE
     cout,
     kh,
     kw,
-    info.padInfo.top,
-    info.padInfo.left,
+    top,
+    left,
   );
-  be.disposeData(scratch.dataId);
+  if (scratch) be.disposeData(scratch.dataId);
   return out;
 }
 

@@ -140,48 +140,109 @@ void batch_matmul(const float *a, const float *b, float *out, float *scratch, in
 }
 
 /*
+ * One tap of dL/dW for one image: tap[ci, co] += Σ_{h,w} xp[h·xRowStride + w·Cin + ci]·dy[(h·Wo + w)·Cout + co], xp at the
+ * tap's offset in the zero-padded input. Four input by eight output channels a block, over a few rows at a time
+ * (what fits in L1), accumulating into tap.
+ */
+static void filter_grad_tap(const float *xp, int xRowStride, const float *dy, int Ho, int Wo, int Cin, int Cout, float *tap) {
+  int rows = 6144 / (Wo * (Cin + Cout));
+  if (rows < 1) rows = 1;
+  for (int h0 = 0; h0 < Ho; h0 += rows) {
+    const int h1 = Ho - h0 < rows ? Ho : h0 + rows;
+    int ci = 0;
+    for (; ci + 4 <= Cin; ci += 4) {
+      float *t0 = tap + ci * Cout, *t1 = t0 + Cout, *t2 = t1 + Cout, *t3 = t2 + Cout;
+      int co = 0;
+      for (; co + 8 <= Cout; co += 8) {
+        v128_t s00 = wasm_v128_load(t0 + co), s01 = wasm_v128_load(t0 + co + 4), s10 = wasm_v128_load(t1 + co), s11 = wasm_v128_load(t1 + co + 4);
+        v128_t s20 = wasm_v128_load(t2 + co), s21 = wasm_v128_load(t2 + co + 4), s30 = wasm_v128_load(t3 + co), s31 = wasm_v128_load(t3 + co + 4);
+        for (int h = h0; h < h1; h++) {
+          const float *a = xp + h * xRowStride + ci, *b = dy + h * Wo * Cout + co;
+          for (int w = 0; w < Wo; w++, a += Cin, b += Cout) {
+            const v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+            v128_t x = wasm_v128_load32_splat(a);
+            s00 = wasm_f32x4_add(s00, wasm_f32x4_mul(x, b0));
+            s01 = wasm_f32x4_add(s01, wasm_f32x4_mul(x, b1));
+            x = wasm_v128_load32_splat(a + 1);
+            s10 = wasm_f32x4_add(s10, wasm_f32x4_mul(x, b0));
+            s11 = wasm_f32x4_add(s11, wasm_f32x4_mul(x, b1));
+            x = wasm_v128_load32_splat(a + 2);
+            s20 = wasm_f32x4_add(s20, wasm_f32x4_mul(x, b0));
+            s21 = wasm_f32x4_add(s21, wasm_f32x4_mul(x, b1));
+            x = wasm_v128_load32_splat(a + 3);
+            s30 = wasm_f32x4_add(s30, wasm_f32x4_mul(x, b0));
+            s31 = wasm_f32x4_add(s31, wasm_f32x4_mul(x, b1));
+          }
+        }
+        wasm_v128_store(t0 + co, s00), wasm_v128_store(t0 + co + 4, s01);
+        wasm_v128_store(t1 + co, s10), wasm_v128_store(t1 + co + 4, s11);
+        wasm_v128_store(t2 + co, s20), wasm_v128_store(t2 + co + 4, s21);
+        wasm_v128_store(t3 + co, s30), wasm_v128_store(t3 + co + 4, s31);
+      }
+      for (; co < Cout; co++) {
+        float s0 = t0[co], s1 = t1[co], s2 = t2[co], s3 = t3[co];
+        for (int h = h0; h < h1; h++) {
+          const float *a = xp + h * xRowStride + ci, *b = dy + h * Wo * Cout + co;
+          for (int w = 0; w < Wo; w++, a += Cin, b += Cout) s0 += a[0] * *b, s1 += a[1] * *b, s2 += a[2] * *b, s3 += a[3] * *b;
+        }
+        t0[co] = s0, t1[co] = s1, t2[co] = s2, t3[co] = s3;
+      }
+    }
+    for (; ci < Cin; ci++) {
+      float *t0 = tap + ci * Cout;
+      int co = 0;
+      for (; co + 4 <= Cout; co += 4) {
+        v128_t s0 = wasm_v128_load(t0 + co);
+        for (int h = h0; h < h1; h++) {
+          const float *a = xp + h * xRowStride + ci, *b = dy + h * Wo * Cout + co;
+          for (int w = 0; w < Wo; w++, a += Cin, b += Cout) s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load32_splat(a), wasm_v128_load(b)));
+        }
+        wasm_v128_store(t0 + co, s0);
+      }
+      for (; co < Cout; co++) {
+        float s0 = t0[co];
+        for (int h = h0; h < h1; h++) {
+          const float *a = xp + h * xRowStride + ci, *b = dy + h * Wo * Cout + co;
+          for (int w = 0; w < Wo; w++, a += Cin, b += Cout) s0 += *a * *b;
+        }
+        t0[co] = s0;
+      }
+    }
+  }
+}
+
+/*
  * dL/dW of a stride-1 NHWC convolution y = conv(x, W): dW[i, j, ci, co] = Σ_{b,h,w} x[b, h+i−top, w+j−left, ci]·dy[b, h, w, co].
- *
- * The input is copied into its zero-padded window xp [B, Hp, Wp, Cin] (Hp = Ho + kh − 1, Wp = Wo + kw − 1) and dy
- * into dyp [B, Hp, Wp, Cout], zero outside its Ho × Wo corner. In these two layouts every tap (i, j) is one shift of the
- * flattened pixel index: xp's pixel q + i·Wp + j meets dyp's pixel q for every q, and the extra dyp pixels are zeros.
- * So each tap is one product with a long inner dimension, dW[i, j] = xp[shift:]ᵀ · dyp, run in chunks of pixels
- * that stay in cache, accumulating. `scratch` holds B·Hp·Wp·(Cin + Cout) floats.
+ * The input is copied into its zero-padded window xp [B, Ho + kh − 1, Wo + kw − 1, Cin] (in scratch, B·Hp·Wp·Cin floats;
+ * not when unpadded), so tap (i, j) of output pixel (h, w) reads xp's pixel (h + i, w + j): only real dy pixels are
+ * multiplied, none of the padding.
  */
 EXPORT("conv2d_filter_grad")
 void conv2d_filter_grad(const float *x, const float *dy, float *dw, float *scratch, int B, int H, int W, int Cin, int Ho, int Wo, int Cout, int kh,
                         int kw, int top, int left) {
   const int Hp = Ho + kh - 1, Wp = Wo + kw - 1;
-  float *xp = scratch, *dyp = scratch + B * Hp * Wp * Cin;
+  const float *xp = x;
+  if (top != 0 || left != 0 || Hp != H || Wp != W) {
+    for (int b = 0; b < B; b++)
+      for (int r = 0; r < Hp; r++)
+        for (int c = 0; c < Wp; c++) {
+          const int h = r - top, v = c - left;
+          float *to = scratch + ((b * Hp + r) * Wp + c) * Cin;
+          if (h >= 0 && h < H && v >= 0 && v < W) {
+            const float *from = x + ((b * H + h) * W + v) * Cin;
+            for (int i = 0; i < Cin; i++) to[i] = from[i];
+          } else {
+            for (int i = 0; i < Cin; i++) to[i] = 0;
+          }
+        }
+    xp = scratch;
+  }
+  const int taps = kh * kw * Cin * Cout;
+  for (int i = 0; i < taps; i++) dw[i] = 0;
   for (int b = 0; b < B; b++)
-    for (int r = 0; r < Hp; r++)
-      for (int c = 0; c < Wp; c++) {
-        const int h = r - top, w = c - left;
-        float *to = xp + ((b * Hp + r) * Wp + c) * Cin;
-        if (h >= 0 && h < H && w >= 0 && w < W) {
-          const float *from = x + ((b * H + h) * W + w) * Cin;
-          for (int i = 0; i < Cin; i++) to[i] = from[i];
-        } else {
-          for (int i = 0; i < Cin; i++) to[i] = 0;
-        }
-        float *dto = dyp + ((b * Hp + r) * Wp + c) * Cout;
-        if (r < Ho && c < Wo) {
-          const float *from = dy + ((b * Ho + r) * Wo + c) * Cout;
-          for (int i = 0; i < Cout; i++) dto[i] = from[i];
-        } else {
-          for (int i = 0; i < Cout; i++) dto[i] = 0;
-        }
-      }
-  const int pixels = B * Hp * Wp, chunk = 512;
-  for (int i = 0; i < kh; i++)
-    for (int j = 0; j < kw; j++) {
-      const int shift = i * Wp + j, K = pixels - shift;
-      float *tap = dw + (i * kw + j) * Cin * Cout;
-      for (int k0 = 0; k0 < K; k0 += chunk) {
-        const int k = K - k0 < chunk ? K - k0 : chunk;
-        gemm(xp + (shift + k0) * Cin, 1, Cin, dyp + k0 * Cout, Cout, tap, Cin, k, Cout, k0 > 0);
-      }
-    }
+    for (int i = 0; i < kh; i++)
+      for (int j = 0; j < kw; j++)
+        filter_grad_tap(xp + ((b * Hp + i) * Wp + j) * Cin, Wp * Cin, dy + b * Ho * Wo * Cout, Ho, Wo, Cin, Cout, dw + (i * kw + j) * Cin * Cout);
 }
 
 /*
