@@ -14,6 +14,14 @@ export function fusedOpsAvailable(): boolean {
 }
 
 /**
+ * Whether tf.matMul with transpose flags runs as fast as without (the native kernels and our wasm ones read a
+ * transposed operand in place; the wasm backend's own falls to a scalar loop, so callers transpose first).
+ */
+export function transposedMatMulFast(): boolean {
+  return fusedNormOpsAvailable();
+}
+
+/**
  * Whether `groupNormFused` and `siluFused` can run now: on the native backend (oneDNN path), and on the wasm
  * backend where our SIMD module runs them (wasm-simd-kernels.ts).
  */

@@ -44,6 +44,15 @@ export {
   fusedKernelNames,
 } from './onednn-kernels';
 export type { KernelPath } from './onednn-kernels';
-export { fusedOpsAvailable, fusedNormOpsAvailable, groupNormFused, siluFused, adamStepsFused, emaUpdateFused, globalNormFused } from './fused-ops';
+export {
+  fusedOpsAvailable,
+  fusedNormOpsAvailable,
+  transposedMatMulFast,
+  groupNormFused,
+  siluFused,
+  adamStepsFused,
+  emaUpdateFused,
+  globalNormFused,
+} from './fused-ops';
 export type { AdamStepAttrs } from './fused-ops';
 export { installWasmSimdKernels, setWasmSimdKernels, wasmSimdKernelsActive, wasmSimdKernelCalls, wasmSimdKernelsUnavailableReason } from './wasm-simd-kernels';

@@ -113,11 +113,13 @@ describe('wasm SIMD kernels', () => {
     tf.dispose([a, b]);
   });
 
-  it('leaves single products (XNNPACK) and non-float inputs to the backend', () => {
-    const before = wasmSimdKernelCalls().get('BatchMatMul') ?? 0;
-    tf.tidy(() => tf.matMul(seeded([5, 7], 1), seeded([7, 3], 2)).dataSync());
-    tf.tidy(() => tf.matMul(seeded([1, 5, 7], 1), seeded([1, 7, 3], 2)).dataSync());
-    expect(wasmSimdKernelCalls().get('BatchMatMul') ?? 0).toBe(before);
+  it("single products too, with either transpose flag, match the backend's own", () => {
+    const a = seeded([9, 13], 41);
+    const b = seeded([13, 6], 42);
+    const r = both(() => [tf.matMul(a, b), tf.matMul(tf.transpose(a), b, true, false), tf.matMul(a, tf.transpose(b), false, true)]);
+    expect(r.ran).toBe(3);
+    for (const [i, out] of r.ours.entries()) expect(maxRelative(out, r.theirs[i]!)).toBeLessThan(1e-5);
+    tf.dispose([a, b]);
   });
 
   // Against the forward-conv rewrite (what runs with our kernels off): pads on every side or none, 1×1, even

@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { fusedOpsAvailable } from '@ldm/backend';
+import { transposedMatMulFast } from '@ldm/backend';
 
 /**
  * a·b (or a·bᵀ) for rank-2 or rank-3 (batched) tensors, with a gradient that materialises every
  * transpose before multiplying on wasm. tfjs' stock MatMul gradient passes transpose flags instead, which on
- * wasm leaves XNNPACK's fast path: a transposeA/transposeB product ran 2–5× slower than an explicit
- * transpose plus a plain product (measured on [8192,128]×[128,64] shapes). The native kernel takes the
- * flags, so there the gradient passes them.
+ * the wasm backend's own kernels leaves XNNPACK's fast path: a transposeA/transposeB product ran 2–5× slower
+ * than an explicit transpose plus a plain product (measured on [8192,128]×[128,64] shapes). The native kernels
+ * and our wasm ones take the flags (transposedMatMulFast()), so there the gradient passes them.
  */
 export function matMulFastGrad<T extends tf.Tensor2D | tf.Tensor3D>(a: T, b: T, transposeB = false): T {
   const perm = a.rank === 3 ? [0, 2, 1] : [1, 0];
@@ -18,8 +18,8 @@ export function matMulFastGrad<T extends tf.Tensor2D | tf.Tensor3D>(a: T, b: T, 
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xa, yb] = saved as [tf.Tensor, tf.Tensor];
         const d = dy as tf.Tensor3D;
-        if (fusedOpsAvailable()) {
-          // The native kernel takes transpose flags at full speed: no transpose kernels to dispatch.
+        if (transposedMatMulFast()) {
+          // Transpose flags at full speed: no transpose kernels to dispatch.
           const [x3, y3] = [xa as tf.Tensor3D, yb as tf.Tensor3D];
           return transposeB ? [tf.matMul(d, y3), tf.matMul(d, x3, true, false)] : [tf.matMul(d, y3, false, true), tf.matMul(x3, d, true, false)];
         }
