@@ -3,13 +3,13 @@
  * that shares the backend's memory (it imports the backend's WebAssembly.Memory and reads and writes its
  * tensors in place).
  *
- * Why: tfjs-backend-wasm sends a batched matmul (batch > 1) to a scalar loop, about 2 GFLOP/s a core,
- * and attention and GroupNorm's channel sums are batched matmuls: on the pixel UNet's training step they
- * took 255 of 1,268 ms. The same products in 128-bit SIMD run several times faster.
+ * Why: tfjs-backend-wasm runs a batched or transposed matmul as a scalar loop (2.2 GFLOP/s a core), has no
+ * conv filter gradient and reduces only inner axes, and its XNNPACK convolutions run at 27–31 GFLOP/s. Each
+ * kernel below says what it replaces; src/wasm-simd-kernels.ts registers them.
  *
  * Rules this file keeps, because the module has no memory of its own (the backend owns every byte):
  * no static data, no stack arrays, no libc. scripts/build-wasm-kernels.mjs refuses a build that has a
- * data section or a global (a stack pointer would mean the module writes below the backend's heap).
+ * data section or touches a global (a stack pointer would mean the module writes below the backend's heap).
  *
  * Build: node packages/backend/scripts/build-wasm-kernels.mjs (Debian: apt-get install clang lld).
  */
@@ -18,11 +18,11 @@
 #define EXPORT(name) __attribute__((export_name(name)))
 
 /*
- * C[M, N] = A · B (C += A · B when accumulate) for one matrix pair. A's element (i, k) sits at a[i·ai + k·ak], so A and Aᵀ are the
+ * C[M, N] = A · B for one matrix pair. A's element (i, k) sits at a[i·ai + k·ak], so A and Aᵀ are the
  * same loop with the strides swapped; B is row-major [K, N] with rows ldb apart. Four rows of C at a
  * time, eight columns (two vectors) each: 8 accumulators, 2 loads of B and 4 broadcasts of A per k.
  */
-static void gemm(const float *a, int ai, int ak, const float *b, int ldb, float *c, int M, int K, int N, int accumulate) {
+static void gemm(const float *a, int ai, int ak, const float *b, int ldb, float *c, int M, int K, int N) {
   const v128_t zero = wasm_f32x4_splat(0);
   int i = 0;
   for (; i + 4 <= M; i += 4) {
@@ -31,10 +31,6 @@ static void gemm(const float *a, int ai, int ak, const float *b, int ldb, float 
     int j = 0;
     for (; j + 8 <= N; j += 8) {
       v128_t s00 = zero, s01 = zero, s10 = zero, s11 = zero, s20 = zero, s21 = zero, s30 = zero, s31 = zero;
-      if (accumulate) {
-        s00 = wasm_v128_load(c0 + j), s01 = wasm_v128_load(c0 + j + 4), s10 = wasm_v128_load(c1 + j), s11 = wasm_v128_load(c1 + j + 4);
-        s20 = wasm_v128_load(c2 + j), s21 = wasm_v128_load(c2 + j + 4), s30 = wasm_v128_load(c3 + j), s31 = wasm_v128_load(c3 + j + 4);
-      }
       const float *bk = b + j;
       for (int k = 0; k < K; k++, bk += ldb) {
         const v128_t b0 = wasm_v128_load(bk), b1 = wasm_v128_load(bk + 4);
@@ -58,7 +54,6 @@ static void gemm(const float *a, int ai, int ak, const float *b, int ldb, float 
     }
     for (; j + 4 <= N; j += 4) {
       v128_t s0 = zero, s1 = zero, s2 = zero, s3 = zero;
-      if (accumulate) s0 = wasm_v128_load(c0 + j), s1 = wasm_v128_load(c1 + j), s2 = wasm_v128_load(c2 + j), s3 = wasm_v128_load(c3 + j);
       const float *bk = b + j;
       for (int k = 0; k < K; k++, bk += ldb) {
         const v128_t b0 = wasm_v128_load(bk);
@@ -71,7 +66,6 @@ static void gemm(const float *a, int ai, int ak, const float *b, int ldb, float 
     }
     for (; j < N; j++) {
       float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      if (accumulate) s0 = c0[j], s1 = c1[j], s2 = c2[j], s3 = c3[j];
       for (int k = 0; k < K; k++) {
         const float bv = b[k * ldb + j];
         s0 += a0[k * ak] * bv, s1 += a1[k * ak] * bv, s2 += a2[k * ak] * bv, s3 += a3[k * ak] * bv;
@@ -85,7 +79,6 @@ static void gemm(const float *a, int ai, int ak, const float *b, int ldb, float 
     int j = 0;
     for (; j + 16 <= N; j += 16) {
       v128_t s0 = zero, s1 = zero, s2 = zero, s3 = zero;
-      if (accumulate) s0 = wasm_v128_load(c0 + j), s1 = wasm_v128_load(c0 + j + 4), s2 = wasm_v128_load(c0 + j + 8), s3 = wasm_v128_load(c0 + j + 12);
       const float *bk = b + j;
       for (int k = 0; k < K; k++, bk += ldb) {
         const v128_t x = wasm_v128_load32_splat(a0 + k * ak);
@@ -97,13 +90,13 @@ static void gemm(const float *a, int ai, int ak, const float *b, int ldb, float 
       wasm_v128_store(c0 + j, s0), wasm_v128_store(c0 + j + 4, s1), wasm_v128_store(c0 + j + 8, s2), wasm_v128_store(c0 + j + 12, s3);
     }
     for (; j + 4 <= N; j += 4) {
-      v128_t s0 = accumulate ? wasm_v128_load(c0 + j) : zero;
+      v128_t s0 = zero;
       const float *bk = b + j;
       for (int k = 0; k < K; k++, bk += ldb) s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load32_splat(a0 + k * ak), wasm_v128_load(bk)));
       wasm_v128_store(c0 + j, s0);
     }
     for (; j < N; j++) {
-      float s0 = accumulate ? c0[j] : 0;
+      float s0 = 0;
       for (int k = 0; k < K; k++) s0 += a0[k * ak] * b[k * ldb + j];
       c0[j] = s0;
     }
@@ -135,7 +128,7 @@ void batch_matmul(const float *a, const float *b, float *out, float *scratch, in
       if (p == 0 || batch_b != 1) transpose(bp, scratch, N, K);
       bp = scratch;
     }
-    gemm(ap, ai, ak, bp, N, out + p * M * N, M, K, N, 0);
+    gemm(ap, ai, ak, bp, N, out + p * M * N, M, K, N);
   }
 }
 
