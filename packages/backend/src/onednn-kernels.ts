@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import type { OneDnnBinding } from '@ldm/onednn';
-import { rowGroups } from './row-groups';
+import { leadingSumPlan, rowAddPlan } from './row-plans';
 
 /*
  * oneDNN kernels for the wasm backend, from the optional Node-API addon `@ldm/onednn`.
@@ -490,18 +490,12 @@ function globalNorm({ inputs, backend }: KernelArgs, b: OneDnnBinding): TensorIn
  */
 function addRows({ inputs, backend }: KernelArgs, b: OneDnnBinding): TensorInfo | null {
   const { a, b: bIn } = inputs as { a: TensorInfo; b: TensorInfo };
-  if (a.dtype !== 'float32' || bIn.dtype !== 'float32') return null;
-  const same = a.shape.length === bIn.shape.length && a.shape.every((d, i) => d === bIn.shape[i]);
-  const full = same ? a : rowGroups(bIn.shape, a.shape) !== null ? a : rowGroups(a.shape, bIn.shape) !== null ? bIn : null;
-  if (!full || full.shape.length === 0) return null;
-  const other = full === a ? bIn : a;
-  const size = tf.util.sizeFromShape(full.shape);
-  const cols = full.shape[full.shape.length - 1]!;
-  if (size === 0 || cols === 0) return null;
-  const groups = same ? 1 : rowGroups(other.shape, full.shape)!;
+  const plan = a.dtype === 'float32' && bIn.dtype === 'float32' ? rowAddPlan(a.shape, bIn.shape) : null;
+  if (!plan) return null;
+  const [full, other] = plan.full === 'a' ? [a, bIn] : [bIn, a];
   const be = backend as unknown as WasmBackendLike;
   const out = be.makeOutput([...full.shape], 'float32');
-  b.addRows(heap(be), groups, size / cols / groups, cols, same ? 1 : 0, offsetOf(be, full), offsetOf(be, other), offsetOf(be, out));
+  b.addRows(heap(be), plan.groups, plan.rows, plan.cols, plan.same ? 1 : 0, offsetOf(be, full), offsetOf(be, other), offsetOf(be, out));
   return out;
 }
 
@@ -512,19 +506,11 @@ function addRows({ inputs, backend }: KernelArgs, b: OneDnnBinding): TensorInfo 
 function sumLeadingAxes({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): TensorInfo | null {
   const { x } = inputs as { x: TensorInfo };
   const { axis, keepDims } = attrs as unknown as { axis: number | number[]; keepDims: boolean };
-  const rank = x.shape.length;
-  if (x.dtype !== 'float32' || rank < 2) return null;
-  const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
-  const first = axes[0]!;
-  if (axes.length === 0 || axes[axes.length - 1] !== rank - 2 || axes.some((a, i) => a !== first + i)) return null;
-  const cols = x.shape[rank - 1]!;
-  const groups = tf.util.sizeFromShape(x.shape.slice(0, first));
-  const rows = tf.util.sizeFromShape(x.shape.slice(first, rank - 1));
-  if (rows === 0 || cols === 0 || groups === 0) return null;
+  const plan = x.dtype === 'float32' ? leadingSumPlan(x.shape, axis, keepDims) : null;
+  if (!plan) return null;
   const be = backend as unknown as WasmBackendLike;
-  const kept = x.shape.slice(0, first);
-  const out = be.makeOutput(keepDims ? [...kept, ...axes.map(() => 1), cols] : [...kept, cols], 'float32');
-  b.sumLeading(heap(be), groups, rows, cols, offsetOf(be, x), offsetOf(be, out));
+  const out = be.makeOutput(plan.outShape, 'float32');
+  b.sumLeading(heap(be), plan.groups, plan.rows, plan.cols, offsetOf(be, x), offsetOf(be, out));
   return out;
 }
 

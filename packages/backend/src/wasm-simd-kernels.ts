@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { rowGroups } from './row-groups';
+import { leadingSumPlan, rowAddPlan } from './row-plans';
 import { wasmKernelsBase64 } from './wasm-kernels.generated';
 
 /*
@@ -190,8 +190,6 @@ function offsetOf(backend: WasmBackendLike, t: TensorInfo): number {
   return entry.memoryOffset;
 }
 
-const size = (shape: readonly number[]) => shape.reduce((p, d) => p * d, 1);
-
 /** tfjs' BatchMatMul, float32: batch dimensions equal, or those of one side all 1 (broadcast); else the backend's own. */
 function batchMatMul({ inputs, backend, attrs }: KernelArgs, k: KernelExports): TensorInfo | null {
   const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
@@ -199,8 +197,8 @@ function batchMatMul({ inputs, backend, attrs }: KernelArgs, k: KernelExports): 
   if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return null;
   const outerA = a.shape.slice(0, -2);
   const outerB = b.shape.slice(0, -2);
-  const batchA = size(outerA);
-  const batchB = size(outerB);
+  const batchA = tf.util.sizeFromShape(outerA);
+  const batchB = tf.util.sizeFromShape(outerB);
   if (batchA === 0 || batchB === 0) return null;
   const sameBatch = outerA.length === outerB.length && outerA.every((d, i) => d === outerB[i]);
   if (!sameBatch && batchA !== 1 && batchB !== 1) return null;
@@ -231,6 +229,15 @@ function batchMatMul({ inputs, backend, attrs }: KernelArgs, k: KernelExports): 
   return out;
 }
 
+/** Scratch for kernels.c's padded_input: the zero-padded input window a stride-1 conv reads, or null when x is its own window. */
+function paddedInputScratch(be: WasmBackendLike, info: tf.backend_util.Conv2DInfo): TensorInfo | null {
+  const hp = info.outHeight + info.filterHeight - 1;
+  const wp = info.outWidth + info.filterWidth - 1;
+  const { top, left } = info.padInfo;
+  if (top === 0 && left === 0 && hp === info.inHeight && wp === info.inWidth) return null;
+  return be.makeOutput([info.batchSize * hp * wp * info.inChannels], 'float32');
+}
+
 interface BackpropFilterAttrs {
   strides: number | [number, number];
   pad: 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
@@ -257,27 +264,10 @@ function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs, k: KernelE
   if (dy.shape.join() !== [b, ho, wo, cout].join() || ho <= 0 || wo <= 0) return null;
   const be = backend as unknown as WasmBackendLike;
   const out = be.makeOutput([kh, kw, cin, cout], 'float32');
-  const hp = ho + kh - 1;
-  const wp = wo + kw - 1;
   const { top, left } = info.padInfo;
-  const scratch = top !== 0 || left !== 0 || hp !== h || wp !== w ? be.makeOutput([b * hp * wp * cin], 'float32') : null;
-  k.conv2d_filter_grad(
-    offsetOf(be, x),
-    offsetOf(be, dy),
-    offsetOf(be, out),
-    scratch ? offsetOf(be, scratch) : 0,
-    b,
-    h,
-    w,
-    cin,
-    ho,
-    wo,
-    cout,
-    kh,
-    kw,
-    top,
-    left,
-  );
+  const scratch = paddedInputScratch(be, info);
+  const o = (t: TensorInfo) => offsetOf(be, t);
+  k.conv2d_filter_grad(o(x), o(dy), o(out), scratch ? o(scratch) : 0, b, h, w, cin, ho, wo, cout, kh, kw, top, left);
   if (scratch) be.disposeData(scratch.dataId);
   return out;
 }
@@ -317,7 +307,7 @@ function silu({ inputs, backend }: KernelArgs, k: KernelExports): TensorInfo {
   const { x } = inputs as { x: TensorInfo };
   const be = backend as unknown as WasmBackendLike;
   const y = be.makeOutput([...x.shape], 'float32');
-  k.silu(offsetOf(be, x), offsetOf(be, y), size(x.shape));
+  k.silu(offsetOf(be, x), offsetOf(be, y), tf.util.sizeFromShape(x.shape));
   return y;
 }
 
@@ -325,7 +315,7 @@ function siluGrad({ inputs, backend }: KernelArgs, k: KernelExports): TensorInfo
   const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo };
   const be = backend as unknown as WasmBackendLike;
   const dx = be.makeOutput([...x.shape], 'float32');
-  k.silu_grad(offsetOf(be, dy), offsetOf(be, x), offsetOf(be, dx), size(x.shape));
+  k.silu_grad(offsetOf(be, dy), offsetOf(be, x), offsetOf(be, dx), tf.util.sizeFromShape(x.shape));
   return dx;
 }
 
@@ -333,39 +323,25 @@ function siluGrad({ inputs, backend }: KernelArgs, k: KernelExports): TensorInfo
 function sumLeadingAxes({ inputs, backend, attrs }: KernelArgs, k: KernelExports): TensorInfo | null {
   const { x } = inputs as { x: TensorInfo };
   const { axis, keepDims } = attrs as unknown as { axis: number | number[]; keepDims: boolean };
-  const rank = x.shape.length;
-  if (x.dtype !== 'float32' || rank < 2) return null;
-  const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
-  const first = axes[0]!;
-  if (axes.length === 0 || axes[axes.length - 1] !== rank - 2 || axes.some((a, i) => a !== first + i)) return null;
-  const cols = x.shape[rank - 1]!;
-  const groups = size(x.shape.slice(0, first));
-  const rows = size(x.shape.slice(first, rank - 1));
-  if (rows === 0 || cols === 0 || groups === 0) return null;
+  const plan = x.dtype === 'float32' ? leadingSumPlan(x.shape, axis, keepDims) : null;
+  if (!plan) return null;
   const be = backend as unknown as WasmBackendLike;
-  const kept = x.shape.slice(0, first);
-  const out = be.makeOutput(keepDims ? [...kept, ...axes.map(() => 1), cols] : [...kept, cols], 'float32');
-  const scratch = be.makeOutput([3 * cols], 'float32');
-  k.sum_leading(offsetOf(be, x), offsetOf(be, out), offsetOf(be, scratch), groups, rows, cols);
+  const out = be.makeOutput(plan.outShape, 'float32');
+  const scratch = be.makeOutput([3 * plan.cols], 'float32');
+  k.sum_leading(offsetOf(be, x), offsetOf(be, out), offsetOf(be, scratch), plan.groups, plan.rows, plan.cols);
   be.disposeData(scratch.dataId);
   return out;
 }
 
-/** float32 a + b where one is a row per group of the other (see rowGroups); same shapes and other broadcasts stay the backend's. */
+/** float32 a + b where one is a row per group of the other (rowAddPlan); same shapes and other broadcasts stay the backend's. */
 function addRows({ inputs, backend }: KernelArgs, k: KernelExports): TensorInfo | null {
   const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
-  if (a.dtype !== 'float32' || b.dtype !== 'float32') return null;
-  const full = rowGroups(b.shape, a.shape) !== null ? a : rowGroups(a.shape, b.shape) !== null ? b : null;
-  if (!full || full.shape.length === 0) return null;
-  const other = full === a ? b : a;
-  if (other.shape.length === full.shape.length && other.shape.every((d, i) => d === full.shape[i])) return null;
-  const total = size(full.shape);
-  const cols = full.shape[full.shape.length - 1]!;
-  if (total === 0 || cols === 0) return null;
-  const groups = rowGroups(other.shape, full.shape)!;
+  const plan = a.dtype === 'float32' && b.dtype === 'float32' ? rowAddPlan(a.shape, b.shape) : null;
+  if (!plan || plan.same) return null;
+  const [full, other] = plan.full === 'a' ? [a, b] : [b, a];
   const be = backend as unknown as WasmBackendLike;
   const out = be.makeOutput([...full.shape], 'float32');
-  k.add_rows(offsetOf(be, full), offsetOf(be, other), offsetOf(be, out), groups, total / cols / groups, cols, 0);
+  k.add_rows(offsetOf(be, full), offsetOf(be, other), offsetOf(be, out), plan.groups, plan.rows, plan.cols, 0);
   return out;
 }
 
@@ -399,10 +375,7 @@ function conv2d({ inputs, backend, attrs }: KernelArgs, k: KernelExports): Tenso
   const be = backend as unknown as WasmBackendLike;
   const out = be.makeOutput([b, ho, wo, cout], 'float32');
   const { top, left } = info.padInfo;
-  const hp = ho + kh - 1;
-  const wp = wo + kw - 1;
-  const padded = top !== 0 || left !== 0 || hp !== h || wp !== w;
-  const scratch = padded ? be.makeOutput([b * hp * wp * cin], 'float32') : null;
+  const scratch = paddedInputScratch(be, info);
   const o = (t: TensorInfo) => offsetOf(be, t);
   k.conv2d(o(x), o(filter), 0, o(out), scratch ? o(scratch) : 0, b, h, w, cin, ho, wo, cout, kh, kw, top, left);
   if (scratch) be.disposeData(scratch.dataId);

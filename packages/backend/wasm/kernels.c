@@ -133,6 +133,28 @@ void batch_matmul(const float *a, const float *b, float *out, float *scratch, in
 }
 
 /*
+ * x [B, H, W, C] as the zero-padded window [B, Hp, Wp, C] that starts at row −top, column −left: a stride-1
+ * convolution's every output row then reads whole input rows. Written into scratch (B·Hp·Wp·C floats), or x itself
+ * when the window is x.
+ */
+static const float *padded_input(const float *x, float *scratch, int B, int H, int W, int C, int Hp, int Wp, int top, int left) {
+  if (top == 0 && left == 0 && Hp == H && Wp == W) return x;
+  for (int b = 0; b < B; b++)
+    for (int r = 0; r < Hp; r++)
+      for (int c = 0; c < Wp; c++) {
+        const int h = r - top, v = c - left;
+        float *to = scratch + ((b * Hp + r) * Wp + c) * C;
+        if (h >= 0 && h < H && v >= 0 && v < W) {
+          const float *from = x + ((b * H + h) * W + v) * C;
+          for (int i = 0; i < C; i++) to[i] = from[i];
+        } else {
+          for (int i = 0; i < C; i++) to[i] = 0;
+        }
+      }
+  return scratch;
+}
+
+/*
  * One tap of dL/dW for one image: tap[ci, co] += Σ_{h,w} xp[h·xRowStride + w·Cin + ci]·dy[(h·Wo + w)·Cout + co], xp at the
  * tap's offset in the zero-padded input. Four input by eight output channels a block, over a few rows at a time
  * (what fits in L1), accumulating into tap.
@@ -214,22 +236,7 @@ EXPORT("conv2d_filter_grad")
 void conv2d_filter_grad(const float *x, const float *dy, float *dw, float *scratch, int B, int H, int W, int Cin, int Ho, int Wo, int Cout, int kh,
                         int kw, int top, int left) {
   const int Hp = Ho + kh - 1, Wp = Wo + kw - 1;
-  const float *xp = x;
-  if (top != 0 || left != 0 || Hp != H || Wp != W) {
-    for (int b = 0; b < B; b++)
-      for (int r = 0; r < Hp; r++)
-        for (int c = 0; c < Wp; c++) {
-          const int h = r - top, v = c - left;
-          float *to = scratch + ((b * Hp + r) * Wp + c) * Cin;
-          if (h >= 0 && h < H && v >= 0 && v < W) {
-            const float *from = x + ((b * H + h) * W + v) * Cin;
-            for (int i = 0; i < Cin; i++) to[i] = from[i];
-          } else {
-            for (int i = 0; i < Cin; i++) to[i] = 0;
-          }
-        }
-    xp = scratch;
-  }
+  const float *xp = padded_input(x, scratch, B, H, W, Cin, Hp, Wp, top, left);
   const int taps = kh * kw * Cin * Cout;
   for (int i = 0; i < taps; i++) dw[i] = 0;
   for (int b = 0; b < B; b++)
@@ -544,22 +551,7 @@ EXPORT("conv2d")
 void conv2d(const float *x, const float *w, const float *bias, float *y, float *scratch, int B, int H, int W, int Cin, int Ho, int Wo, int Cout, int kh,
             int kw, int top, int left) {
   const int Hp = Ho + kh - 1, Wp = Wo + kw - 1;
-  const float *xp = x;
-  if (top != 0 || left != 0 || Hp != H || Wp != W) {
-    for (int b = 0; b < B; b++)
-      for (int r = 0; r < Hp; r++)
-        for (int c = 0; c < Wp; c++) {
-          const int h = r - top, v = c - left;
-          float *to = scratch + ((b * Hp + r) * Wp + c) * Cin;
-          if (h >= 0 && h < H && v >= 0 && v < W) {
-            const float *from = x + ((b * H + h) * W + v) * Cin;
-            for (int i = 0; i < Cin; i++) to[i] = from[i];
-          } else {
-            for (int i = 0; i < Cin; i++) to[i] = 0;
-          }
-        }
-    xp = scratch;
-  }
+  const float *xp = padded_input(x, scratch, B, H, W, Cin, Hp, Wp, top, left);
   for (int b = 0; b < B; b++)
     for (int h = 0; h < Ho; h++) conv_row(xp + (b * Hp + h) * Wp * Cin, Wp * Cin, w, bias, y + (b * Ho + h) * Wo * Cout, Wo, Cin, Cout, kh, kw);
 }
