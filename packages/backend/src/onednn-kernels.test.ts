@@ -166,6 +166,32 @@ describe.skipIf(!built)('oneDNN kernels match the wasm kernels', () => {
     tf.dispose([a, b, b2, a4, b4, big, bigB]);
   });
 
+  it('batched matmul on 2 threads (Bᵀ copied by both): as on 1 thread bit for bit, and as wasm', () => {
+    // The attention's q·kᵀ (128 heads × 16 positions) and its projections (6-row tiles of 64 columns, 1,021 rows: a ragged rest).
+    const q = tf.randomNormal([128, 16, 32], 0, 1, 'float32', 40);
+    const k = tf.randomNormal([128, 16, 32], 0, 1, 'float32', 41);
+    const x = tf.randomNormal([1021, 96], 0, 1, 'float32', 42);
+    const w = tf.randomNormal([96, 144], 0, 1, 'float32', 43);
+    const products = () => [
+      tf.matMul(q, k, false, true),
+      tf.matMul(q, k, true, false),
+      tf.matMul(x, w),
+      tf.matMul(x, x, true, false),
+      tf.matMul(w, x, true, true),
+    ];
+    const one = tf.tidy(() => products().map((t) => t.dataSync().slice()));
+    setOneDnnThreads(2);
+    try {
+      let d = 0;
+      expect(fallbacksOf('BatchMatMul', () => (d = bothPaths(products)))).toBe(0);
+      expect(d).toBeLessThan(1e-5);
+      tf.tidy(() => products().forEach((t, i) => expect(t.dataSync()).toEqual(one[i])));
+    } finally {
+      setOneDnnThreads(1);
+    }
+    tf.dispose([q, k, x, w]);
+  });
+
   it('sum over a run of axes before the last (bias and time-embedding gradients); other sums fall back', () => {
     const x = tf.randomNormal([6, 5, 4, 3], 0, 1, 'float32', 8);
     for (const axes of [[0, 1, 2], [2, 0, 1], [0], [1, 2], [2], [3], [0, 2], [1]]) {

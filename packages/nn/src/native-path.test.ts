@@ -92,6 +92,9 @@ describe.skipIf(!built)('fused native kernels match the tfjs-op layers', () => {
       [[4, 8, 8, 32], 8],
       [[2, 5, 7, 12], 3],
       [[3, 4, 4, 64], 32],
+      // 81 rows: float partial sums of 32, 32 and 17 rows (C = 16·K); 48 channels: K = 3
+      [[2, 9, 9, 16], 4],
+      [[2, 3, 5, 48], 6],
     ] as const) {
       const { norm, outputs, dispose } = groupNormCase(gen, shape, groups);
       const before = tf.memory().numTensors;
@@ -108,6 +111,7 @@ describe.skipIf(!built)('fused native kernels match the tfjs-op layers', () => {
     for (const [shape, groups] of [
       [[4, 8, 8, 32], 8],
       [[2, 5, 7, 12], 3],
+      [[2, 9, 9, 16], 4],
     ] as const) {
       const { norm, outputs, dispose } = groupNormCase(gen, shape, groups);
       const before = tf.memory().numTensors;

@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -247,8 +248,13 @@ void transpose(const float* src, int64_t rows, int64_t cols, float* dst) {
 
 // One register tile: C[R rows, 16·V columns] = Σ_k A(i + r, k) · B[k, j …], A(r, k) = a[r·ai + k·ak].
 // The strides let op(A) be read in place whether A is transposed or not (a transposed A is read
-// along its rows: R adjacent floats a k). The 8 or 16 accumulators of 16 floats stay in zmm registers
-// (tiles of 64 columns, 24 accumulators, measured slower: the compiler spilled them).
+// along its rows: R adjacent floats a k). Up to 24 accumulators of 16 floats stay in zmm registers
+// (with the V vectors of B and one broadcast: 29 of 32).
+#ifdef __AVX512F__
+constexpr bool kZmmRegisters = true;
+#else
+constexpr bool kZmmRegisters = false;
+#endif
 template <int R, int V>
 inline void tile(const float* a, int64_t ai, int64_t ak, const float* b, int64_t n, float* c, int64_t k) {
   v16 acc[R][V] = {};
@@ -265,7 +271,7 @@ inline void tile(const float* a, int64_t ai, int64_t ak, const float* b, int64_t
     for (int v = 0; v < V; v++) std::memcpy(c + r * n + 16 * v, &acc[r][v], sizeof(v16));
 }
 
-// Rows [i, i + rows) of one product, rows ≤ R: full tiles of 32 and 16 columns, then a plain loop
+// Rows [i, i + rows) of one product, rows ≤ R: full tiles of 64, 32 and 16 columns, then a plain loop
 // over the last n mod 16 columns.
 template <int R>
 void rowBlock(const float* a, int64_t ai, int64_t ak, const float* b, int64_t n, float* c, int64_t k, int64_t rows) {
@@ -278,6 +284,8 @@ void rowBlock(const float* a, int64_t ai, int64_t ak, const float* b, int64_t n,
     }
   };
   int64_t j = 0;
+  if constexpr (kZmmRegisters)
+    for (; j + 64 <= n; j += 64) run(std::integral_constant<int, 4>{}, j);
   for (; j + 32 <= n; j += 32) run(std::integral_constant<int, 2>{}, j);
   for (; j + 16 <= n; j += 16) run(std::integral_constant<int, 1>{}, j);
   if (j == n) return;
@@ -304,30 +312,40 @@ Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
   // op(A) in place (strides); a transposed B ([N, K]) is copied to [K, N] so every tile reads rows of
   // 16 contiguous floats. The copy costs 1/M of the product. Per thread: worker_threads load the addon too.
   static thread_local std::vector<float> bT;
-  if (tb) {
-    if (bT.size() < static_cast<size_t>(bb * k * n)) bT.resize(bb * k * n);
-    for (int64_t b = 0; b < bb; b++) transpose(B + b * k * n, n, k, bT.data() + b * k * n);
-    B = bT.data();
-  }
+  if (tb && bT.size() < static_cast<size_t>(bb * k * n)) bT.resize(bb * k * n);
+  const float* Bk = tb ? bT.data() : B;
+  float* bTk = bT.data();
   const int64_t ai = ta ? 1 : k, ak = ta ? m : 1;
-  // 4 rows when tiles are 32 columns wide (8 accumulators), 8 rows for products 16 columns wide (the attention's q·kᵀ).
-  const int64_t R = n >= 32 ? 4 : 8;
+  // With AVX-512: 6 rows when tiles are 64 columns wide (24 accumulators: a [1024, 64]·[64, 64] product 58 → 104
+  // GFLOP/s on one thread), 8 rows for narrower ones (16 accumulators at 32 columns, 8 at the attention's 16).
+  // With AVX2 a v16 takes two of its 16 registers: at most 8 accumulators, 4 rows of 32 columns.
+  const int64_t R = kZmmRegisters ? (n >= 64 ? 6 : 8) : (n >= 32 ? 4 : 8);
   const int64_t blocks = (m + R - 1) / R;
   // Threads only for large products, through num_threads rather than `parallel … if (…)`, whose
-  // serial fallback GCC compiles less well (see elementwise).
+  // serial fallback GCC compiles less well (see elementwise). The copies of Bᵀ split over the same
+  // threads: done before the region, the attention's 128 small copies ran on one thread while the
+  // other waited (q·kᵀ took longer on two threads than on one).
   const int threads = bc * m * n * k > (1 << 17) ? omp_get_max_threads() : 1;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
-  for (int64_t b = 0; b < bc; b++)
-    for (int64_t blk = 0; blk < blocks; blk++) {
-      const int64_t i = blk * R, rows = std::min(R, m - i);
-      const float* a = A + (ba == 1 ? 0 : b) * m * k + i * ai;
-      const float* bm = B + (bb == 1 ? 0 : b) * k * n;
-      float* c = C + b * m * n + i * n;
-      if (R == 4)
-        rowBlock<4>(a, ai, ak, bm, n, c, k, rows);
-      else
-        rowBlock<8>(a, ai, ak, bm, n, c, k, rows);
+#pragma omp parallel num_threads(threads)
+  {
+    if (tb) {
+#pragma omp for schedule(static)
+      for (int64_t b = 0; b < bb; b++) transpose(B + b * k * n, n, k, bTk + b * k * n);
     }
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t b = 0; b < bc; b++)
+      for (int64_t blk = 0; blk < blocks; blk++) {
+        const int64_t i = blk * R, rows = std::min(R, m - i);
+        const float* a = A + (ba == 1 ? 0 : b) * m * k + i * ai;
+        const float* bm = Bk + (bb == 1 ? 0 : b) * k * n;
+        float* c = C + b * m * n + i * n;
+        switch (R) {
+          case 4: rowBlock<4>(a, ai, ak, bm, n, c, k, rows); break;
+          case 6: rowBlock<6>(a, ai, ak, bm, n, c, k, rows); break;
+          default: rowBlock<8>(a, ai, ak, bm, n, c, k, rows);
+        }
+      }
+  }
   return info.Env().Undefined();
 }
 
@@ -361,6 +379,54 @@ inline float siluGradOf(float dy, float v) {
   return dy * s * (1.0f + v * (1.0f - s));
 }
 
+// Per-channel sums over the rows of one [rows, C] sample, S of them at once: sums[s·C + c] = Σᵢ terms(i, c)[s],
+// in double. terms(load, i, c) reads its inputs through load(pointer), which gives 16 channels as a float vector
+// or, for widths that are not a multiple of 16, one channel as a double. For C = 16·K (K ≤ 8: every width of
+// the UNets and the VAE) the vectors are summed in registers over 32 rows and then added into the doubles.
+// Summing in double throughout ran at half the SIMD width, and not vectorised at all for C = 16: a
+// [32, 32, 32, 16] GroupNorm's two statistics passes took 394 µs, 106 in blocks.
+template <int K, int S, typename Terms>
+inline void channelSumsBlocked(int64_t rows, int64_t C, double* sums, Terms terms) {
+  constexpr int64_t kRowsPerPartial = 32;
+  const auto load = [](const float* q) {
+    v16 v;
+    std::memcpy(&v, q, sizeof v);
+    return v;
+  };
+  for (int64_t i0 = 0; i0 < rows; i0 += kRowsPerPartial) {
+    v16 part[S][K] = {};
+    const int64_t i1 = std::min(rows, i0 + kRowsPerPartial);
+    for (int64_t i = i0; i < i1; i++)
+      for (int k = 0; k < K; k++) {
+        const std::array<v16, S> t = terms(load, i, 16 * k);
+        for (int q = 0; q < S; q++) part[q][k] += t[q];
+      }
+    for (int q = 0; q < S; q++)
+      for (int k = 0; k < K; k++)
+        for (int l = 0; l < 16; l++) sums[q * C + 16 * k + l] += part[q][k][l];
+  }
+}
+
+template <int S, typename Terms>
+void channelSums(int64_t rows, int64_t C, double* sums, Terms terms) {
+  switch (C) {
+    case 16: return channelSumsBlocked<1, S>(rows, C, sums, terms);
+    case 32: return channelSumsBlocked<2, S>(rows, C, sums, terms);
+    case 48: return channelSumsBlocked<3, S>(rows, C, sums, terms);
+    case 64: return channelSumsBlocked<4, S>(rows, C, sums, terms);
+    case 80: return channelSumsBlocked<5, S>(rows, C, sums, terms);
+    case 96: return channelSumsBlocked<6, S>(rows, C, sums, terms);
+    case 112: return channelSumsBlocked<7, S>(rows, C, sums, terms);
+    case 128: return channelSumsBlocked<8, S>(rows, C, sums, terms);
+  }
+  const auto load = [](const float* q) { return static_cast<double>(*q); };
+  for (int64_t i = 0; i < rows; i++)
+    for (int64_t c = 0; c < C; c++) {
+      const std::array<double, S> t = terms(load, i, c);
+      for (int q = 0; q < S; q++) sums[q * C + c] += t[q];
+    }
+}
+
 // GroupNorm over NHWC viewed as [B, HW, C], groups of C/G adjacent channels.
 // p = [B, HW, C, G, silu]; y = (x − μ)·inv·γ + β, and μ, inv = 1/√(σ² + ε) per [b, g] for the gradient.
 // With silu = 1, y = SiLU((x − μ)·inv·γ + β): the ResNet blocks' norm-then-activation in one pass.
@@ -384,8 +450,7 @@ Napi::Value GroupNormForward(const Napi::CallbackInfo& info) {
     const float* xb = x + b * HW * C;
     float* yb = y + b * HW * C;
     std::vector<double> acc(C, 0.0);
-    for (int64_t i = 0; i < HW; i++)
-      for (int64_t c = 0; c < C; c++) acc[c] += xb[i * C + c];
+    channelSums<1>(HW, C, acc.data(), [=](auto load, int64_t i, int64_t c) { return std::array{load(xb + i * C + c)}; });
     std::vector<float> mu(C), scale(C), shift(C);
     for (int64_t g = 0; g < G; g++) {
       double s = 0;
@@ -394,11 +459,11 @@ Napi::Value GroupNormForward(const Napi::CallbackInfo& info) {
       mean[b * G + g] = static_cast<float>(s / n);
     }
     std::fill(acc.begin(), acc.end(), 0.0);  // second pass: Σ(x − μ)², no cancellation
-    for (int64_t i = 0; i < HW; i++)
-      for (int64_t c = 0; c < C; c++) {
-        const double d = static_cast<double>(xb[i * C + c]) - mu[c];
-        acc[c] += d * d;
-      }
+    const float* m = mu.data();
+    channelSums<1>(HW, C, acc.data(), [=](auto load, int64_t i, int64_t c) {
+      const auto d = load(xb + i * C + c) - load(m + c);
+      return std::array{d * d};
+    });
     for (int64_t g = 0; g < G; g++) {
       double s = 0;
       for (int64_t c = 0; c < cg; c++) s += acc[g * cg + c];
@@ -412,9 +477,11 @@ Napi::Value GroupNormForward(const Napi::CallbackInfo& info) {
     }
     if (act)
       for (int64_t i = 0; i < HW; i++)
+#pragma omp simd
         for (int64_t c = 0; c < C; c++) yb[i * C + c] = siluOf(xb[i * C + c] * scale[c] + shift[c]);
     else
       for (int64_t i = 0; i < HW; i++)
+#pragma omp simd
         for (int64_t c = 0; c < C; c++) yb[i * C + c] = xb[i * C + c] * scale[c] + shift[c];
   }
   return info.Env().Undefined();
@@ -443,6 +510,7 @@ Napi::Value GroupNormBackward(const Napi::CallbackInfo& info) {
   for (int64_t b = 0; b < B; b++) {
     const int64_t base = b * HW * C;
     const float* dyb = dy + base;
+    const float* xb = x + base;
     std::vector<float> dv;
     if (act) {
       // The forward pass's scale and shift, from the same float32 μ, inv, γ, β.
@@ -453,18 +521,18 @@ Napi::Value GroupNormBackward(const Napi::CallbackInfo& info) {
         shift[c] = beta[c] - mu * scale[c];
       }
       dv.resize(HW * C);
-      const float* xb = x + base;
       for (int64_t i = 0; i < HW; i++)
+#pragma omp simd
         for (int64_t c = 0; c < C; c++) dv[i * C + c] = siluGradOf(dyb[i * C + c], xb[i * C + c] * scale[c] + shift[c]);
       dyb = dv.data();
     }
-    std::vector<double> sDy(C, 0.0), sDyX(C, 0.0);
-    for (int64_t i = 0; i < HW; i++)
-      for (int64_t c = 0; c < C; c++) {
-        const double d = dyb[i * C + c];
-        sDy[c] += d;
-        sDyX[c] += d * x[base + i * C + c];
-      }
+    std::vector<double> sums(2 * C, 0.0);  // Σ dy, then Σ dy·x
+    channelSums<2>(HW, C, sums.data(), [=](auto load, int64_t i, int64_t c) {
+      const auto d = load(dyb + i * C + c);
+      return std::array{d, d * load(xb + i * C + c)};
+    });
+    const double* sDy = sums.data();
+    const double* sDyX = sums.data() + C;
     std::vector<float> coefDy(C), coefX(C), bias(C);
     for (int64_t g = 0; g < G; g++) {
       const double mu = mean[b * G + g], is = inv[b * G + g];
@@ -488,6 +556,7 @@ Napi::Value GroupNormBackward(const Napi::CallbackInfo& info) {
       }
     }
     for (int64_t i = 0; i < HW; i++)
+#pragma omp simd
       for (int64_t c = 0; c < C; c++) {
         const int64_t k = base + i * C + c;
         dx[k] = dyb[i * C + c] * coefDy[c] + x[k] * coefX[c] + bias[c];
