@@ -58,6 +58,8 @@ export interface OneDnnBinding {
   setConvPrecision(precision: 'f32' | 'bf16'): void;
   getConvPrecision(): 'f32' | 'bf16';
   getThreads(): number;
+  /** How many convolutions ran our direct kernels for a narrow side (≤ 4 channels in or out) instead of oneDNN's, since load. */
+  narrowConvCalls(): number;
   version(): { onednn: string; isa: string };
 }
 

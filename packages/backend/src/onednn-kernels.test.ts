@@ -5,6 +5,7 @@ import { initBackend } from './backend';
 import {
   kernelPath,
   loadOneDnn,
+  narrowConvCalls,
   oneDnnBf16UnavailableReason,
   oneDnnFallbackCounts,
   oneDnnUnavailableReason,
@@ -122,6 +123,59 @@ describe.skipIf(!built)('oneDNN kernels match the wasm kernels', () => {
       tf.dispose([x, f]);
     });
   }
+
+  it('convolutions to ≤ 4 channels (forward, filter gradient) and from ≤ 4 (input gradient) run our direct kernels, as wasm', () => {
+    type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
+    const cases: [x: [number, number, number, number], f: [number, number, number, number], pad: Pad][] = [
+      [[3, 9, 7, 16], [3, 3, 16, 1], 'same'], // to an image
+      [
+        [2, 8, 8, 32],
+        [3, 3, 32, 4],
+        [
+          [0, 0],
+          [1, 0],
+          [2, 1],
+          [0, 0],
+        ],
+      ], // to latents, uneven pads
+      [[2, 10, 9, 1], [3, 3, 1, 16], 'same'], // from an image
+      [[2, 7, 8, 3], [2, 3, 3, 32], 'valid'],
+      [[1, 5, 5, 4], [3, 3, 4, 128], 'same'], // 8 vectors of 16 channels
+      [[2, 4, 4, 128], [1, 1, 128, 2], 'valid'],
+      [[2, 6, 5, 48], [3, 3, 48, 3], 'same'],
+    ];
+    for (const [xs, fs, pad] of cases) {
+      const x = tf.randomNormal(xs, 0, 1, 'float32', 50) as tf.Tensor4D;
+      const f = tf.randomNormal(fs, 0, 1, 'float32', 51) as tf.Tensor4D;
+      const bias = tf.randomNormal([fs[3]], 0, 1, 'float32', 52) as tf.Tensor1D;
+      const out = tf.conv2d(x, f, 1, pad);
+      const weight = tf.randomNormal(out.shape, 0, 1, 'float32', 53); // dy: a different value at every output
+      const loss = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, pad), weight));
+      const calls = narrowConvCalls();
+      const d = bothPaths(() => [tf.conv2d(x, f, 1, pad), tf.fused.conv2d({ x, filter: f, strides: 1, pad, bias }), ...tf.grads(loss)([x, f])]);
+      // To ≤ 4 channels: three forward passes and the filter gradient; from ≤ 4: the input gradient.
+      expect(narrowConvCalls() - calls).toBe(fs[3] <= 4 ? 4 : 1);
+      expect(d).toBeLessThan(1e-5);
+      tf.dispose([x, f, bias, out, weight]);
+    }
+    // Large enough for both threads: rows split between them, the filter gradient summed from two partials.
+    const x = tf.randomNormal([8, 16, 16, 16], 0, 1, 'float32', 54) as tf.Tensor4D;
+    const f = tf.randomNormal([3, 3, 16, 1], 0, 1, 'float32', 55) as tf.Tensor4D;
+    const weight = tf.randomNormal([8, 16, 16, 1], 0, 1, 'float32', 56);
+    const image = tf.randomNormal([8, 16, 16, 1], 0, 1, 'float32', 57) as tf.Tensor4D;
+    const f1 = tf.randomNormal([3, 3, 1, 16], 0, 1, 'float32', 58) as tf.Tensor4D;
+    setOneDnnThreads(2);
+    try {
+      const loss = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'), weight));
+      const first = (a: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, f1, 1, 'same'), x));
+      const calls = narrowConvCalls();
+      expect(bothPaths(() => [tf.conv2d(x, f, 1, 'same'), ...tf.grads(loss)([x, f]), tf.grad(first)(image)])).toBeLessThan(1e-5);
+      expect(narrowConvCalls() - calls).toBe(4);
+    } finally {
+      setOneDnnThreads(1);
+    }
+    tf.dispose([x, f, weight, image, f1]);
+  });
 
   it('batched matmul: plain, transposed, 2-D, broadcast, rank 4', () => {
     const a = tf.randomNormal([4, 10, 7], 0, 1, 'float32', 3);

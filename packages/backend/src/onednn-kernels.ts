@@ -144,6 +144,11 @@ export function oneDnnInfo(): { onednn: string; isa: string; threads: number; co
   return { ...binding.version(), threads: binding.getThreads(), convPrecision: binding.getConvPrecision() };
 }
 
+/** Convolutions run by the addon's direct kernels for a narrow side (≤ 4 channels in or out) rather than oneDNN's, since load. */
+export function narrowConvCalls(): number {
+  return binding?.narrowConvCalls() ?? 0;
+}
+
 const fallbacks = new Map<string, number>();
 
 /**

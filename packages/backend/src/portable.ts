@@ -48,6 +48,7 @@ export {
   fusedOpsAvailable,
   fusedNormOpsAvailable,
   transposedMatMulFast,
+  conv2dWithBias,
   groupNormFused,
   siluFused,
   adamStepsFused,

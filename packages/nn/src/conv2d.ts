@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Generator, LdmError, fusedOpsAvailable } from '@ldm/backend';
+import { Generator, LdmError, conv2dWithBias, fusedOpsAvailable } from '@ldm/backend';
 import { Module } from './module';
 import { biasInit, kaimingUniformInit } from './init';
 
@@ -59,7 +59,7 @@ export class Conv2d extends Module {
       // On the native backend one oneDNN kernel adds the bias as it writes the output (one pass over it fewer). Elsewhere
       // the plain conv keeps its registered gradient (on wasm, forward convs: wasm has no Conv2DBackpropFilter).
       if (this.bias && fusedOpsAvailable() && x.dtype === 'float32') {
-        return tf.fused.conv2d({ x: input, filter: this.weight as tf.Tensor4D, strides: this.stride, pad, bias: this.bias });
+        return conv2dWithBias(input, this.weight as tf.Tensor4D, this.bias as tf.Tensor1D, this.stride, pad);
       }
       const y: tf.Tensor4D = tf.conv2d(input, this.weight as tf.Tensor4D, this.stride, pad);
       return this.bias ? tf.add(y, this.bias) : y;

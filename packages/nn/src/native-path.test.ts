@@ -156,6 +156,12 @@ describe.skipIf(!built)('fused native kernels match the tfjs-op layers', () => {
       expect(profile.kernelNames).toContain('FusedConv2D');
       expect(profile.kernelNames).not.toContain('Add');
       tf.dispose(profile.result as tf.Tensor);
+      // Only the gradients asked for run: a first layer's input (an image) needs none.
+      const weightsOnly = await tf.profile(() => tf.variableGrads(() => tf.sum(conv.forward(x)) as tf.Scalar, [conv.weight, conv.bias!]));
+      expect(weightsOnly.kernelNames).toContain('Conv2DBackpropFilter');
+      expect(weightsOnly.kernelNames).not.toContain('Conv2DBackpropInput');
+      const { value, grads } = weightsOnly.result as { value: tf.Scalar; grads: tf.NamedTensorMap };
+      tf.dispose([value, ...Object.values(grads)]);
       x.dispose();
       conv.dispose();
     }

@@ -135,6 +135,196 @@ memory readAs(const memory::desc& user, const memory::desc& want, memory& copy, 
   return copy;
 }
 
+// Memory-bound kernels split over the threads from this many float32 elements: a parallel region costs
+// 1–3 µs while the helper thread spins (GOMP_SPINCOUNT), a 32,768-element pass about 10 µs on one.
+constexpr int64_t kParallelMin = 32768;
+
+// ---------------------------------------------------------------------------------------------
+// Convolutions that produce at most 4 channels from 16·K (K ≤ 8): a model's last convolution (to an image or latents)
+// forward and its filter gradient, and the input gradient of its first (from one). Stride 1, no dilation, float32.
+// oneDNN blocks over output channels and ran these at 6–28 GFLOP/s: the VAE's 16 → 1 output convolution (B32,
+// 32×32) took 1.44 ms forward and 1.36 for its filter gradient, the 1 → 16 input convolution's input gradient 1.29
+// (the other directions, few channels in, it runs well: 0.13–0.21 ms). Here each output pixel is a vector dot product
+// over its taps. The input gradient of a stride-1 convolution is itself one (of dy, taps flipped, in and out
+// exchanged), so one loop serves forward and input gradient; the filter gradient has its own.
+constexpr int64_t kNarrowChannels = 4;
+std::atomic<int64_t> narrowConvCount{0};
+
+// A stride-1 convolution from `wide` channels (16·K, K ≤ 8) to `narrow` (≤ 4), padded at most KH − 1 rows and KW − 1
+// columns a side (so that the flipped convolution of an input gradient is padded too).
+bool narrowShape(const ConvShape& s, int64_t wide, int64_t narrow) {
+  if (s.bf16 || s.sh != 1 || s.sw != 1 || s.dh != 1 || s.dw != 1) return false;
+  if (s.pt >= s.kh || s.pb >= s.kh || s.pl >= s.kw || s.pr >= s.kw) return false;
+  return narrow <= kNarrowChannels && wide % 16 == 0 && wide <= 128;
+}
+// Forward and filter gradient: few output channels. Input gradient: few input channels (dx is the narrow side).
+bool narrowForward(const ConvShape& s) { return narrowShape(s, s.ci, s.co); }
+bool narrowBackwardData(const ConvShape& s) { return narrowShape(s, s.co, s.ci); }
+
+// y[b, i, j, :] = bias + Σ over taps inside the input of x[b, i − pt + u, j − pl + v, :] · w[u, v] (w: [KH, KW, ci, co]).
+struct DirectConv {
+  int64_t n, h, w, ci, co, kh, kw, oh, ow, pt, pl;
+};
+
+inline v16 load16(const float* p) {
+  v16 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+inline float sum16(v16 a) {
+  typedef float v8 __attribute__((vector_size(32)));
+  typedef float v4 __attribute__((vector_size(16)));
+  const v8 b = __builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7) + __builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15);
+  const v4 c = __builtin_shufflevector(b, b, 0, 1, 2, 3) + __builtin_shufflevector(b, b, 4, 5, 6, 7);
+  return (c[0] + c[2]) + (c[1] + c[3]);
+}
+
+// J adjacent output pixels at once: each pixel's sum is a chain of dependent fused multiply-adds, and one chain at
+// a time ran at its latency (the VAE's 16 → 1 forward took 404 µs a pixel at a time, 254 four at a time); J·K chains
+// of 4–8 keep the FMA units busy.
+template <int K>
+constexpr int pixelsAtOnce = K >= 5 ? 1 : K >= 3 ? 2 : 4;
+
+// The taps of output pixel (i, j) inside the input: u in [u0, u1), v in [v0, v1).
+struct TapRange {
+  int64_t u0, u1, v0, v1;
+};
+
+// Calls pixels(j, std::integral_constant<int, N>, taps) for runs of N = J pixels of output row i whose taps all fall
+// inside the input's columns, N = 1 for the others (near the left and right edges).
+template <int J, typename Pixels>
+inline void overRow(const DirectConv& d, int64_t i, Pixels pixels) {
+  const int64_t u0 = std::max<int64_t>(0, d.pt - i), u1 = std::min(d.kh, d.h + d.pt - i);
+  for (int64_t j = 0; j < d.ow;) {
+    if (j + J <= d.ow && j >= d.pl && j + J - 1 - d.pl + d.kw <= d.w) {
+      pixels(j, std::integral_constant<int, J>{}, TapRange{u0, u1, 0, d.kw});
+      j += J;
+    } else {
+      pixels(j, std::integral_constant<int, 1>{}, TapRange{u0, u1, std::max<int64_t>(0, d.pl - j), std::min(d.kw, d.w + d.pl - j)});
+      j += 1;
+    }
+  }
+}
+
+// ci = 16·K, few output channels: per output channel a vector dot product over the taps, summed across lanes
+// (wT: the filter as [co, KH, KW, ci], each output channel's weights contiguous). The taps are bounded per row and,
+// near the left and right edges, per pixel.
+template <int K>
+void dotProductConv(const DirectConv& d, const float* x, const float* wT, const float* bias, float* out) {
+#pragma omp parallel for collapse(2) schedule(static) num_threads(d.n * d.oh * d.ow * d.ci >= kParallelMin ? omp_get_max_threads() : 1)
+  for (int64_t b = 0; b < d.n; b++)
+    for (int64_t i = 0; i < d.oh; i++) {
+      const float* xb = x + b * d.h * d.w * d.ci;
+      overRow<pixelsAtOnce<K>>(d, i, [&](int64_t j, auto pixels, TapRange t) __attribute__((always_inline)) {
+        constexpr int N = decltype(pixels)::value;
+        for (int64_t oc = 0; oc < d.co; oc++) {
+          const float* wo = wT + oc * d.kh * d.kw * d.ci;
+          v16 acc[N][K] = {};
+          for (int64_t u = t.u0; u < t.u1; u++)
+            for (int64_t v = t.v0; v < t.v1; v++) {
+              const float* px = xb + ((i - d.pt + u) * d.w + (j - d.pl + v)) * d.ci;
+              const float* wt = wo + (u * d.kw + v) * d.ci;
+              for (int k = 0; k < K; k++) {
+                const v16 wk = load16(wt + 16 * k);
+                for (int p = 0; p < N; p++) acc[p][k] += load16(px + p * d.ci + 16 * k) * wk;
+              }
+            }
+          for (int p = 0; p < N; p++) {
+            for (int k = 1; k < K; k++) acc[p][0] += acc[p][k];
+            out[((b * d.oh + i) * d.ow + j + p) * d.co + oc] = sum16(acc[p][0]) + (bias ? bias[oc] : 0.0f);
+          }
+        }
+      });
+    }
+}
+
+// co ≤ 4 output channels from ci = 16·K; w as [KH, KW, ci, co]; bias [co] or null.
+void directConv(const DirectConv& d, const float* x, const float* w, const float* bias, float* out) {
+  narrowConvCount++;
+  std::vector<float> wT(d.co * d.kh * d.kw * d.ci);
+  for (int64_t t = 0; t < d.kh * d.kw; t++)
+    for (int64_t c = 0; c < d.ci; c++)
+      for (int64_t oc = 0; oc < d.co; oc++) wT[(oc * d.kh * d.kw + t) * d.ci + c] = w[(t * d.ci + c) * d.co + oc];
+  switch (d.ci / 16) {
+    case 1: return dotProductConv<1>(d, x, wT.data(), bias, out);
+    case 2: return dotProductConv<2>(d, x, wT.data(), bias, out);
+    case 3: return dotProductConv<3>(d, x, wT.data(), bias, out);
+    case 4: return dotProductConv<4>(d, x, wT.data(), bias, out);
+    case 5: return dotProductConv<5>(d, x, wT.data(), bias, out);
+    case 6: return dotProductConv<6>(d, x, wT.data(), bias, out);
+    case 7: return dotProductConv<7>(d, x, wT.data(), bias, out);
+    default: return dotProductConv<8>(d, x, wT.data(), bias, out);
+  }
+}
+
+void narrowConvForward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y) {
+  directConv({s.n, s.h, s.w, s.ci, s.co, s.kh, s.kw, s.oh, s.ow, s.pt, s.pl}, x, w, bias, y);
+}
+
+// dx[b, p, q] = Σ dy[b, p + pt − u, q + pl − v] · w[u, v]ᵀ: a convolution of dy with the taps flipped, padded KH − 1 − pt
+// on top and KW − 1 − pl on the left.
+void narrowConvBackwardData(const ConvShape& s, const float* dy, const float* w, float* dx) {
+  std::vector<float> flipped(s.kh * s.kw * s.co * s.ci);
+  for (int64_t u = 0; u < s.kh; u++)
+    for (int64_t v = 0; v < s.kw; v++)
+      for (int64_t c = 0; c < s.ci; c++)
+        for (int64_t oc = 0; oc < s.co; oc++)
+          flipped[(((s.kh - 1 - u) * s.kw + (s.kw - 1 - v)) * s.co + oc) * s.ci + c] = w[((u * s.kw + v) * s.ci + c) * s.co + oc];
+  directConv({s.n, s.oh, s.ow, s.co, s.ci, s.kh, s.kw, s.h, s.w, s.kh - 1 - s.pt, s.kw - 1 - s.pl}, dy, flipped.data(), nullptr, dx);
+}
+
+// dw[u, v, :, oc] = Σ_b Σ_(i, j) x[b, i − pt + u, j − pl + v, :] · dy[b, i, j, oc], for ≤ 4 output channels and
+// ci = 16·K: one image's sums in float vectors, added into a double array per thread, those added at the end.
+template <int K>
+void narrowConvFilterGrad(const ConvShape& s, const float* x, const float* dy, float* dw) {
+  const int64_t taps = s.kh * s.kw, size = taps * s.ci * s.co;
+  const int threads = s.n * s.oh * s.ow * s.ci >= kParallelMin ? omp_get_max_threads() : 1;
+  std::vector<double> parts(static_cast<size_t>(threads) * size, 0.0);
+#pragma omp parallel num_threads(threads)
+  {
+    double* part = parts.data() + static_cast<int64_t>(omp_get_thread_num()) * size;
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < s.n; b++) {
+      const float* xb = x + b * s.h * s.w * s.ci;
+      const float* dyb = dy + b * s.oh * s.ow * s.co;
+      for (int64_t u = 0; u < s.kh; u++)
+        for (int64_t v = 0; v < s.kw; v++)
+          for (int64_t oc = 0; oc < s.co; oc++) {
+            v16 acc[K] = {};
+            for (int64_t i = std::max<int64_t>(0, s.pt - u); i < std::min(s.oh, s.h + s.pt - u); i++)
+              for (int64_t j = std::max<int64_t>(0, s.pl - v); j < std::min(s.ow, s.w + s.pl - v); j++) {
+                const float g = dyb[(i * s.ow + j) * s.co + oc];
+                const float* px = xb + ((i - s.pt + u) * s.w + (j - s.pl + v)) * s.ci;
+                for (int k = 0; k < K; k++) acc[k] += g * load16(px + 16 * k);
+              }
+            double* dst = part + (u * s.kw + v) * s.ci * s.co + oc;
+            for (int k = 0; k < K; k++)
+              for (int l = 0; l < 16; l++) dst[(16 * k + l) * s.co] += acc[k][l];
+          }
+    }
+  }
+  for (int64_t e = 0; e < size; e++) {
+    double total = 0;
+    for (int t = 0; t < threads; t++) total += parts[static_cast<size_t>(t) * size + e];
+    dw[e] = static_cast<float>(total);
+  }
+}
+
+void narrowConvBackwardWeights(const ConvShape& s, const float* x, const float* dy, float* dw) {
+  narrowConvCount++;
+  switch (s.ci / 16) {
+    case 1: return narrowConvFilterGrad<1>(s, x, dy, dw);
+    case 2: return narrowConvFilterGrad<2>(s, x, dy, dw);
+    case 3: return narrowConvFilterGrad<3>(s, x, dy, dw);
+    case 4: return narrowConvFilterGrad<4>(s, x, dy, dw);
+    case 5: return narrowConvFilterGrad<5>(s, x, dy, dw);
+    case 6: return narrowConvFilterGrad<6>(s, x, dy, dw);
+    case 7: return narrowConvFilterGrad<7>(s, x, dy, dw);
+    default: return narrowConvFilterGrad<8>(s, x, dy, dw);
+  }
+}
+
 // biasOff < 0: no bias.
 Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
   auto heap = static_cast<uint8_t*>(info[0].As<Napi::ArrayBuffer>().Data());
@@ -143,6 +333,10 @@ Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
   int64_t wOff = info[3].As<Napi::Number>().Int64Value();
   int64_t yOff = info[4].As<Napi::Number>().Int64Value();
   int64_t biasOff = info.Length() > 5 ? info[5].As<Napi::Number>().Int64Value() : -1;
+  if (narrowForward(s)) {
+    narrowConvForward(s, at(heap, xOff), at(heap, wOff), biasOff >= 0 ? at(heap, biasOff) : nullptr, at(heap, yOff));
+    return info.Env().Undefined();
+  }
   auto& cp = convPrimitives(s);
   if (biasOff >= 0 && !cp.haveFwdBias) {
     auto desc = dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, s.srcIn(),
@@ -176,6 +370,10 @@ Napi::Value Conv2dBackwardData(const Napi::CallbackInfo& info) {
   int64_t dyOff = info[2].As<Napi::Number>().Int64Value();
   int64_t wOff = info[3].As<Napi::Number>().Int64Value();
   int64_t dxOff = info[4].As<Napi::Number>().Int64Value();
+  if (narrowBackwardData(s)) {
+    narrowConvBackwardData(s, at(heap, dyOff), at(heap, wOff), at(heap, dxOff));
+    return info.Env().Undefined();
+  }
   auto& cp = convPrimitives(s);
   if (!cp.haveBwdData) {
     auto desc = dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, s.src(), s.anyWeights(), s.dstIn(),
@@ -203,6 +401,10 @@ Napi::Value Conv2dBackwardWeights(const Napi::CallbackInfo& info) {
   int64_t xOff = info[2].As<Napi::Number>().Int64Value();
   int64_t dyOff = info[3].As<Napi::Number>().Int64Value();
   int64_t dwOff = info[4].As<Napi::Number>().Int64Value();
+  if (narrowForward(s)) {
+    narrowConvBackwardWeights(s, at(heap, xOff), at(heap, dyOff), at(heap, dwOff));
+    return info.Env().Undefined();
+  }
   auto& cp = convPrimitives(s);
   if (!cp.haveBwdWeights) {
     auto desc = dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, s.srcIn(), s.anyDiffWeights(), s.dstIn(),
@@ -575,9 +777,6 @@ Napi::Value GroupNormBackward(const Napi::CallbackInfo& info) {
 }
 
 
-// Memory-bound kernels split over the threads from this many float32 elements: a parallel region costs
-// 1–3 µs while the helper thread spins (GOMP_SPINCOUNT), a 32,768-element pass about 10 µs on one.
-constexpr int64_t kParallelMin = 32768;
 
 // An elementwise loop, vectorised, split over OpenMP's threads when it is large. The thread count goes
 // through num_threads, not `parallel for simd if (n > …)`: GCC runs that construct's serial fallback
@@ -966,6 +1165,8 @@ Napi::Value GetConvPrecision(const Napi::CallbackInfo& info) { return Napi::Stri
 
 Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), omp_get_max_threads()); }
 
+Napi::Value NarrowConvCalls(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(narrowConvCount.load())); }
+
 Napi::Value Version(const Napi::CallbackInfo& info) {
   const dnnl_version_t* v = dnnl_version();
   auto out = Napi::Object::New(info.Env());
@@ -1020,6 +1221,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("avgPoolBlocks", Napi::Function::New(env, Guarded<AvgPoolBlocks>));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));
+  exports.Set("narrowConvCalls", Napi::Function::New(env, NarrowConvCalls));
   exports.Set("setConvPrecision", Napi::Function::New(env, Guarded<SetConvPrecision>));
   exports.Set("getConvPrecision", Napi::Function::New(env, GetConvPrecision));
   exports.Set("version", Napi::Function::New(env, Version));
