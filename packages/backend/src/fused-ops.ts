@@ -29,6 +29,11 @@ export function fusedNormOpsAvailable(): boolean {
   return tf.getBackend() === 'wasm' && (kernelPath() === 'onednn' || wasmSimdKernelsActive());
 }
 
+/** Whether `adamStepsFused`, `emaUpdateFused` and `globalNormFused` can run now: where the fused norms can (the same kernels' hosts). */
+export function fusedOptimizerOpsAvailable(): boolean {
+  return fusedNormOpsAvailable();
+}
+
 /**
  * conv2d(x, w) + b in one native kernel (the bias added as oneDNN writes the output), NHWC, no dilation. Its gradient
  * is registered per input (below), so the engine computes only those it needs: tf.fused.conv2d computes all three

@@ -47,6 +47,7 @@ export type { KernelPath } from './onednn-kernels';
 export {
   fusedOpsAvailable,
   fusedNormOpsAvailable,
+  fusedOptimizerOpsAvailable,
   transposedMatMulFast,
   conv2dWithBias,
   groupNormFused,

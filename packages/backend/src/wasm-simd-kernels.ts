@@ -19,6 +19,8 @@ import { wasmKernelsBase64 } from './wasm-kernels.generated';
  * GFLOP/s; ours, four pixels by eight channels with the taps inside the accumulation, at 30–40.
  * Conv2DBackpropFilter (stride 1): tfjs-backend-wasm has none; the forward-conv rewrite (conv-gradients.ts)
  * runs XNNPACK with an H×W "filter" at 12–18 GFLOP/s, half its usual speed.
+ * LdmAdamSteps, LdmEmaUpdate, LdmGlobalNorm: a model's optimizer step, EMA and gradient norm in one call each,
+ * bit for bit the tfjs ops they replace (10, 3 and 3 kernel dispatches a parameter).
  */
 
 interface KernelExports {
@@ -73,6 +75,21 @@ interface KernelExports {
     transposeA: number,
     transposeB: number,
   ): void;
+  adam_steps(
+    table: number,
+    count: number,
+    clipped: number,
+    clip: number,
+    beta1: number,
+    beta2: number,
+    epsilon: number,
+    weightDecay: number,
+    decay: number,
+    stepSize: number,
+    biasCorrection2Sqrt: number,
+  ): void;
+  ema_update(table: number, count: number, oneMinusDecay: number): void;
+  global_norm(table: number, count: number, out: number): void;
 }
 
 /** The part of tfjs-backend-wasm's BackendWasm used here (not in its typed API). */
@@ -93,9 +110,11 @@ interface WebAssemblyApi {
 const wasmApi = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
 
 /** What our kernels take over, for initBackend's one-line report. */
-export const wasmSimdKernelsSummary = 'stride-1 convolutions and their filter gradients, batched matmul, GroupNorm, SiLU, bias sums and adds';
+export const wasmSimdKernelsSummary =
+  'stride-1 convolutions and their filter gradients, batched matmul, GroupNorm, SiLU, bias sums and adds, the Adam step, EMA and gradient norm';
 
 let kernels: KernelExports | null = null;
+let heap: { buffer: ArrayBufferLike } | null = null;
 let unavailable: string | null = null;
 let enabled = true;
 const calls = new Map<string, number>();
@@ -128,6 +147,7 @@ export async function installWasmSimdKernels(): Promise<boolean> {
   try {
     const { instance } = await wasmApi.instantiate(decodeBase64(wasmKernelsBase64), { env: { memory } });
     kernels = instance.exports as unknown as KernelExports;
+    heap = memory;
   } catch (error) {
     unavailable = `our wasm kernels did not load: ${error instanceof Error ? error.message : String(error)}`;
     return false;
@@ -141,6 +161,9 @@ export async function installWasmSimdKernels(): Promise<boolean> {
   register('Sum', sumLeadingAxes);
   register('Add', addRows);
   register('Conv2D', conv2d);
+  register('LdmAdamSteps', adamSteps);
+  register('LdmEmaUpdate', emaUpdate);
+  register('LdmGlobalNorm', globalNorm);
   return true;
 }
 
@@ -379,5 +402,74 @@ function conv2d({ inputs, backend, attrs }: KernelArgs, k: KernelExports): Tenso
   const o = (t: TensorInfo) => offsetOf(be, t);
   k.conv2d(o(x), o(filter), 0, o(out), scratch ? o(scratch) : 0, b, h, w, cin, ho, wo, cout, kh, kw, top, left);
   if (scratch) be.disposeData(scratch.dataId);
+  return out;
+}
+
+/** A table of int32 (element counts, byte addresses) written into the backend's memory for one call; dispose it after. */
+function int32Table(be: WasmBackendLike, values: readonly number[]): TensorInfo {
+  const table = be.makeOutput([values.length], 'int32');
+  // After the allocation: it may grow the memory, which replaces its buffer.
+  new Int32Array(heap!.buffer, offsetOf(be, table), values.length).set(values);
+  return table;
+}
+
+/** One Adam step of every parameter. inputs: [p₁…pₙ, g₁…gₙ, m₁…mₙ, v₁…vₙ, clip?]; returns [p′…, m′…, v′…]. */
+function adamSteps({ inputs, backend, attrs }: KernelArgs, k: KernelExports): TensorInfo[] {
+  const xs = inputs as unknown as TensorInfo[];
+  const a = attrs as unknown as { count: number; clipped: boolean } & Record<
+    'beta1' | 'beta2' | 'epsilon' | 'coupledWeightDecay' | 'decoupledDecay' | 'stepSize' | 'biasCorrection2Sqrt',
+    number
+  >;
+  const n = a.count;
+  const be = backend as unknown as WasmBackendLike;
+  const outs = Array.from({ length: 3 * n }, (_, i) => be.makeOutput([...xs[i % n]!.shape], 'float32'));
+  const o = (t: TensorInfo) => offsetOf(be, t);
+  const rows: number[] = [];
+  for (let i = 0; i < n; i++)
+    rows.push(
+      tf.util.sizeFromShape(xs[i]!.shape),
+      o(xs[i]!),
+      o(xs[n + i]!),
+      o(xs[2 * n + i]!),
+      o(xs[3 * n + i]!),
+      o(outs[i]!),
+      o(outs[n + i]!),
+      o(outs[2 * n + i]!),
+    );
+  const table = int32Table(be, rows);
+  const clip = a.clipped ? o(xs[4 * n]!) : 0;
+  k.adam_steps(o(table), n, a.clipped ? 1 : 0, clip, a.beta1, a.beta2, a.epsilon, a.coupledWeightDecay, a.decoupledDecay, a.stepSize, a.biasCorrection2Sqrt);
+  be.disposeData(table.dataId);
+  return outs;
+}
+
+/** The EMA of every parameter. inputs: [s₁…sₙ, p₁…pₙ]; returns [s′₁…s′ₙ]. */
+function emaUpdate({ inputs, backend, attrs }: KernelArgs, k: KernelExports): TensorInfo[] {
+  const xs = inputs as unknown as TensorInfo[];
+  const { oneMinusDecay } = attrs as unknown as { oneMinusDecay: number };
+  const n = xs.length / 2;
+  const be = backend as unknown as WasmBackendLike;
+  const outs = xs.slice(0, n).map((s) => be.makeOutput([...s.shape], 'float32'));
+  const o = (t: TensorInfo) => offsetOf(be, t);
+  const table = int32Table(
+    be,
+    outs.flatMap((out, i) => [tf.util.sizeFromShape(out.shape), o(xs[i]!), o(xs[n + i]!), o(out)]),
+  );
+  k.ema_update(o(table), n, oneMinusDecay);
+  be.disposeData(table.dataId);
+  return outs;
+}
+
+/** √(Σ g²) over every input, one float32 scalar. */
+function globalNorm({ inputs, backend }: KernelArgs, k: KernelExports): TensorInfo {
+  const xs = inputs as unknown as TensorInfo[];
+  const be = backend as unknown as WasmBackendLike;
+  const out = be.makeOutput([], 'float32');
+  const table = int32Table(
+    be,
+    xs.flatMap((g) => [tf.util.sizeFromShape(g.shape), offsetOf(be, g)]),
+  );
+  k.global_norm(offsetOf(be, table), xs.length, offsetOf(be, out));
+  be.disposeData(table.dataId);
   return out;
 }

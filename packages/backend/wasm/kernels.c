@@ -555,3 +555,66 @@ void conv2d(const float *x, const float *w, const float *bias, float *y, float *
   for (int b = 0; b < B; b++)
     for (int h = 0; h < Ho; h++) conv_row(xp + (b * Hp + h) * Wp * Cin, Wp * Cin, w, bias, y + (b * Ho + h) * Wo * Cout, Wo, Cin, Cout, kh, kw);
 }
+
+/*
+ * One Adam/AdamW step of every parameter of a model in one call, as the op sequence in @ldm/nn's Adam computes it
+ * (float32, each operation rounded as the backend's own kernels round it; contraction is off in this build):
+ * g′ = g·clip (+ wd·p, coupled), m′ = β₁m + (1−β₁)g′, v′ = β₂v + (1−β₂)g′², p′ = p·decay − (m′ / (√v′ / √(1−β₂ᵗ) + ε))·stepSize.
+ * Composed of tfjs ops it is ~10 kernel dispatches a parameter (1,440 on the latent UNet). table: per parameter
+ * [size, p, g, m, v, pOut, mOut, vOut] (an element count, then byte addresses); clip: the clipping factor's address
+ * when clipped.
+ */
+EXPORT("adam_steps")
+void adam_steps(const int *table, int count, int clipped, const float *clip, double beta1, double beta2, double epsilon, double weightDecay,
+                double decay, double stepSize, double biasCorrection2Sqrt) {
+  const float b1 = (float)beta1, b2 = (float)beta2, eps = (float)epsilon, wd = (float)weightDecay, dec = (float)decay;
+  const float step = (float)stepSize, bc2 = (float)biasCorrection2Sqrt, omb1 = (float)(1.0 - beta1), omb2 = (float)(1.0 - beta2);
+  const float c = clipped ? *clip : 1.0f;
+  for (int k = 0; k < count; k++) {
+    const int *t = table + 8 * k;
+    const int n = t[0];
+    const float *p = (const float *)t[1], *g = (const float *)t[2], *m = (const float *)t[3], *v = (const float *)t[4];
+    float *pOut = (float *)t[5], *mOut = (float *)t[6], *vOut = (float *)t[7];
+    for (int i = 0; i < n; i++) {
+      float gi = clipped ? g[i] * c : g[i];
+      if (wd != 0.0f) gi = gi + p[i] * wd;
+      const float mi = m[i] * b1 + gi * omb1;
+      const float vi = v[i] * b2 + (gi * gi) * omb2;
+      const float denom = __builtin_sqrtf(vi) / bc2 + eps;
+      const float param = dec != 1.0f ? p[i] * dec : p[i];
+      mOut[i] = mi;
+      vOut[i] = vi;
+      pOut[i] = param - (mi / denom) * step;
+    }
+  }
+}
+
+/* The EMA of every parameter in one call, as @ldm/nn's EMA.update: s′ = s − (s − p)·(1 − decay). table: per parameter [size, s, p, sOut]. */
+EXPORT("ema_update")
+void ema_update(const int *table, int count, double oneMinusDecay) {
+  const float f = (float)oneMinusDecay;
+  for (int k = 0; k < count; k++) {
+    const int *t = table + 4 * k;
+    const int n = t[0];
+    const float *s = (const float *)t[1], *p = (const float *)t[2];
+    float *out = (float *)t[3];
+    for (int i = 0; i < n; i++) out[i] = s[i] - (s[i] - p[i]) * f;
+  }
+}
+
+/*
+ * out = √(Σₖ Σᵢ gₖᵢ²), bit for bit as @ldm/nn's globalNormOps composes it of the backend's kernels: each gradient's
+ * squares summed in order (a float sum the compiler does not reorder), the sums added in order. table: per gradient [size, g].
+ */
+EXPORT("global_norm")
+void global_norm(const int *table, int count, float *out) {
+  float total = 0.0f;
+  for (int k = 0; k < count; k++) {
+    const int n = table[2 * k];
+    const float *g = (const float *)table[2 * k + 1];
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) sum += g[i] * g[i];
+    total += sum;
+  }
+  *out = __builtin_sqrtf(total);
+}

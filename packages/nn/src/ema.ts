@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LdmError, emaUpdateFused, fusedOpsAvailable } from '@ldm/backend';
+import { LdmError, emaUpdateFused, fusedOptimizerOpsAvailable } from '@ldm/backend';
 import type { TensorRecord } from './safetensors';
 
 /** diffusers' `EMAModel` options, under camelCase names. */
@@ -96,7 +96,7 @@ export class EMA {
     const decay = emaDecay(this.step, this.options);
     const oneMinusDecay = 1 - decay;
     tf.tidy(() => {
-      const fused = fusedOpsAvailable();
+      const fused = fusedOptimizerOpsAvailable();
       const trainable: [tf.Variable, tf.Variable][] = [];
       for (const [name, s] of this.shadow) {
         const p = params.get(name)!;
@@ -104,7 +104,7 @@ export class EMA {
         else if (fused) trainable.push([s, p]);
         else s.assign(tf.sub(s, tf.mul(tf.sub(s, p), oneMinusDecay)));
       }
-      // The native backend: one kernel for every trainable parameter, the same float32 math.
+      // One kernel for every trainable parameter (native, or our wasm module), the same float32 math.
       if (trainable.length > 0) {
         const next = emaUpdateFused(
           trainable.map(([s]) => s),

@@ -186,6 +186,7 @@ describe.skipIf(!built)('fused native kernels match the tfjs-op layers', () => {
     it(`${name}: 5 updates give the same parameters and moments`, () => {
       const run = (path: 'wasm' | 'onednn') => {
         setKernelPath(path);
+        setWasmSimdKernels(path === 'onednn'); // the reference: tfjs ops
         const gen = new Generator(5);
         const params = new Map([
           ['a', tf.tidy(() => tf.variable(randn([7, 3], gen.split('a'))))],
@@ -208,6 +209,7 @@ describe.skipIf(!built)('fused native kernels match the tfjs-op layers', () => {
         ];
         opt.dispose();
         tf.dispose([...params.values()]);
+        setWasmSimdKernels(true);
         return out;
       };
       const before = tf.memory().numTensors;
@@ -221,6 +223,7 @@ describe.skipIf(!built)('fused native kernels match the tfjs-op layers', () => {
   it('EMA: 5 updates of trainable and frozen weights give the same shadow weights', () => {
     const run = (path: 'wasm' | 'onednn') => {
       setKernelPath(path);
+      setWasmSimdKernels(path === 'onednn'); // the reference: tfjs ops
       const gen = new Generator(9);
       const params = new Map([
         ['w', tf.tidy(() => tf.variable(randn([5, 4], gen.split('w'))))],
@@ -235,6 +238,7 @@ describe.skipIf(!built)('fused native kernels match the tfjs-op layers', () => {
       const out = [...ema.shadowParameters.values()].map((t) => Float32Array.from(t.dataSync()));
       ema.dispose();
       tf.dispose([...params.values()]);
+      setWasmSimdKernels(true);
       return out;
     };
     const before = tf.memory().numTensors;
@@ -323,7 +327,7 @@ describe.skipIf(!built)('fused native kernels match the tfjs-op layers', () => {
   });
 });
 
-describe('our wasm SIMD kernels (GroupNorm, SiLU) match the tfjs-op layers', () => {
+describe('our wasm SIMD kernels (GroupNorm, SiLU, Adam, EMA, the global norm) match the tfjs-op layers', () => {
   beforeAll(async () => {
     if (!built) await initBackend({ backend: 'wasm' });
     setKernelPath('wasm');
@@ -384,5 +388,50 @@ describe('our wasm SIMD kernels (GroupNorm, SiLU) match the tfjs-op layers', () 
     expect(ran).toBe(1);
     expect(worstRelative(ref, got)).toBeLessThan(2e-6);
     x.dispose();
+  });
+
+  it('Adam (plain; L2 decay with clipping; AdamW) and EMA, 4 steps, and the global norm: bit for bit the tfjs ops, no leak', () => {
+    // Magnitudes 1e-3 to 1e3 and a gradient norm past 1e4: where a changed rounding would show.
+    const sizes = [21, 5_003, 7, 64, 1];
+    const scales = [1e-3, 1e2, 1, 1e3, 10];
+    for (const make of [
+      (p: Map<string, tf.Variable>) => new Adam(p, { learningRate: 1e-2 }),
+      (p: Map<string, tf.Variable>) => new Adam(p, { learningRate: 1e-2, weightDecay: 0.1, maxGradNorm: 0.5 }),
+      (p: Map<string, tf.Variable>) => new AdamW(p, { learningRate: 1e-2 }),
+    ]) {
+      const run = () => {
+        const gen = new Generator(21);
+        const params = new Map(sizes.map((n, i) => [`p${i}`, tf.tidy(() => tf.variable(randn([n], gen.split(`p${i}`))))] as const));
+        const opt = make(params);
+        const ema = new EMA(params, { maxDecay: 0.9 });
+        const norms: number[] = [];
+        for (let s = 0; s < 4; s++) {
+          const grads = new Map([...params].map(([k, p], i) => [k, tf.tidy(() => tf.mul(randn(p.shape, gen.split(`g${s}${k}`)), scales[i]!))] as const));
+          const norm = opt.applyGradients(grads);
+          norms.push(norm.dataSync()[0]!);
+          tf.dispose([norm, ...grads.values()]);
+          ema.update(params);
+        }
+        const out = [
+          ...[...params.values()].map((p) => Float32Array.from(p.dataSync())),
+          ...[...opt.getState().tensors.values()].map((t) => t.data),
+          ...[...ema.shadowParameters.values()].map((t) => Float32Array.from(t.dataSync())),
+          Float32Array.from(norms),
+        ];
+        opt.dispose();
+        ema.dispose();
+        tf.dispose([...params.values()]);
+        return [tf.tensor(out.flatMap((a) => [...a]))];
+      };
+      const before = tf.memory().numTensors;
+      const [ref, got, ran] = offAndOn(run, 'LdmAdamSteps');
+      expect(ran).toBe(4);
+      expect(got).toEqual(ref);
+      expect(ref[0]![ref[0]!.length - 1]).toBeGreaterThan(1e4);
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    const calls = wasmSimdKernelCalls();
+    expect(calls.get('LdmEmaUpdate')).toBeGreaterThanOrEqual(12);
+    expect(calls.get('LdmGlobalNorm')).toBeGreaterThanOrEqual(12);
   });
 });

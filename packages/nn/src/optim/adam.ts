@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LdmError, adamStepsFused, fusedOpsAvailable } from '@ldm/backend';
+import { LdmError, adamStepsFused, fusedOptimizerOpsAvailable } from '@ldm/backend';
 import type { TensorRecord } from '../safetensors';
 import { clipCoefficient, globalNorm } from './clip-grad-norm';
 
@@ -118,8 +118,8 @@ export class Adam {
     return tf.tidy(() => {
       const norm = globalNorm(grads.values());
       const scale = maxGradNorm === undefined ? undefined : clipCoefficient(norm, maxGradNorm);
-      if (fusedOpsAvailable()) {
-        // One native kernel for every parameter's update below (the native backend); same float32 math.
+      if (fusedOptimizerOpsAvailable()) {
+        // One kernel for every parameter's update below (native, or our wasm module); the same float32 math.
         const names = [...grads.keys()];
         const next = adamStepsFused(
           names.map((name) => ({ p: this.params.get(name)!, g: grads.get(name)!, m: this.m.get(name)!, v: this.v.get(name)! })),

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { fusedOpsAvailable, globalNormFused } from '@ldm/backend';
+import { fusedOptimizerOpsAvailable, globalNormFused } from '@ldm/backend';
 
 /**
- * √(Σ‖g‖²) over every gradient, as one scalar tensor (no host sync). On the native backend one kernel computes
- * it bit for bit as the ops below do (3 dispatches a gradient otherwise: 432 a latent-UNet step).
+ * √(Σ‖g‖²) over every gradient, as one scalar tensor (no host sync). Natively and in our wasm module one kernel
+ * computes it bit for bit as the ops below do (3 dispatches a gradient otherwise: 432 a latent-UNet step).
  *
  * The float32 rounding of these ops is part of the recipes: a float64 version made the VAE train worse at 300
  * steps, seeds 0–3 alike (held-out 2.57–2.68 bits/dim against 2.33–2.55; the VAE clips every early step, at
@@ -11,7 +11,7 @@ import { fusedOpsAvailable, globalNormFused } from '@ldm/backend';
  */
 export function globalNorm(grads: Iterable<tf.Tensor>): tf.Scalar {
   const gs = [...grads];
-  if (gs.length > 0 && fusedOpsAvailable() && gs.every((g) => g.dtype === 'float32')) return globalNormFused(gs);
+  if (gs.length > 0 && fusedOptimizerOpsAvailable() && gs.every((g) => g.dtype === 'float32')) return globalNormFused(gs);
   return globalNormOps(gs);
 }
 
