@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from './backend';
+import { setWasmSimdKernels } from './wasm-simd-kernels';
 import {
   kernelPath,
   loadOneDnn,
@@ -43,14 +44,19 @@ function fallbacksOf(kernel: string, fn: () => void): number {
   return (oneDnnFallbackCounts().get(kernel) ?? 0) - before;
 }
 
-/** Runs `fn` on both paths; returns the worst relative difference over its outputs. */
+/** Runs `fn` on both paths, the reference with the wasm backend's own kernels (ours off); returns the worst relative difference over its outputs. */
 function bothPaths(fn: () => tf.Tensor[]): number {
   const run = (path: 'wasm' | 'onednn') => {
     setKernelPath(path);
-    const outs = tf.tidy(fn);
-    const data = outs.map((t) => t.dataSync() as Float32Array);
-    tf.dispose(outs);
-    return data;
+    setWasmSimdKernels(path === 'onednn');
+    try {
+      const outs = tf.tidy(fn);
+      const data = outs.map((t) => t.dataSync() as Float32Array);
+      tf.dispose(outs);
+      return data;
+    } finally {
+      setWasmSimdKernels(true);
+    }
   };
   const ref = run('wasm');
   const got = run('onednn');

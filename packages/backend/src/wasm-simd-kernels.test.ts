@@ -230,6 +230,32 @@ describe('wasm SIMD kernels', () => {
     });
   }
 
+  it('concat, slice and split (channels, leading axes, inner boxes, empty parts) as the backend does, exactly', () => {
+    const x = seeded([3, 4, 5, 6], 35);
+    const y = seeded([3, 4, 5, 2], 36);
+    const cases: [kernel: string, calls: number, fn: () => tf.Tensor[]][] = [
+      ['Concat', 3, () => [tf.concat([x, y], 3), tf.concat([x, x], 1), tf.concat([y, x, y], -1)]],
+      ['Concat', 1, () => [tf.concat([x, tf.zeros([3, 4, 5, 0])], 3)]],
+      [
+        'Slice',
+        4,
+        () => [
+          tf.slice(x, [0, 0, 0, 2], [3, 4, 5, 3]),
+          tf.slice(x, [1, 1, 2, 0], [2, 2, 3, 6]),
+          tf.slice(x, [1, 0, 0, 0], [1, 4, 5, 6]),
+          tf.slice(x, [2, 3, 1, 4], [1, 1, 3, 2]),
+        ],
+      ],
+      ['SplitV', 2, () => [...tf.split(x, [1, 3, 2], 3), ...tf.split(x, 2, 1)]],
+    ];
+    for (const [kernel, calls, fn] of cases) {
+      const r = both(fn, kernel);
+      expect(r.ran).toBe(calls);
+      expect(r.ours).toEqual(r.theirs);
+    }
+    tf.dispose([x, y]);
+  });
+
   it('leaves strided and dilated convolutions to XNNPACK', () => {
     const x = seeded([2, 8, 8, 3], 33);
     const f = seeded([3, 3, 3, 4], 34);

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { type CopyRows, concatRows, sliceRows, splitRows } from './row-copies';
 import { leadingSumPlan, rowAddPlan } from './row-plans';
 import { wasmKernelsBase64 } from './wasm-kernels.generated';
 
@@ -21,6 +22,7 @@ import { wasmKernelsBase64 } from './wasm-kernels.generated';
  * runs XNNPACK with an H×W "filter" at 12–18 GFLOP/s, half its usual speed.
  * LdmAdamSteps, LdmEmaUpdate, LdmGlobalNorm: a model's optimizer step, EMA and gradient norm in one call each,
  * bit for bit the tfjs ops they replace (10, 3 and 3 kernel dispatches a parameter).
+ * Concat, Slice, SplitV: as strided row copies (row-copies.ts), where the backend copies element by element.
  */
 
 interface KernelExports {
@@ -89,6 +91,7 @@ interface KernelExports {
     biasCorrection2Sqrt: number,
   ): void;
   ema_update(table: number, count: number, oneMinusDecay: number): void;
+  copy_rows(src: number, dst: number, rows: number, run: number, srcStride: number, dstStride: number): void;
   global_norm(table: number, count: number, out: number): void;
 }
 
@@ -111,7 +114,7 @@ const wasmApi = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAs
 
 /** What our kernels take over, for initBackend's one-line report. */
 export const wasmSimdKernelsSummary =
-  'stride-1 convolutions and their filter gradients, batched matmul, GroupNorm, SiLU, bias sums and adds, the Adam step, EMA and gradient norm';
+  'stride-1 convolutions and their filter gradients, batched matmul, GroupNorm, SiLU, bias sums and adds, concat and slices, the Adam step, EMA and gradient norm';
 
 let kernels: KernelExports | null = null;
 let heap: { buffer: ArrayBufferLike } | null = null;
@@ -164,6 +167,9 @@ export async function installWasmSimdKernels(): Promise<boolean> {
   register('LdmAdamSteps', adamSteps);
   register('LdmEmaUpdate', emaUpdate);
   register('LdmGlobalNorm', globalNorm);
+  register('Concat', (args, k) => concatRows(args, moduleCopy(k)));
+  register('Slice', (args, k) => sliceRows(args, moduleCopy(k)));
+  register('SplitV', (args, k) => splitRows(args, moduleCopy(k)));
   return true;
 }
 
@@ -472,4 +478,9 @@ function globalNorm({ inputs, backend }: KernelArgs, k: KernelExports): TensorIn
   k.global_norm(offsetOf(be, table), xs.length, offsetOf(be, out));
   be.disposeData(table.dataId);
   return out;
+}
+
+/** Our module's strided row copy (a wasm32 pointer is the byte offset itself). */
+function moduleCopy(k: KernelExports): CopyRows {
+  return (rows, run, srcStride, dstStride, src, dst) => k.copy_rows(src, dst, rows, run, srcStride, dstStride);
 }

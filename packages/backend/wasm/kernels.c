@@ -618,3 +618,18 @@ void global_norm(const int *table, int count, float *out) {
   }
   *out = __builtin_sqrtf(total);
 }
+
+/*
+ * dst[r·dstStride + k] = src[r·srcStride + k] for r < rows, k < run: the strided row copies that Concat, Slice and
+ * SplitV make of a tensor (src/row-copies.ts). The backend's own kernels walk them element by element.
+ */
+EXPORT("copy_rows")
+void copy_rows(const float *src, float *dst, int rows, int run, int srcStride, int dstStride) {
+  for (int r = 0; r < rows; r++) {
+    const float *s = src + r * srcStride;
+    float *d = dst + r * dstStride;
+    int k = 0;
+    for (; k + 4 <= run; k += 4) wasm_v128_store(d + k, wasm_v128_load(s + k));
+    for (; k < run; k++) d[k] = s[k];
+  }
+}
