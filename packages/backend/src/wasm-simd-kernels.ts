@@ -309,7 +309,7 @@ function groupNorm({ inputs, backend, attrs }: KernelArgs, k: KernelExports): Te
   const y = be.makeOutput([n, h, w, c], 'float32');
   const mean = be.makeOutput([n, groups], 'float32');
   const inv = be.makeOutput([n, groups], 'float32');
-  const scratch = be.makeOutput([6 * c], 'float32');
+  const scratch = be.makeOutput([7 * c], 'float32');
   const o = (t: TensorInfo) => offsetOf(be, t);
   k.group_norm(o(x), o(gamma), o(beta), o(y), o(mean), o(inv), o(scratch), n, h * w, c, groups, eps, silu ? 1 : 0);
   be.disposeData(scratch.dataId);
