@@ -124,7 +124,8 @@ describe('wasm SIMD kernels', () => {
 
   // Convolutions for the forward kernel (against XNNPACK) and the filter gradient (against the forward-conv
   // rewrite), each what runs with our kernels off: pads on every side or none, 1×1, even kernels, pixel counts and
-  // channels off the 4×8 blocks, one input or output channel, batch 1, rows spanning two cache-sized chunks (the last).
+  // channels off the 4×8 blocks, one input or output channel, 4 or 8 + 4 output channels, batch 1, rows spanning two
+  // cache-sized chunks (the last).
   const convGeometries: Array<[number[], number[], 'same' | 'valid' | tf.backend_util.ExplicitPadding]> = [
     [[2, 8, 8, 5], [3, 3, 5, 7], 'same'],
     [[2, 8, 8, 5], [3, 3, 5, 16], 'same'],
@@ -133,6 +134,10 @@ describe('wasm SIMD kernels', () => {
     [[2, 7, 6, 3], [2, 2, 3, 8], 'same'],
     [[1, 9, 9, 1], [3, 3, 1, 16], 'same'],
     [[2, 8, 8, 16], [3, 3, 16, 1], 'same'],
+    [[1, 6, 9, 12], [3, 3, 12, 1], 'valid'], // one output channel as dot products; 7 pixels a row (4 + 3)
+    [[1, 5, 6, 6], [3, 3, 6, 1], 'same'], // … and with input channels off the vectors
+    [[2, 8, 7, 32], [3, 3, 32, 4], 'same'], // the latent UNet's output: 4 channels
+    [[2, 5, 6, 8], [3, 3, 8, 12], 'same'], // 8 + 4 channels
     [
       [2, 6, 7, 4],
       [3, 3, 4, 6],

@@ -558,6 +558,10 @@ void add_rows(const float *restrict a, const float *restrict b, float *restrict 
  * for p < Wo, from a zero-padded input whose row (b, h) starts at xrow. As gemm, four pixels by eight output
  * channels at a time, with the kh·kw taps inside the accumulation: each output is loaded and stored once.
  */
+static inline float lane_sum(v128_t v) {
+  return (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 2)) + (wasm_f32x4_extract_lane(v, 1) + wasm_f32x4_extract_lane(v, 3));
+}
+
 static void conv_row(const float *xrow, int rowStride, const float *w, const float *bias, float *yrow, int Wo, int Cin, int Cout, int kh, int kw) {
   const v128_t zero = wasm_f32x4_splat(0);
   const int tapStride = Cin * Cout;
@@ -592,6 +596,44 @@ static void conv_row(const float *xrow, int rowStride, const float *w, const flo
       wasm_v128_store(y1 + co, s10), wasm_v128_store(y1 + co + 4, s11);
       wasm_v128_store(y2 + co, s20), wasm_v128_store(y2 + co + 4, s21);
       wasm_v128_store(y3 + co, s30), wasm_v128_store(y3 + co + 4, s31);
+    }
+    // Four more channels (the latent UNet's output: 4): the 4 pixels' accumulators, one weight vector a k.
+    for (; co + 4 <= Cout; co += 4) {
+      const v128_t c0 = bias ? wasm_v128_load(bias + co) : zero;
+      v128_t s0 = c0, s1 = c0, s2 = c0, s3 = c0;
+      for (int i = 0; i < kh; i++)
+        for (int j = 0; j < kw; j++) {
+          const float *a0 = xrow + i * rowStride + (p + j) * Cin, *a1 = a0 + Cin, *a2 = a1 + Cin, *a3 = a2 + Cin;
+          const float *wk = w + (i * kw + j) * tapStride + co;
+          for (int k = 0; k < Cin; k++, wk += Cout) {
+            const v128_t b0 = wasm_v128_load(wk);
+            s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load32_splat(a0 + k), b0));
+            s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(wasm_v128_load32_splat(a1 + k), b0));
+            s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(wasm_v128_load32_splat(a2 + k), b0));
+            s3 = wasm_f32x4_add(s3, wasm_f32x4_mul(wasm_v128_load32_splat(a3 + k), b0));
+          }
+        }
+      wasm_v128_store(y0 + co, s0), wasm_v128_store(y1 + co, s1), wasm_v128_store(y2 + co, s2), wasm_v128_store(y3 + co, s3);
+    }
+    // One output channel (an image's): its weights are contiguous over Cin, so each pixel is a dot product of
+    // vectors over the input channels, summed across lanes at the end.
+    if (Cout == 1 && Cin % 4 == 0) {
+      v128_t s0 = zero, s1 = zero, s2 = zero, s3 = zero;
+      for (int i = 0; i < kh; i++)
+        for (int j = 0; j < kw; j++) {
+          const float *a0 = xrow + i * rowStride + (p + j) * Cin, *a1 = a0 + Cin, *a2 = a1 + Cin, *a3 = a2 + Cin;
+          const float *wk = w + (i * kw + j) * tapStride;
+          for (int k = 0; k < Cin; k += 4) {
+            const v128_t b0 = wasm_v128_load(wk + k);
+            s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(a0 + k), b0));
+            s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(wasm_v128_load(a1 + k), b0));
+            s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(wasm_v128_load(a2 + k), b0));
+            s3 = wasm_f32x4_add(s3, wasm_f32x4_mul(wasm_v128_load(a3 + k), b0));
+          }
+        }
+      const float c0 = bias ? bias[0] : 0;
+      y0[0] = c0 + lane_sum(s0), y1[0] = c0 + lane_sum(s1), y2[0] = c0 + lane_sum(s2), y3[0] = c0 + lane_sum(s3);
+      co = 1;
     }
     for (; co < Cout; co++) {
       const float c0 = bias ? bias[co] : 0;
