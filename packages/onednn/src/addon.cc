@@ -216,6 +216,7 @@ void dotProductConv(const DirectConv& d, const float* x, const float* wT, const 
   for (int64_t b = 0; b < d.n; b++)
     for (int64_t i = 0; i < d.oh; i++) {
       const float* xb = x + b * d.h * d.w * d.ci;
+      // always_inline: GCC otherwise kept the lambda out of line, and the 16 → 1 forward took 330 µs instead of 264.
       overRow<pixelsAtOnce<K>>(d, i, [&](int64_t j, auto pixels, TapRange t) __attribute__((always_inline)) {
         constexpr int N = decltype(pixels)::value;
         for (int64_t oc = 0; oc < d.co; oc++) {
