@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import type { OneDnnBinding } from '@ldm/onednn';
+import { offsetOf } from './heap-tensors';
+import { adamTable, emaTable, normTable } from './optimizer-tables';
 import { leadingSumPlan, rowAddPlan } from './row-plans';
 import { type CopyRows, concatRows, sliceRows, splitRows } from './row-copies';
 
@@ -230,12 +232,6 @@ export function installOneDnnKernels(): void {
 
 // ---------------------------------------------------------------------------------------------
 
-function offsetOf(backend: WasmBackendLike, t: TensorInfo): number {
-  const data = backend.dataIdMap.get(t.dataId);
-  if (!data) throw new Error('oneDNN kernel: tensor has no data on the wasm heap');
-  return data.memoryOffset;
-}
-
 /** The heap's buffer, read after every allocation: growing the wasm memory replaces it. */
 function heap(backend: WasmBackendLike): ArrayBuffer {
   return backend.wasm.HEAPU8.buffer as ArrayBuffer;
@@ -426,67 +422,27 @@ function siluGrad({ inputs, backend }: KernelArgs, b: OneDnnBinding): TensorInfo
 }
 
 /** Adam for every parameter in one call. inputs: [p₁…pₙ, g₁…gₙ, m₁…mₙ, v₁…vₙ] and the clip scalar last if `clipped`; returns [p′…, m′…, v′…]. */
-function adamSteps({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): TensorInfo[] {
-  const xs = inputs as unknown as TensorInfo[];
-  const a = attrs as unknown as {
-    count: number;
-    clipped: boolean;
-    beta1: number;
-    beta2: number;
-    epsilon: number;
-    coupledWeightDecay: number;
-    decoupledDecay: number;
-    stepSize: number;
-    biasCorrection2Sqrt: number;
-  };
-  const n = a.count;
-  const be = backend as unknown as WasmBackendLike;
-  const outs: TensorInfo[] = [];
-  for (let k = 0; k < 3 * n; k++) outs.push(be.makeOutput([...xs[k % n]!.shape], 'float32'));
-  const table = new Float64Array(8 * n);
-  for (let i = 0; i < n; i++) {
-    const p = xs[i]!;
-    table.set(
-      [
-        tf.util.sizeFromShape(p.shape),
-        offsetOf(be, p),
-        offsetOf(be, xs[n + i]!),
-        offsetOf(be, xs[2 * n + i]!),
-        offsetOf(be, xs[3 * n + i]!),
-        offsetOf(be, outs[i]!),
-        offsetOf(be, outs[n + i]!),
-        offsetOf(be, outs[2 * n + i]!),
-      ],
-      8 * i,
-    );
-  }
+function adamSteps(args: KernelArgs, b: OneDnnBinding): TensorInfo[] {
+  const t = adamTable(args);
+  const a = t.attrs;
   const scalars = Float64Array.from([a.beta1, a.beta2, a.epsilon, a.coupledWeightDecay, a.decoupledDecay, a.stepSize, a.biasCorrection2Sqrt]);
-  b.adamSteps(heap(be), table, scalars, a.clipped ? offsetOf(be, xs[4 * n]!) : -1);
-  return outs;
+  b.adamSteps(heap(args.backend as unknown as WasmBackendLike), Float64Array.from(t.rows), scalars, t.clip);
+  return t.outs;
 }
 
-/** EMA of every parameter in one call. inputs: [s₁…sₙ, p₁…pₙ]; returns [s′₁…s′ₙ]. */
-function emaUpdate({ inputs, backend, attrs }: KernelArgs, b: OneDnnBinding): TensorInfo[] {
-  const xs = inputs as unknown as TensorInfo[];
-  const { oneMinusDecay } = attrs as unknown as { oneMinusDecay: number };
-  const n = xs.length / 2;
-  const be = backend as unknown as WasmBackendLike;
-  const outs = xs.slice(0, n).map((s) => be.makeOutput([...s.shape], 'float32'));
-  const table = new Float64Array(4 * n);
-  for (let i = 0; i < n; i++) table.set([tf.util.sizeFromShape(xs[i]!.shape), offsetOf(be, xs[i]!), offsetOf(be, xs[n + i]!), offsetOf(be, outs[i]!)], 4 * i);
-  b.emaUpdate(heap(be), table, oneMinusDecay);
-  return outs;
+/** EMA of every parameter in one call (optimizer-tables.ts); returns [s′₁…s′ₙ]. */
+function emaUpdate(args: KernelArgs, b: OneDnnBinding): TensorInfo[] {
+  const t = emaTable(args);
+  b.emaUpdate(heap(args.backend as unknown as WasmBackendLike), Float64Array.from(t.rows), t.oneMinusDecay);
+  return t.outs;
 }
 
 /** √(Σ g²) over every input, as one float32 scalar. */
-function globalNorm({ inputs, backend }: KernelArgs, b: OneDnnBinding): TensorInfo {
-  const xs = inputs as unknown as TensorInfo[];
-  const be = backend as unknown as WasmBackendLike;
-  const out = be.makeOutput([], 'float32');
-  const table = new Float64Array(2 * xs.length);
-  xs.forEach((x, i) => table.set([tf.util.sizeFromShape(x.shape), offsetOf(be, x)], 2 * i));
-  b.globalNorm(heap(be), table, offsetOf(be, out));
-  return out;
+function globalNorm(args: KernelArgs, b: OneDnnBinding): TensorInfo {
+  const be = args.backend as unknown as WasmBackendLike;
+  const t = normTable(args);
+  b.globalNorm(heap(be), Float64Array.from(t.rows), offsetOf(be, t.out));
+  return t.out;
 }
 
 /**

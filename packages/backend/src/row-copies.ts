@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { type HeapBackend, offsetOf } from './heap-tensors';
 
 /*
  * Concat, Slice and SplitV of float32 tensors as strided row copies: the shapes the UNets and the VAE make (a skip
@@ -11,20 +12,7 @@ import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 /** dst[r·dstStride + k] = src[r·srcStride + k] for r < rows, k < run (float32 elements; src, dst byte offsets in the backend's memory). */
 export type CopyRows = (rows: number, run: number, srcStride: number, dstStride: number, src: number, dst: number) => void;
 
-/** The part of tfjs-backend-wasm's BackendWasm used here (not in its typed API). */
-export interface RowCopyBackend {
-  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
-  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
-  disposeData?(dataId: object): boolean;
-}
-
 type KernelArgs = Parameters<KernelFunc>[0];
-
-function offsetOf(backend: RowCopyBackend, t: TensorInfo): number {
-  const entry = backend.dataIdMap.get(t.dataId);
-  if (entry === undefined) throw new Error('tensor is not on the wasm backend');
-  return entry.memoryOffset;
-}
 
 /** tfjs' Concat of float32 tensors: per input, its rows copied into its columns of the output's rows. */
 export function concatRows({ inputs, backend, attrs }: KernelArgs, copy: CopyRows): TensorInfo | null {
@@ -41,7 +29,7 @@ export function concatRows({ inputs, backend, attrs }: KernelArgs, copy: CopyRow
   );
   const rows = tf.util.sizeFromShape(outShape.slice(0, ax));
   const outRow = tf.util.sizeFromShape(outShape.slice(ax));
-  const be = backend as unknown as RowCopyBackend;
+  const be = backend as unknown as HeapBackend;
   const out = be.makeOutput(outShape, 'float32');
   const dst = offsetOf(be, out);
   let col = 0;
@@ -54,7 +42,7 @@ export function concatRows({ inputs, backend, attrs }: KernelArgs, copy: CopyRow
 }
 
 /** A float32 slice whose kept region is one box: copied as rows of the innermost sliced extent. */
-function sliceInto(be: RowCopyBackend, copy: CopyRows, x: TensorInfo, begin: number[], size: number[]): TensorInfo | null {
+function sliceInto(be: HeapBackend, copy: CopyRows, x: TensorInfo, begin: number[], size: number[]): TensorInfo | null {
   const shape = x.shape;
   const rank = shape.length;
   if (x.dtype !== 'float32' || rank === 0 || size.some((d) => d === 0)) return null;
@@ -102,7 +90,7 @@ export function sliceRows({ inputs, backend, attrs }: KernelArgs, copy: CopyRows
   const { x } = inputs as { x: TensorInfo };
   const { begin, size } = attrs as unknown as { begin: number | number[]; size: number | number[] };
   const [begin_, size_] = tf.slice_util.parseSliceParams(x as never, begin, size) as [number[], number[]];
-  return sliceInto(backend as unknown as RowCopyBackend, copy, x, begin_, size_);
+  return sliceInto(backend as unknown as HeapBackend, copy, x, begin_, size_);
 }
 
 /** tfjs' SplitV of a float32 tensor: one slice per part. */
@@ -112,7 +100,7 @@ export function splitRows({ inputs, backend, attrs }: KernelArgs, copy: CopyRows
   if (x.dtype !== 'float32') return null;
   const ax = tf.util.parseAxisParam(axis, x.shape)[0]!;
   const sizes = tf.backend_util.prepareSplitSize(x as never, numOrSizeSplits, ax) as number[];
-  const be = backend as unknown as RowCopyBackend;
+  const be = backend as unknown as HeapBackend;
   const outs: TensorInfo[] = [];
   let start = 0;
   for (const s of sizes) {

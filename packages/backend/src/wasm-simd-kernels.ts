@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { offsetOf } from './heap-tensors';
+import { adamTable, emaTable, normTable } from './optimizer-tables';
 import { type CopyRows, concatRows, sliceRows, splitRows } from './row-copies';
 import { leadingSumPlan, rowAddPlan } from './row-plans';
 import { wasmKernelsBase64 } from './wasm-kernels.generated';
@@ -213,12 +215,6 @@ function register(name: string, ours: (args: KernelArgs, k: KernelExports) => Te
   });
 }
 
-function offsetOf(backend: WasmBackendLike, t: TensorInfo): number {
-  const entry = backend.dataIdMap.get(t.dataId);
-  if (entry === undefined) throw new Error('tensor is not on the wasm backend');
-  return entry.memoryOffset;
-}
-
 /** tfjs' BatchMatMul, float32: batch dimensions equal, or those of one side all 1 (broadcast); else the backend's own. */
 function batchMatMul({ inputs, backend, attrs }: KernelArgs, k: KernelExports): TensorInfo | null {
   const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
@@ -419,65 +415,47 @@ function int32Table(be: WasmBackendLike, values: readonly number[]): TensorInfo 
   return table;
 }
 
-/** One Adam step of every parameter. inputs: [p₁…pₙ, g₁…gₙ, m₁…mₙ, v₁…vₙ, clip?]; returns [p′…, m′…, v′…]. */
-function adamSteps({ inputs, backend, attrs }: KernelArgs, k: KernelExports): TensorInfo[] {
-  const xs = inputs as unknown as TensorInfo[];
-  const a = attrs as unknown as { count: number; clipped: boolean } & Record<
-    'beta1' | 'beta2' | 'epsilon' | 'coupledWeightDecay' | 'decoupledDecay' | 'stepSize' | 'biasCorrection2Sqrt',
-    number
-  >;
-  const n = a.count;
-  const be = backend as unknown as WasmBackendLike;
-  const outs = Array.from({ length: 3 * n }, (_, i) => be.makeOutput([...xs[i % n]!.shape], 'float32'));
-  const o = (t: TensorInfo) => offsetOf(be, t);
-  const rows: number[] = [];
-  for (let i = 0; i < n; i++)
-    rows.push(
-      tf.util.sizeFromShape(xs[i]!.shape),
-      o(xs[i]!),
-      o(xs[n + i]!),
-      o(xs[2 * n + i]!),
-      o(xs[3 * n + i]!),
-      o(outs[i]!),
-      o(outs[n + i]!),
-      o(outs[2 * n + i]!),
-    );
-  const table = int32Table(be, rows);
-  const clip = a.clipped ? o(xs[4 * n]!) : 0;
-  k.adam_steps(o(table), n, a.clipped ? 1 : 0, clip, a.beta1, a.beta2, a.epsilon, a.coupledWeightDecay, a.decoupledDecay, a.stepSize, a.biasCorrection2Sqrt);
+/** One Adam step of every parameter (optimizer-tables.ts); returns [p′…, m′…, v′…]. */
+function adamSteps(args: KernelArgs, k: KernelExports): TensorInfo[] {
+  const be = args.backend as unknown as WasmBackendLike;
+  const t = adamTable(args);
+  const table = int32Table(be, t.rows);
+  const a = t.attrs;
+  k.adam_steps(
+    offsetOf(be, table),
+    t.count,
+    t.clip >= 0 ? 1 : 0,
+    Math.max(t.clip, 0),
+    a.beta1,
+    a.beta2,
+    a.epsilon,
+    a.coupledWeightDecay,
+    a.decoupledDecay,
+    a.stepSize,
+    a.biasCorrection2Sqrt,
+  );
   be.disposeData(table.dataId);
-  return outs;
+  return t.outs;
 }
 
-/** The EMA of every parameter. inputs: [s₁…sₙ, p₁…pₙ]; returns [s′₁…s′ₙ]. */
-function emaUpdate({ inputs, backend, attrs }: KernelArgs, k: KernelExports): TensorInfo[] {
-  const xs = inputs as unknown as TensorInfo[];
-  const { oneMinusDecay } = attrs as unknown as { oneMinusDecay: number };
-  const n = xs.length / 2;
-  const be = backend as unknown as WasmBackendLike;
-  const outs = xs.slice(0, n).map((s) => be.makeOutput([...s.shape], 'float32'));
-  const o = (t: TensorInfo) => offsetOf(be, t);
-  const table = int32Table(
-    be,
-    outs.flatMap((out, i) => [tf.util.sizeFromShape(out.shape), o(xs[i]!), o(xs[n + i]!), o(out)]),
-  );
-  k.ema_update(o(table), n, oneMinusDecay);
+/** The EMA of every parameter; returns [s′₁…s′ₙ]. */
+function emaUpdate(args: KernelArgs, k: KernelExports): TensorInfo[] {
+  const be = args.backend as unknown as WasmBackendLike;
+  const t = emaTable(args);
+  const table = int32Table(be, t.rows);
+  k.ema_update(offsetOf(be, table), t.count, t.oneMinusDecay);
   be.disposeData(table.dataId);
-  return outs;
+  return t.outs;
 }
 
 /** √(Σ g²) over every input, one float32 scalar. */
-function globalNorm({ inputs, backend }: KernelArgs, k: KernelExports): TensorInfo {
-  const xs = inputs as unknown as TensorInfo[];
-  const be = backend as unknown as WasmBackendLike;
-  const out = be.makeOutput([], 'float32');
-  const table = int32Table(
-    be,
-    xs.flatMap((g) => [tf.util.sizeFromShape(g.shape), offsetOf(be, g)]),
-  );
-  k.global_norm(offsetOf(be, table), xs.length, offsetOf(be, out));
+function globalNorm(args: KernelArgs, k: KernelExports): TensorInfo {
+  const be = args.backend as unknown as WasmBackendLike;
+  const t = normTable(args);
+  const table = int32Table(be, t.rows);
+  k.global_norm(offsetOf(be, table), t.count, offsetOf(be, t.out));
   be.disposeData(table.dataId);
-  return out;
+  return t.out;
 }
 
 /** Our module's strided row copy (a wasm32 pointer is the byte offset itself). */
